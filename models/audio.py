@@ -1,0 +1,91 @@
+"""Audio loading on the dancepose clock: any file ffmpeg can decode → mono float32 at ``SAMPLE_RATE``.
+
+Decoding uses the ffmpeg binary bundled with imageio-ffmpeg (no system ffmpeg needed), called with an
+argument list.  Errors become one-line :class:`InputError` messages.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from .clock import SAMPLE_RATE
+from .errors import InputError, ParameterError
+
+#: RMS level (dBFS) below which a whole file counts as silent.
+SILENCE_DBFS: float = -60.0
+
+
+def ffmpeg_exe() -> str:
+    """Path of the bundled ffmpeg binary."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE, offset: float = 0.0,
+               duration: float | None = None, channels: int = 1) -> np.ndarray:
+    """Decode an audio (or video) file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Any file with an audio stream ffmpeg can decode (wav, mp3, m4a, mp4, webm …).
+    sr : int > 0
+        Output sample rate.
+    offset, duration : float
+        Start time and length in seconds (``duration=None``: to the end).
+    channels : int
+        1 for mono (mixed down), 2 for stereo.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,)] or [shape=(n, channels)] float32 in [-1, 1]
+
+    Raises
+    ------
+    InputError
+        Missing file, no audio stream, or undecodable data.
+    """
+    path = Path(path)
+    if sr <= 0 or channels not in (1, 2):
+        raise ParameterError(f"invalid sr={sr} or channels={channels}")
+    if not path.exists():
+        raise InputError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"expected an audio file, got a directory: {path}")
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error"]
+    if offset > 0:
+        cmd += ["-ss", f"{offset:.6f}"]
+    cmd += ["-i", str(path)]
+    if duration is not None:
+        cmd += ["-t", f"{duration:.6f}"]
+    cmd += ["-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(sr), "-f", "f32le", "pipe:1"]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        if "matches no streams" in err or "does not contain any stream" in err:
+            raise InputError(f"{path.name} has no audio stream")
+        last = err.splitlines()[-1] if err else f"ffmpeg exit code {proc.returncode}"
+        raise InputError(f"cannot decode audio from {path.name}: {last}")
+    y = np.frombuffer(proc.stdout, dtype=np.float32)
+    if channels > 1:
+        y = y[: len(y) // channels * channels].reshape(-1, channels)
+    if len(y) == 0:
+        raise InputError(f"{path.name} holds no audio samples (zero length)")
+    return np.ascontiguousarray(y)
+
+
+def rms_dbfs(y: np.ndarray) -> float:
+    """RMS level of a signal in dBFS.  y : np.ndarray [shape=(n,) or (n, c)]"""
+    y = np.asarray(y, dtype=np.float64)
+    if y.size == 0:
+        return float("-inf")
+    return float(10.0 * np.log10(np.mean(y * y) + 1e-20))
+
+
+def is_silent(y: np.ndarray, *, threshold_dbfs: float = SILENCE_DBFS) -> bool:
+    """True when the whole signal is quieter than ``threshold_dbfs`` (RMS)."""
+    return rms_dbfs(y) < threshold_dbfs

@@ -1,0 +1,196 @@
+"""The dancer that performs: the trained network's step in plain numpy (no TensorFlow import).
+
+One step ≈ 0.1 ms, so the live loop, ``dancepose render`` and ``dancepose evaluate`` all run the very
+same code.  A model directory holds
+
+* ``config.json`` — format name and version, network hyperparameters, feature and skeleton versions,
+  training summary;
+* ``dancer.npz`` — the LSTM/head weights (``network.export_weights``) and the normalisation statistics
+  (``feature_mean/std``, ``pose_mean/std``) they were trained with, the rest pose and the longest
+  plausible length of every limb (``limb_max``);
+* optionally ``model.keras`` — the Keras training model (to continue training; not needed to dance).
+
+Silence is handled here, so every consumer behaves the same: when the ``activity`` feature falls the
+pose blends into a gentle idle sway around the rest pose; the network keeps listening, and when music
+returns the learned motion fades back in within a fraction of a second.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .clock import MODEL_FPS
+from .errors import ModelError
+from .features import COL_ACTIVITY, FEATURE_VERSION, N_FEATURES
+from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
+
+MODEL_FORMAT = "dancepose-model"
+MODEL_VERSION = 1
+DEFAULT_MODEL_DIR = Path(__file__).with_name("default")
+
+
+@dataclass(frozen=True)
+class IdleConfig:
+    """How the dancer settles when the music stops.
+
+    ``attack_s`` / ``release_s``: time constants of the music gate going up / down; ``sway_hz`` and
+    ``sway_amp`` (body units): the idle sway; ``threshold``: activity below which the gate closes.
+    """
+
+    attack_s: float = 0.08
+    release_s: float = 0.25
+    threshold: float = 0.5
+    sway_hz: float = 0.4
+    sway_amp: float = 0.06
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class Dancer:
+    """A trained dancer.  ``Dancer.load(model_dir)``; then ``step`` per model frame or ``generate``."""
+
+    def __init__(self, *, weights: dict, stats: dict, config: dict, idle: IdleConfig = IdleConfig(),
+                 name: str = "dancer") -> None:
+        self.config = config
+        self.name = name
+        self.idle = idle
+        self.n_layers = int(config["network"]["layers"])
+        self.hidden = int(config["network"]["hidden"])
+        self._w = weights
+        self._fmean = stats["feature_mean"].astype(np.float32)
+        self._fstd = stats["feature_std"].astype(np.float32)
+        self._pmean = stats["pose_mean"].astype(np.float32)
+        self._pstd = stats["pose_std"].astype(np.float32)
+        self.rest_pose = stats["rest_pose"].astype(np.float32).reshape(N_JOINTS, 2)
+        self.limb_max = stats["limb_max"].astype(np.float32)
+        self.noise = float(config.get("generation", {}).get("noise", 0.0))
+        self._up = 1.0 - np.exp(-1.0 / (idle.attack_s * MODEL_FPS))
+        self._down = 1.0 - np.exp(-1.0 / (idle.release_s * MODEL_FPS))
+        self.reset()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike | None = None) -> "Dancer":
+        """Load a model directory (``None``: the default dancer shipped with dancepose).
+
+        Raises
+        ------
+        ModelError
+            Missing directory or files, corrupt files, or an incompatible format/feature/skeleton version.
+        """
+        d = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        if not d.is_dir():
+            raise ModelError(f"model directory not found: {d}")
+        cfg_path, npz_path = d / "config.json", d / "dancer.npz"
+        for p in (cfg_path, npz_path):
+            if not p.is_file():
+                raise ModelError(f"model directory {d} is incomplete: {p.name} is missing "
+                                 f"(train one with `dancepose train`)")
+        try:
+            config = json.loads(cfg_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"corrupt model config {cfg_path}: {exc}") from None
+        if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
+            raise ModelError(f"{cfg_path} is not a dancepose model config")
+        checks = (("version", MODEL_VERSION), ("feature_version", FEATURE_VERSION),
+                  ("skeleton", SKELETON_NAME), ("skeleton_version", SKELETON_VERSION))
+        for key, want in checks:
+            if config.get(key) != want:
+                raise ModelError(f"model {d} has {key}={config.get(key)!r} but this dancepose needs "
+                                 f"{want!r}; retrain it with `dancepose train`")
+        try:
+            with np.load(npz_path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except Exception as exc:  # zip/CRC/format errors all mean "corrupt"
+            raise ModelError(f"corrupt model weights {npz_path}: {exc}") from None
+        stat_keys = ("feature_mean", "feature_std", "pose_mean", "pose_std", "rest_pose", "limb_max")
+        missing = [k for k in stat_keys if k not in arrays]
+        try:
+            net = config["network"]
+            layers = int(net["layers"])
+            need = [f"lstm{i}_{n}" for i in range(layers) for n in ("kernel", "recurrent", "bias")]
+            missing += [k for k in need + ["head_kernel", "head_bias"] if k not in arrays]
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f"{cfg_path} lacks the network description") from None
+        if missing:
+            raise ModelError(f"corrupt model weights {npz_path}: missing {', '.join(missing)}")
+        if arrays["feature_mean"].shape != (N_FEATURES,) or arrays["pose_mean"].shape != (N_JOINTS * 2,):
+            raise ModelError(f"model {d} was trained for other feature/pose sizes")
+        stats = {k: arrays.pop(k) for k in stat_keys}
+        weights = {k: v.astype(np.float32) for k, v in arrays.items()}
+        return cls(weights=weights, stats=stats, config=config, name=d.name)
+
+    # ------------------------------------------------------------------ stepping
+    def reset(self, seed: int = 0) -> None:
+        """Start a new performance (state to zero, the rest pose as the previous pose)."""
+        self._rng = np.random.default_rng(seed)
+        self._h = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
+        self._c = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
+        self._prev = ((self.rest_pose.reshape(-1) - self._pmean) / self._pstd).astype(np.float32)
+        self._gate = 0.0
+        self._t = 0
+
+    def step(self, features: np.ndarray) -> np.ndarray:
+        """Advance one model frame.
+
+        Parameters
+        ----------
+        features : np.ndarray [shape=(N_FEATURES,)]
+            One row of :func:`dancepose.models.features.music_features` / ``FeatureStream.process``.
+
+        Returns
+        -------
+        pose : np.ndarray [shape=(N_JOINTS, 2)] in body units (pelvis near the origin, y down,
+            torso length ≈ 1).
+        """
+        f = (np.asarray(features, dtype=np.float32) - self._fmean) / self._fstd
+        x = np.concatenate([f, self._prev])
+        w = self._w
+        for i in range(self.n_layers):
+            z = x @ w[f"lstm{i}_kernel"] + self._h[i] @ w[f"lstm{i}_recurrent"] + w[f"lstm{i}_bias"]
+            H = self.hidden
+            ig = _sigmoid(z[:H])
+            fg = _sigmoid(z[H:2 * H])
+            cc = np.tanh(z[2 * H:3 * H])
+            og = _sigmoid(z[3 * H:])
+            self._c[i] = fg * self._c[i] + ig * cc
+            self._h[i] = og * np.tanh(self._c[i])
+            x = self._h[i]
+        y = x @ w["head_kernel"] + w["head_bias"]
+        if self.noise > 0:
+            y = y + self.noise * self._rng.standard_normal(y.shape).astype(np.float32)
+        self._prev = y.astype(np.float32)
+        # Limbs never grow past their longest length in the training data (1.1 × its 99th percentile).
+        danced = clamp_limb_lengths((y * self._pstd + self._pmean).reshape(N_JOINTS, 2), self.limb_max)
+        # Silence gate: fast attack, slower release, towards an idle sway.
+        target = 1.0 if float(features[COL_ACTIVITY]) > self.idle.threshold else 0.0
+        rate = self._up if target > self._gate else self._down
+        self._gate += rate * (target - self._gate)
+        self._t += 1
+        if self._gate > 0.999:
+            return danced
+        return self._gate * danced + (1.0 - self._gate) * self.idle_pose(self._t / MODEL_FPS)
+
+    def idle_pose(self, t: float) -> np.ndarray:
+        """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""
+        pose = self.rest_pose.copy()
+        s = np.sin(2.0 * np.pi * self.idle.sway_hz * t)
+        height = -pose[:, 1] - float(np.min(-pose[:, 1]))  # 0 at the feet, up the body
+        pose[:, 0] += self.idle.sway_amp * s * height / max(float(height.max()), 1e-6)
+        pose[:, 1] += 0.02 * np.sin(4.0 * np.pi * self.idle.sway_hz * t)
+        return pose
+
+    def generate(self, features: np.ndarray, *, seed: int = 0) -> np.ndarray:
+        """A whole performance.  features [shape=(T, N_FEATURES)] → poses [shape=(T, N_JOINTS, 2)]."""
+        features = np.asarray(features, dtype=np.float32)
+        self.reset(seed)
+        out = np.empty((len(features), N_JOINTS, 2), dtype=np.float32)
+        for t in range(len(features)):
+            out[t] = self.step(features[t])
+        return out

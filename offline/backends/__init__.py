@@ -1,0 +1,107 @@
+"""Pose-detector backends for ``dancepose extract``.
+
+Every backend is a context manager with ``process(frame_bgr) -> list[Person]``; ``Person.points`` are in
+the pixels of the frame given, on the backend's own skeleton (``SOURCE_SKELETON[backend]``), which
+:func:`dancepose.models.skeleton.adapt` maps onto the canonical one.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from dancepose.models.errors import ParameterError
+
+BACKENDS: tuple[str, ...] = ("mediapipe", "openpose")
+#: Source skeleton name (for ``skeleton.adapt``) and number of points of each backend.
+SOURCE_SKELETON: dict[str, tuple[str, int]] = {"mediapipe": ("mediapipe33", 33), "openpose": ("coco18", 18)}
+
+
+@dataclass(frozen=True)
+class Person:
+    """One detected person.
+
+    Attributes
+    ----------
+    points : np.ndarray [shape=(n, 2)] float32
+        x, y in pixels of the processed frame; NaN where the part was not found.
+    confidence : np.ndarray [shape=(n,)] float32
+        0…1 per point (0 where not found).
+    score : float
+        Overall detection score (used only to rank people).
+    """
+
+    points: np.ndarray
+    confidence: np.ndarray
+    score: float = 1.0
+
+    def bbox(self, *, min_confidence: float = 0.05) -> np.ndarray | None:
+        """``[x0, y0, x1, y1]`` of the confident points, or None if fewer than two."""
+        ok = np.isfinite(self.points).all(axis=1) & (self.confidence >= min_confidence)
+        if ok.sum() < 2:
+            return None
+        p = self.points[ok]
+        return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()], dtype=np.float64)
+
+
+class Detector(Protocol):
+    """What every backend provides."""
+
+    name: str
+
+    def __enter__(self) -> "Detector": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def process(self, frame_bgr: np.ndarray) -> list[Person]: ...
+
+
+def make_detector(backend: str, *, static_image: bool = False, openpose_model: Path | None = None) -> Detector:
+    """Create (not yet enter) the detector of ``backend``.
+
+    Parameters
+    ----------
+    backend : {"mediapipe", "openpose"}
+    static_image : bool
+        MediaPipe: independent images (no tracking between frames).
+    openpose_model : Path or None
+        OpenPose network (``.pb`` GraphDef or Caffe ``.prototxt``); required for ``"openpose"``.
+    """
+    if backend == "mediapipe":
+        from .mediapipe_backend import MediaPipeDetector
+
+        return MediaPipeDetector(static_image_mode=static_image)
+    if backend == "openpose":
+        from .openpose_backend import OpenPoseDetector
+
+        return OpenPoseDetector(model=openpose_model)
+    raise ParameterError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+
+
+@contextlib.contextmanager
+def silence_native_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a while (C++ log lines of MediaPipe/TensorFlow Lite).
+
+    Python-level ``sys.stderr`` writes made meanwhile are lost too, so keep the block short.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):   # stderr replaced (pytest capture etc.)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)

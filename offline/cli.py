@@ -1,0 +1,200 @@
+"""``dancepose`` — the offline command line: fetch, extract, train, render, run, evaluate.
+
+A thin argparse layer: every subcommand parses its arguments and calls one keyword-only core function.
+Errors the user can act on (``DanceposeError``) are printed on one line; the exit code is non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from dancepose.models.errors import DanceposeError, ParameterError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
+    if w < 16 or h < 16 or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"size must be even and at least 16x16, got {text!r}")
+    return w, h
+
+
+# ------------------------------------------------------------------------------------------ fetch
+def _add_fetch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fetch", help="download dance videos with yt-dlp and extract their soundtrack",
+                       description="Download dance videos (yt-dlp) into DIR and extract each soundtrack "
+                                   "to WAV. Links already downloaded are skipped; failures are reported "
+                                   "per link and the rest carries on.")
+    p.add_argument("links", nargs="+", help="URLs, or text files with one URL per line")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_fetch)
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from dancepose.offline.fetch import fetch_videos
+
+    report = fetch_videos(links=args.links, out_dir=args.out, quiet=args.quiet)
+    if not args.quiet:
+        print(f"fetch: {len(report.ok)} downloaded, {len(report.skipped)} already there, "
+              f"{len(report.failed)} failed", file=sys.stderr)
+    return 0 if report.success else 1
+
+
+# ---------------------------------------------------------------------------------------- extract
+def _add_extract(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("extract", help="2D pose of the main dancer in videos or images",
+                       description="Extract the main dancer's 2D pose per frame into <name>.pose.npz.")
+    p.add_argument("sources", nargs="+", type=Path, help="videos, images or directories of them")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
+    p.add_argument("--backend", choices=("mediapipe", "openpose"), default="mediapipe")
+    p.add_argument("--openpose-model", type=Path, default=None,
+                   help="OpenPose network: a TensorFlow GraphDef (.pb) or a Caffe .prototxt "
+                        "(with its .caffemodel beside it)")
+    p.add_argument("--overlay", action="store_true", help="also write the source with the skeleton drawn")
+    p.add_argument("--openpose-json", action="store_true", help="also write OpenPose JSON per frame")
+    p.add_argument("--force", action="store_true", help="redo sources whose outputs already exist")
+    p.add_argument("--max-frames", type=int, default=None, help="process only the first N frames of videos")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_extract)
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from dancepose.offline.extract import extract_pose
+
+    extract_pose(sources=args.sources, out_dir=args.out, backend=args.backend,
+                 openpose_model=args.openpose_model, overlay=args.overlay,
+                 openpose_json=args.openpose_json, quiet=args.quiet, force=args.force,
+                 max_frames=args.max_frames)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ train
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a dancer (Keras LSTM) on pose + music pairs",
+                       description="Train an autoregressive LSTM that maps music features to poses. "
+                                   "DATA: Dance-with-Melody sequence folders (motion.npz + audio.mp3), "
+                                   "or .pose.npz files with the audio beside them (same stem, or the "
+                                   "video they came from).")
+    p.add_argument("data", nargs="+", type=Path)
+    p.add_argument("-o", "--out", type=Path, required=True, help="model directory to write")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-songs", type=int, default=None,
+                   help="songs held out for validation (split by song; default ≈ 15 %%)")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dancepose.offline.train import train_dancer
+
+    train_dancer(data=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
+                 val_songs=args.val_songs, max_minutes=args.max_minutes, quiet=args.quiet)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- render
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="render the dancing stick figure to an MP4 with the song",
+                       description="Render the dancer performing to AUDIO as an H.264 + AAC MP4 as long "
+                                   "as the song.")
+    p.add_argument("audio", type=Path)
+    p.add_argument("-m", "--model", type=Path, default=None, help="model directory (default: built-in)")
+    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("--background", type=Path, default=None, help="background image")
+    p.add_argument("--fps", type=int, choices=(30, 60), default=30)
+    p.add_argument("--size", type=_size, default=(1280, 720), help="WxH, default 1280x720")
+    p.add_argument("--save-pose", type=Path, default=None, help="also write the motion as .pose.npz")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_render)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from dancepose.offline.render import render_video
+
+    render_video(audio=args.audio, model_dir=args.model, out=args.out, fps=args.fps, size=args.size,
+                 background=args.background, save_pose=args.save_pose, seed=args.seed, quiet=args.quiet)
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- run
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="extract → train → render in one go (the seed's one command)")
+    p.add_argument("--video", type=Path, required=True, help="dance video (with its music)")
+    p.add_argument("--audio", type=Path, required=True, help="song to dance to")
+    p.add_argument("--background", type=Path, default=None)
+    p.add_argument("-o", "--out", type=Path, default=Path("dancepose_out"), help="work/output directory")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--fps", type=int, choices=(30, 60), default=30)
+    p.add_argument("--size", type=_size, default=(1280, 720))
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dancepose.offline.run import run_pipeline
+
+    run_pipeline(video=args.video, audio=args.audio, background=args.background, out_dir=args.out,
+                 epochs=args.epochs, fps=args.fps, size=args.size, quiet=args.quiet)
+    return 0
+
+
+# --------------------------------------------------------------------------------------- evaluate
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="report card: beat alignment, diversity, FID, freeze, reactivity")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from dancepose.offline.evaluate import evaluate
+
+    return evaluate(quiet=args.quiet)
+
+
+# ------------------------------------------------------------------------------------------- main
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_fetch, _add_extract, _add_train, _add_render, _add_run, _add_evaluate,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dancepose", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _COMMANDS:
+        add(sub)
+    return parser
+
+
+def run_cli(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, *, prog: str) -> int:
+    """Call a command; turn user-facing errors into one line and an exit code."""
+    try:
+        return int(func(args) or 0)
+    except DanceposeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"{prog}: error: out of memory", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_cli(args.func, args, prog="dancepose")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

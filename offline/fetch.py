@@ -1,0 +1,249 @@
+"""``dancepose fetch``: download dance videos with yt-dlp and extract each soundtrack to WAV.
+
+Videos are saved as ``<title>-<id>.mp4`` (sanitised) in the output folder; what was downloaded is
+recorded in yt-dlp's download archive (``download-archive.txt`` there), so a second run skips it.  The
+soundtrack is extracted beside the video as ``<same name>.wav`` (original rate and channels, 16-bit) with
+the ffmpeg bundled with imageio-ffmpeg.  A failing link is reported on one line and the others carry on.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from dancepose.models.errors import InputError, ParameterError
+
+ARCHIVE_NAME = "download-archive.txt"
+OUTPUT_TEMPLATE = "%(title).60B-%(id)s.%(ext)s"
+#: mp4 preferred: mp4 video + m4a audio, else the best mp4, else anything merged into mp4.
+FORMAT = "bv*[ext=mp4]+ba[ext=m4a]/b[ext=mp4]/bv*+ba/b"
+NO_AUDIO = "no audio track"
+
+
+@dataclass(frozen=True)
+class FetchItem:
+    """One link's outcome.
+
+    ``video``/``wav`` are the files (``wav`` is None when the video has no audio track, ``note`` says
+    why); for a failed link ``note`` holds the reason.
+    """
+
+    link: str
+    video: Path | None = None
+    wav: Path | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FetchReport:
+    """What :func:`fetch_videos` did: downloaded (``ok``), already there (``skipped``), ``failed``."""
+
+    ok: tuple[FetchItem, ...] = ()
+    skipped: tuple[FetchItem, ...] = ()
+    failed: tuple[FetchItem, ...] = ()
+
+    @property
+    def success(self) -> bool:
+        """True when no link failed."""
+        return not self.failed
+
+
+class _QuietLogger:
+    """Collects yt-dlp's messages instead of printing them; the last error becomes the report line."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def debug(self, msg: str) -> None:  # noqa: D102
+        pass
+
+    info = debug
+
+    def warning(self, msg: str) -> None:  # noqa: D102
+        pass
+
+    def error(self, msg: str) -> None:  # noqa: D102
+        self.errors.append(msg)
+
+
+def read_links(links: Iterable[str | os.PathLike]) -> list[str]:
+    """Expand the command-line links: URLs stay, text files give one URL per line (``#`` comments).
+
+    Raises
+    ------
+    InputError
+        A link that is neither a URL nor an existing file, or an unreadable file.
+    """
+    out: list[str] = []
+    for link in links:
+        text = str(link).strip()
+        if "://" in text:
+            out.append(text)
+            continue
+        path = Path(text)
+        if not path.is_file():
+            raise InputError(f"{text}: not a URL and no such file")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read link list {path}: {exc}") from None
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.append(line.split(" #", 1)[0].strip())
+    return out
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def extract_wav(video: Path, wav: Path) -> Path:
+    """Write the first audio stream of ``video`` to ``wav`` (16-bit PCM, original rate/channels).
+
+    Written to a temporary name and renamed.
+
+    Raises
+    ------
+    InputError
+        ``"no audio track"`` when the video has none; any other decoding failure.
+    """
+    tmp = wav.with_name(wav.name + ".part.wav")
+    cmd = [_ffmpeg(), "-nostdin", "-y", "-v", "error", "-i", str(video), "-map", "0:a:0", "-vn",
+           "-c:a", "pcm_s16le", str(tmp)]
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        if "matches no streams" in err or "does not contain any stream" in err:
+            raise InputError(NO_AUDIO)
+        raise InputError(f"cannot extract audio: {err.splitlines()[-1] if err else proc.returncode}")
+    os.replace(tmp, wav)
+    return wav
+
+
+def _clean_error(msg: str) -> str:
+    msg = msg.strip().splitlines()[0] if msg.strip() else "unknown error"
+    return msg[len("ERROR: "):] if msg.startswith("ERROR: ") else msg
+
+
+def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
+                 quiet: bool = False) -> FetchReport:
+    """Download videos and extract their soundtracks, skipping what is already there.
+
+    Parameters
+    ----------
+    links : iterable of str or PathLike
+        URLs, or text files with one URL per line (``#`` starts a comment line).
+    out_dir : str or PathLike
+        Folder for ``<title>-<id>.mp4``, ``<title>-<id>.wav`` and the download archive.
+    quiet : bool
+        No progress output (failures are still printed, one line each, on stderr).
+
+    Returns
+    -------
+    FetchReport
+    """
+    import imageio_ffmpeg
+    import yt_dlp
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"output is not a directory: {out}")
+    urls = read_links(links)
+    if not urls:
+        raise InputError("no links given (the link files are empty)")
+    out.mkdir(parents=True, exist_ok=True)
+    logger = _QuietLogger()
+    opts = {
+        "outtmpl": str(out / OUTPUT_TEMPLATE),
+        "restrictfilenames": True,
+        "format": FORMAT,
+        "merge_output_format": "mp4",
+        "download_archive": str(out / ARCHIVE_NAME),
+        "ffmpeg_location": imageio_ffmpeg.get_ffmpeg_exe(),
+        "noplaylist": True,
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": quiet,
+        "logger": logger,
+        "retries": 3,
+        "socket_timeout": 30,
+    }
+    ok: list[FetchItem] = []
+    skipped: list[FetchItem] = []
+    failed: list[FetchItem] = []
+
+    def say(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr)
+
+    def fail(url: str, reason: str) -> None:
+        failed.append(FetchItem(link=url, note=reason))
+        print(f"dancepose fetch: FAILED {url}: {reason}", file=sys.stderr)
+
+    from tqdm import tqdm
+
+    with yt_dlp.YoutubeDL(opts) as ydl:
+        for url in tqdm(urls, desc="fetch", unit="link", disable=quiet or len(urls) < 2):
+            logger.errors.clear()
+            try:
+                info = ydl.extract_info(url, download=False)
+                if info is None:
+                    raise yt_dlp.utils.DownloadError(logger.errors[-1] if logger.errors else "no video found")
+                if info.get("_type") in ("playlist", "multi_video"):
+                    raise yt_dlp.utils.DownloadError("is a playlist; give the video links one by one")
+                video = Path(ydl.prepare_filename(info))
+                archived = ydl.in_download_archive(info)
+                if archived and not video.is_file():
+                    fail(url, f"listed in {ARCHIVE_NAME} but {video.name} is missing "
+                              f"(remove its line from the archive to download it again)")
+                    continue
+                was_there = video.is_file()
+                if not was_there:
+                    say(f"downloading {url}")
+                    result = ydl.process_ie_result(info, download=True)
+                    done = [d.get("filepath") for d in (result or {}).get("requested_downloads", [])]
+                    if done and done[0]:
+                        video = Path(done[0])
+                    if not video.is_file():
+                        raise yt_dlp.utils.DownloadError(logger.errors[-1] if logger.errors
+                                                         else "download produced no file")
+                elif not archived:
+                    ydl.record_download_archive(info)
+            except (yt_dlp.utils.YoutubeDLError, OSError) as exc:
+                fail(url, _clean_error(logger.errors[-1] if logger.errors else str(exc)))
+                continue
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 — extractor bugs must not stop the other links
+                fail(url, f"{type(exc).__name__}: {exc}")
+                continue
+
+            wav = video.with_suffix(".wav")
+            wav_was_there = wav.is_file()
+            note = ""
+            if not wav_was_there:
+                try:
+                    extract_wav(video, wav)
+                except InputError as exc:
+                    if str(exc) == NO_AUDIO:
+                        wav, note = None, NO_AUDIO
+                        print(f"dancepose fetch: {video.name}: {NO_AUDIO} (video kept, no WAV)",
+                              file=sys.stderr)
+                    else:
+                        fail(url, f"{video.name}: {exc}")
+                        continue
+            item = FetchItem(link=url, video=video, wav=wav, note=note)
+            if was_there and (wav_was_there or note == NO_AUDIO):
+                skipped.append(item)
+                say(f"skipped (already there) {video.name}")
+            else:
+                ok.append(item)
+                say(f"ok {video.name}" + (f" ({note})" if note else ""))
+    return FetchReport(ok=tuple(ok), skipped=tuple(skipped), failed=tuple(failed))

@@ -1,0 +1,481 @@
+"""Dance metrics on 2D pose arrays: beat alignment, tempo, kinetic features, FID_k, diversity, sanity.
+
+Every function is keyword-only, pure numpy/scipy and works on canonical poses ``(T, J, 2)`` in
+*normalised body units* (torso length ≈ 1, y down) at a given ``fps``.  Use :func:`normalise_poses` to
+bring pixel or centimetre tracks to those units and :func:`resample_poses` to compare tracks recorded at
+different rates (the report resamples everything to ``clock.MODEL_FPS``).
+
+Definitions
+-----------
+* **Mean joint speed** ``v(t)``: mean over joints of ``|dp/dt|`` (torso lengths per second).
+* **Kinematic beats** (Bailando, Li et al. 2022): local minima of ``v(t)`` smoothed by a Gaussian of
+  σ = 83 ms (5 frames at 60 fps).
+* **Beat Align Score** (Bailando): ``mean over music beats b of exp(-d(b)² / 2σ²)``, σ = 50 ms, with
+  ``d(b)`` the distance from ``b`` to the nearest kinematic beat.
+* **Beat phase**: phase of each kinematic beat inside the music-beat interval that contains it (0 = on
+  the beat, 0.5 = half a beat late).  ``resultant`` measures how consistent the phase is; ``on_beat =
+  resultant · cos(2π · mean phase)`` is +1 for motion locked *on* the beats, −1 for half a beat off.
+* **Motion period**: dominant period of the body's rise and fall (autocorrelation of the mean joint height
+  after removing slow drift).  A figure bouncing at 2 Hz → 0.5 s → 120 BPM.
+* **Kinetic features** (FID_k-style, 2D): for every window of ``window_s`` seconds and every joint but
+  the pelvis, on pelvis-relative coordinates: mean speed, mean acceleration magnitude and spread (RMS
+  distance from the window mean) → ``3 · (J − 1)`` numbers per window.
+* **Diversity** (Bailando's Div_k): mean pairwise Euclidean distance between kinetic-feature vectors.
+* **Fréchet distance** between Gaussian fits of two feature sets (FID formula).
+* **Freeze ratio**: fraction of frames whose mean joint speed, averaged over ``window_s`` = 0.5 s, is
+  below ``FREEZE_SPEED`` = 0.1 torso lengths per second (real dance: ≈ 0; a still figure: 1).
+* **Limb plausibility**: a limb is *stretched* when longer than 1.5 × its reference length (the 75th
+  percentile of its length over the sequence, robust to 2D foreshortening, or a given reference); reports the fraction of frames with any stretched limb and the
+  largest length ratio.
+* **In frame**: fraction of frames whose joints all lie inside ``FrameBounds`` (body units, pelvis
+  origin: ``|x| ≤ 4``, ``-3.5 ≤ y ≤ 2.5``; y down, so the head may rise 3.5 torsos above the pelvis and
+  the feet reach 2.5 below) — or inside the image when pixel bounds are given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, signal
+from scipy import linalg
+
+from dancepose.models.errors import ParameterError
+from dancepose.models.skeleton import LIMBS, Joint, limb_lengths, torso_length
+
+#: Gaussian σ (s) smoothing the mean joint speed before picking kinematic beats (Bailando: 5 / 60 s).
+KINEMATIC_SIGMA_S: float = 5.0 / 60.0
+#: σ (s) of the Beat Align Score kernel (Bailando: 3 frames at 60 fps).
+BAS_SIGMA_S: float = 3.0 / 60.0
+#: Mean joint speed (torso lengths / s, 0.5 s average) below which a frame counts as frozen.
+FREEZE_SPEED: float = 0.1
+#: A limb longer than this × its reference length is implausible.
+LIMB_STRETCH: float = 1.5
+
+
+@dataclass(frozen=True)
+class FrameBounds:
+    """An axis-aligned box the figure must stay inside (same units as the poses)."""
+
+    x_min: float = -4.0
+    x_max: float = 4.0
+    y_min: float = -3.5
+    y_max: float = 2.5
+
+
+def _check_poses(poses: np.ndarray) -> np.ndarray:
+    p = np.asarray(poses, dtype=np.float64)
+    if p.ndim != 3 or p.shape[-1] != 2:
+        raise ParameterError(f"poses must have shape (T, J, 2), got {p.shape}")
+    if p.shape[0] < 2:
+        raise ParameterError(f"need at least 2 pose frames, got {p.shape[0]}")
+    return p
+
+
+def _check_fps(fps: float) -> float:
+    if not np.isfinite(fps) or fps <= 0:
+        raise ParameterError(f"fps must be positive, got {fps}")
+    return float(fps)
+
+
+# ------------------------------------------------------------------------------- preparation
+def normalise_poses(*, poses: np.ndarray, center: bool = True) -> np.ndarray:
+    """Scale a track to torso length 1 (median over frames) and put the median pelvis at the origin.
+
+    Parameters
+    ----------
+    poses : np.ndarray [shape=(T, J, 2)]
+        Canonical 2D joints in any unit (pixels, cm).  NaN = unknown.
+    center : bool
+        Subtract the median pelvis position (one offset for the whole track, motion is kept).
+
+    Returns
+    -------
+    np.ndarray [shape=(T, J, 2)] float64 in torso lengths.
+    """
+    p = _check_poses(poses)
+    torso = torso_length(p)
+    scale = np.nanmedian(torso) if np.isfinite(torso).any() else np.nan
+    if not np.isfinite(scale) or scale <= 0:
+        raise ParameterError("cannot normalise poses: torso length is zero or unknown")
+    out = p / scale
+    if center:
+        out = out - np.nanmedian(out[:, Joint.PELVIS, :], axis=0)
+    return out
+
+
+def remove_drift(*, poses: np.ndarray, fps: float, window_s: float = 4.0) -> np.ndarray:
+    """Remove slow travel across the floor: subtract the pelvis' moving average over ``window_s``.
+
+    Real ballroom couples travel metres; the renderer keeps the figure centred.  Bounces and sways
+    faster than ``window_s`` are kept.  Returns ``(T, J, 2)``.
+    """
+    p = _check_poses(poses)
+    fps = _check_fps(fps)
+    size = max(1, int(round(window_s * fps)))
+    pelvis = ndimage.uniform_filter1d(p[:, Joint.PELVIS, :], size=size, axis=0, mode="nearest")
+    return p - pelvis[:, None, :]
+
+
+def resample_poses(*, poses: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """Linear interpolation of a track to another frame rate.
+
+    Returns ``(T', J, 2)`` with ``T' = floor((T - 1) · fps_out / fps_in) + 1`` frames; frame ``k`` is
+    at time ``k / fps_out``.
+    """
+    p = _check_poses(poses)
+    fps_in, fps_out = _check_fps(fps_in), _check_fps(fps_out)
+    t_in = np.arange(p.shape[0]) / fps_in
+    n_out = int(np.floor((p.shape[0] - 1) * fps_out / fps_in + 1e-9)) + 1
+    t_out = np.arange(n_out) / fps_out
+    flat = p.reshape(p.shape[0], -1)
+    out = np.empty((n_out, flat.shape[1]))
+    for k in range(flat.shape[1]):
+        out[:, k] = np.interp(t_out, t_in, flat[:, k])
+    return out.reshape((n_out,) + p.shape[1:])
+
+
+# ------------------------------------------------------------------------------- speed / energy
+def joint_speed(*, poses: np.ndarray, fps: float) -> np.ndarray:
+    """Mean joint speed per frame.
+
+    Parameters
+    ----------
+    poses : np.ndarray [shape=(T, J, 2)]
+    fps : float
+
+    Returns
+    -------
+    np.ndarray [shape=(T,)] in pose units per second (central differences; NaN joints ignored).
+    """
+    p = _check_poses(poses)
+    fps = _check_fps(fps)
+    vel = np.gradient(p, axis=0) * fps
+    speed = np.linalg.norm(vel, axis=-1)
+    with np.errstate(invalid="ignore"):
+        out = np.nanmean(np.where(np.isfinite(speed), speed, np.nan), axis=1)
+    return np.nan_to_num(out, nan=0.0)
+
+
+def motion_energy(*, poses: np.ndarray, fps: float, window_s: float = 0.5) -> np.ndarray:
+    """Mean joint speed averaged over a centred window of ``window_s`` seconds.  Returns ``(T,)``."""
+    fps = _check_fps(fps)
+    v = joint_speed(poses=poses, fps=fps)
+    size = max(1, int(round(window_s * fps)))
+    return ndimage.uniform_filter1d(v, size=size, mode="nearest")
+
+
+def kinematic_beats(*, poses: np.ndarray, fps: float, sigma_s: float = KINEMATIC_SIGMA_S) -> np.ndarray:
+    """Times (s) of the local minima of the Gaussian-smoothed mean joint speed (Bailando).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_beats,)] seconds from the first frame.
+    """
+    fps = _check_fps(fps)
+    v = joint_speed(poses=poses, fps=fps)
+    v = ndimage.gaussian_filter1d(v, sigma=sigma_s * fps, mode="nearest")
+    idx = signal.argrelextrema(v, np.less)[0]
+    return idx / fps
+
+
+def beat_align_score(*, music_beats: np.ndarray, kinematic_beats: np.ndarray,
+                     sigma_s: float = BAS_SIGMA_S) -> float:
+    """Bailando's Beat Align Score: mean over music beats of ``exp(-d² / 2σ²)``.
+
+    Parameters
+    ----------
+    music_beats : np.ndarray [shape=(n,)]
+        Music beat times (s).
+    kinematic_beats : np.ndarray [shape=(m,)]
+        Kinematic beat times (s), same time origin.
+    sigma_s : float
+        Tolerance (s), 50 ms as in Bailando.
+
+    Returns
+    -------
+    float in [0, 1]; NaN when there are no music beats, 0 when there is no kinematic beat.
+    """
+    mb = np.asarray(music_beats, dtype=np.float64).ravel()
+    kb = np.asarray(kinematic_beats, dtype=np.float64).ravel()
+    if sigma_s <= 0:
+        raise ParameterError(f"sigma_s must be positive, got {sigma_s}")
+    if mb.size == 0:
+        return float("nan")
+    if kb.size == 0:
+        return 0.0
+    d = np.min(np.abs(mb[:, None] - kb[None, :]), axis=1)
+    return float(np.mean(np.exp(-d ** 2 / (2 * sigma_s ** 2))))
+
+
+def beat_phase(*, music_beats: np.ndarray, kinematic_beats: np.ndarray) -> dict[str, float]:
+    """Phase of the kinematic beats inside the music-beat grid.
+
+    Each kinematic beat between two consecutive music beats gets phase ``(t - b_i) / (b_{i+1} - b_i)``.
+
+    Returns
+    -------
+    dict with ``resultant`` (0..1, Rayleigh R: 1 = always the same phase), ``mean_phase`` (0..1 of a beat,
+    0 = on the beat), ``on_beat`` (``R · cos 2π·mean_phase`` in −1..1) and ``n`` (beats used).
+    """
+    mb = np.sort(np.asarray(music_beats, dtype=np.float64).ravel())
+    kb = np.asarray(kinematic_beats, dtype=np.float64).ravel()
+    nan = {"resultant": float("nan"), "mean_phase": float("nan"), "on_beat": float("nan"), "n": 0}
+    if mb.size < 2 or kb.size == 0:
+        return nan
+    inside = (kb >= mb[0]) & (kb < mb[-1])
+    kb = kb[inside]
+    if kb.size == 0:
+        return nan
+    i = np.searchsorted(mb, kb, side="right") - 1
+    phase = (kb - mb[i]) / (mb[i + 1] - mb[i])
+    z = np.mean(np.exp(2j * np.pi * phase))
+    return {"resultant": float(abs(z)), "mean_phase": float(np.angle(z) / (2 * np.pi) % 1.0),
+            "on_beat": float(z.real), "n": int(kb.size)}
+
+
+# ------------------------------------------------------------------------------- tempo
+def motion_period(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical",
+                  min_period_s: float = 0.25, max_period_s: float = 2.5, drift_s: float = 4.0) -> float:
+    """Dominant period (s) of the motion.
+
+    ``signal_kind="vertical"`` (default) uses the body's rise and fall: the mean y of all joints after
+    :func:`remove_drift` (yaw-invariant, so a turning couple projected to 2D keeps its period; on the
+    Dance-with-Melody waltzes it gives one bar = 3 beats).  ``"all"`` sums the autocorrelations of every
+    drift-removed coordinate (bounces *and* sways).  The autocorrelation is the biased estimate, so
+    multiples of the period score lower than the period itself; the highest local maximum with lag in
+    ``[min_period_s, max_period_s]`` is refined by parabolic interpolation.
+
+    Returns
+    -------
+    float seconds; NaN when the motion shows no periodicity (no peak, or peak correlation < 0.1).
+    """
+    p = _check_poses(poses)
+    fps = _check_fps(fps)
+    p = np.nan_to_num(remove_drift(poses=p, fps=fps, window_s=drift_s))
+    if signal_kind == "vertical":
+        x = p[..., 1].mean(axis=1, keepdims=True)
+    elif signal_kind == "all":
+        x = p.reshape(p.shape[0], -1)
+    else:
+        raise ParameterError(f"signal_kind must be 'vertical' or 'all', got {signal_kind!r}")
+    x = x - ndimage.uniform_filter1d(x, size=max(1, int(round(drift_s * fps))), axis=0, mode="nearest")
+    x = x - x.mean(axis=0)
+    n = x.shape[0]
+    nfft = int(2 ** np.ceil(np.log2(2 * n)))
+    spec = np.fft.rfft(x, n=nfft, axis=0)
+    ac = np.fft.irfft(np.abs(spec) ** 2, n=nfft, axis=0)[:n].sum(axis=1)
+    if ac[0] <= 1e-12:
+        return float("nan")
+    ac = ac / ac[0]
+    lo = max(1, int(np.floor(min_period_s * fps)))
+    hi = min(n - 2, int(np.ceil(max_period_s * fps)))
+    if hi <= lo:
+        return float("nan")
+    peaks = [k for k in range(lo, hi + 1) if ac[k] >= ac[k - 1] and ac[k] > ac[k + 1]]
+    if not peaks:
+        return float("nan")
+    k = max(peaks, key=lambda j: ac[j])
+    if ac[k] < 0.1:
+        return float("nan")
+    a, b, c = ac[k - 1], ac[k], ac[k + 1]
+    denom = a - 2 * b + c
+    shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+    return float((k + np.clip(shift, -0.5, 0.5)) / fps)
+
+
+def tempo_match(*, motion_period_s: float, beat_period_s: float, tolerance: float = 0.08,
+                octaves: tuple[float, ...] = (0.5, 1.0, 2.0)) -> dict[str, float | bool]:
+    """Compare the motion period with the music's beat period, allowing octave (×2 / ×½) matches.
+
+    Returns
+    -------
+    dict: ``ratio`` (motion period / beat period), ``multiple`` (the allowed multiple closest to it in log
+    scale), ``error`` (relative deviation from that multiple) and ``followed`` (error ≤ tolerance).
+    """
+    if not (np.isfinite(motion_period_s) and np.isfinite(beat_period_s)) or beat_period_s <= 0 \
+            or motion_period_s <= 0:
+        return {"ratio": float("nan"), "multiple": float("nan"), "error": float("nan"), "followed": False}
+    ratio = motion_period_s / beat_period_s
+    mult = min(octaves, key=lambda m: abs(np.log(ratio / m)))
+    err = abs(ratio / mult - 1.0)
+    return {"ratio": float(ratio), "multiple": float(mult), "error": float(err),
+            "followed": bool(err <= tolerance)}
+
+
+# ------------------------------------------------------------------------------- kinetic features
+def kinetic_features(*, poses: np.ndarray, fps: float, window_s: float = 2.0,
+                     hop_s: float | None = None) -> np.ndarray:
+    """2D kinetic features per window (FID_k-style).
+
+    Parameters
+    ----------
+    poses : np.ndarray [shape=(T, J, 2)]
+        Normalised body units.
+    fps : float
+    window_s, hop_s : float
+        Window length and hop (default: hop = window, i.e. non-overlapping windows).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_windows, 3 * (J - 1))]: per non-pelvis joint, on pelvis-relative coordinates,
+    mean speed, mean acceleration magnitude and spread (RMS distance from the window mean), grouped
+    feature-major (all speeds, then all accelerations, then all spreads).  ``n_windows`` may be 0.
+    """
+    p = _check_poses(poses)
+    fps = _check_fps(fps)
+    hop_s = window_s if hop_s is None else hop_s
+    w = max(3, int(round(window_s * fps)))
+    h = max(1, int(round(hop_s * fps)))
+    keep = [j for j in range(p.shape[1]) if j != Joint.PELVIS]
+    rel = np.nan_to_num(p[:, keep, :] - p[:, Joint.PELVIS:Joint.PELVIS + 1, :])
+    vel = np.gradient(rel, axis=0) * fps
+    acc = np.gradient(vel, axis=0) * fps
+    speed = np.linalg.norm(vel, axis=-1)
+    accm = np.linalg.norm(acc, axis=-1)
+    rows = []
+    for s in range(0, p.shape[0] - w + 1, h):
+        seg = rel[s:s + w]
+        spread = np.sqrt(np.mean(np.sum((seg - seg.mean(axis=0)) ** 2, axis=-1), axis=0))
+        rows.append(np.concatenate([speed[s:s + w].mean(0), accm[s:s + w].mean(0), spread]))
+    return np.array(rows).reshape(len(rows), 3 * len(keep))
+
+
+def diversity(*, features: np.ndarray) -> float:
+    """Mean pairwise Euclidean distance between feature vectors (Bailando's Div_k).
+
+    features : np.ndarray [shape=(n, d)], n ≥ 2.  Returns float (NaN when n < 2).
+    """
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2:
+        raise ParameterError(f"features must have shape (n, d), got {f.shape}")
+    n = f.shape[0]
+    if n < 2:
+        return float("nan")
+    d = np.sqrt(np.maximum(0.0, np.sum((f[:, None, :] - f[None, :, :]) ** 2, axis=-1)))
+    return float(d[np.triu_indices(n, k=1)].mean())
+
+
+def frechet_distance(*, a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (the FID formula).
+
+    ``|μa − μb|² + tr(Σa + Σb − 2 (Σa Σb)^½)``.  a [shape=(n, d)], b [shape=(m, d)], n, m ≥ 2.
+    ``eps`` is added to the diagonals so few windows in many dimensions stay well defined.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ParameterError(f"feature sets must be (n, d) with equal d, got {a.shape} and {b.shape}")
+    if a.shape[0] < 2 or b.shape[0] < 2:
+        return float("nan")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    eye = np.eye(a.shape[1]) * eps
+    ca = np.atleast_2d(np.cov(a, rowvar=False)) + eye
+    cb = np.atleast_2d(np.cov(b, rowvar=False)) + eye
+    covmean = linalg.sqrtm(ca @ cb)
+    if np.iscomplexobj(covmean):
+        covmean = covmean.real
+    fd = float(np.sum((mu_a - mu_b) ** 2) + np.trace(ca) + np.trace(cb) - 2.0 * np.trace(covmean))
+    return max(fd, 0.0)
+
+
+# ------------------------------------------------------------------------------- sanity
+def freeze_ratio(*, poses: np.ndarray, fps: float, threshold: float = FREEZE_SPEED,
+                 window_s: float = 0.5) -> float:
+    """Fraction of frames whose 0.5-s mean joint speed is below ``threshold`` (torso lengths / s)."""
+    e = motion_energy(poses=poses, fps=fps, window_s=window_s)
+    return float(np.mean(e < threshold))
+
+
+def limb_plausibility(*, poses: np.ndarray, factor: float = LIMB_STRETCH,
+                      reference: np.ndarray | None = None) -> dict[str, float]:
+    """How often a limb is stretched beyond ``factor`` × its reference length.
+
+    Parameters
+    ----------
+    poses : np.ndarray [shape=(T, J, 2)]
+    factor : float
+    reference : np.ndarray [shape=(len(LIMBS),)] or None
+        Reference limb lengths; None → the 75th percentile of each limb's length over the sequence (in a 2D
+        projection limbs are often foreshortened, never lengthened, so the median under-estimates them).
+
+    Returns
+    -------
+    dict: ``stretched_frames`` (fraction of frames with any stretched limb), ``max_ratio`` (largest
+    length / reference over all frames and limbs), ``worst_limb`` (index into ``LIMBS``).
+    """
+    p = _check_poses(poses)
+    lengths = limb_lengths(p)
+    ref = np.nanpercentile(lengths, 75, axis=0) if reference is None else np.asarray(reference, dtype=np.float64)
+    if ref.shape != (len(LIMBS),):
+        raise ParameterError(f"reference must have shape ({len(LIMBS)},), got {ref.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = lengths / np.where(ref > 1e-9, ref, np.nan)
+    ratio = np.nan_to_num(ratio, nan=1.0)
+    stretched = (ratio > factor).any(axis=1)
+    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)[1]
+    return {"stretched_frames": float(stretched.mean()), "max_ratio": float(ratio.max()),
+            "worst_limb": int(worst)}
+
+
+def in_frame_ratio(*, poses: np.ndarray, bounds: FrameBounds = FrameBounds()) -> float:
+    """Fraction of frames whose joints all lie inside ``bounds`` (NaN joints count as outside)."""
+    p = _check_poses(poses)
+    x, y = p[..., 0], p[..., 1]
+    with np.errstate(invalid="ignore"):
+        ok = (x >= bounds.x_min) & (x <= bounds.x_max) & (y >= bounds.y_min) & (y <= bounds.y_max)
+    return float(ok.all(axis=1).mean())
+
+
+# ------------------------------------------------------------------------------- reactivity
+def settle_and_resume(*, energy: np.ndarray, fps: float, music_on: np.ndarray,
+                      settle_fraction: float = 0.2, resume_fraction: float = 0.5,
+                      skip_s: float = 2.0) -> dict[str, list[float] | float]:
+    """How fast motion stops when the music stops and comes back when it resumes.
+
+    Parameters
+    ----------
+    energy : np.ndarray [shape=(T,)]
+        Motion energy (:func:`motion_energy`).
+    fps : float
+    music_on : np.ndarray [shape=(T,)] bool
+        True where music plays.
+    settle_fraction, resume_fraction : float
+        Thresholds as fractions of the *music level* = median energy over music frames (the first
+        ``skip_s`` seconds of the track excluded).
+    skip_s : float
+
+    Returns
+    -------
+    dict: ``music_level``; ``settle_s`` (per silence gap: seconds from silence onset until the energy first
+    falls below ``settle_fraction · level``; NaN if it never does within the gap); ``resume_s`` (per
+    music restart: seconds until the energy first exceeds ``resume_fraction · level``); ``silence_level``
+    (median energy over the second half of the gaps, as a fraction of the music level).
+    """
+    fps = _check_fps(fps)
+    e = np.asarray(energy, dtype=np.float64).ravel()
+    on = np.asarray(music_on, dtype=bool).ravel()
+    if e.shape != on.shape:
+        raise ParameterError(f"energy and music_on must have the same length, got {e.shape} and {on.shape}")
+    skip = int(round(skip_s * fps))
+    mask = on.copy()
+    mask[:skip] = False
+    level = float(np.median(e[mask])) if mask.any() else float("nan")
+    edges = np.diff(on.astype(np.int8))
+    stops = np.nonzero(edges == -1)[0] + 1
+    starts = np.nonzero(edges == 1)[0] + 1
+    settle, resume, quiet = [], [], []
+    for s in stops:
+        nxt = starts[starts > s]
+        end = int(nxt[0]) if nxt.size else e.size
+        below = np.nonzero(e[s:end] < settle_fraction * level)[0]
+        settle.append(float(below[0] / fps) if below.size else float("nan"))
+        half = s + (end - s) // 2
+        if end > half:
+            quiet.append(float(np.median(e[half:end]) / level) if level > 0 else float("nan"))
+    for s in starts:
+        nxt = stops[stops > s]
+        end = int(nxt[0]) if nxt.size else e.size
+        above = np.nonzero(e[s:end] > resume_fraction * level)[0]
+        resume.append(float(above[0] / fps) if above.size else float("nan"))
+    return {"music_level": level, "settle_s": settle, "resume_s": resume,
+            "silence_level": float(np.mean(quiet)) if quiet else float("nan")}

@@ -1,0 +1,93 @@
+"""``dancepose fetch`` against a local HTTP server (127.0.0.1, ephemeral port) serving real clips.
+
+yt-dlp's generic extractor downloads the files; nothing touches the internet.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import subprocess
+import threading
+import wave
+
+import imageio_ffmpeg
+import pytest
+
+from dancepose.offline.cli import main
+from dancepose.offline.fetch import ARCHIVE_NAME, NO_AUDIO, fetch_videos
+
+CLIP = "dancer_studio_portrait_13s.mp4"  # 13.38 s, AAC audio
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture()
+def server(shared_data, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    shutil.copyfile(shared_data / "dance_videos" / CLIP, root / CLIP)
+    # the same real clip with its audio stream removed (stream copy, no re-encoding)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(root / CLIP),
+                    "-map", "0:v:0", "-c", "copy", str(root / "silent_video.mp4")], check=True)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _wav_seconds(path):
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def test_download_then_skip(server, tmp_path, capsys):
+    out = tmp_path / "videos"
+    links = tmp_path / "links.txt"
+    links.write_text(f"# my dance videos\n\n{server}/{CLIP}\n")
+    assert main(["fetch", str(links), "-o", str(out), "-q"]) == 0
+    videos = sorted(out.glob("*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size == (tmp_path / "www" / CLIP).stat().st_size
+    wav = videos[0].with_suffix(".wav")
+    assert _wav_seconds(wav) == pytest.approx(13.38, abs=0.1)
+    assert (out / ARCHIVE_NAME).read_text().strip()
+    mtime = wav.stat().st_mtime_ns
+
+    report = fetch_videos(links=[f"{server}/{CLIP}"], out_dir=out, quiet=True)
+    assert not report.ok and not report.failed
+    assert [i.video for i in report.skipped] == videos
+    assert wav.stat().st_mtime_ns == mtime  # not re-extracted
+    assert main(["fetch", f"{server}/{CLIP}", "-o", str(out), "-q"]) == 0
+
+
+def test_failing_link_reported_and_others_carry_on(server, tmp_path, capsys):
+    out = tmp_path / "videos"
+    bad = f"{server}/no_such_video.mp4"
+    code = main(["fetch", bad, f"{server}/{CLIP}", f"{server}/silent_video.mp4", "-o", str(out), "-q"])
+    assert code == 1
+    err = capsys.readouterr().err
+    failed_lines = [ln for ln in err.splitlines() if "FAILED" in ln]
+    assert len(failed_lines) == 1 and bad in failed_lines[0] and "404" in failed_lines[0]
+    assert "Traceback" not in err
+    assert NO_AUDIO in err
+    names = sorted(p.name for p in out.iterdir())
+    assert sum(n.endswith(".mp4") for n in names) == 2
+    assert sum(n.endswith(".wav") for n in names) == 1  # the video without audio has no WAV
+
+    report = fetch_videos(links=[f"{server}/silent_video.mp4", bad], out_dir=out, quiet=True)
+    assert len(report.failed) == 1 and report.failed[0].link == bad
+    assert len(report.skipped) == 1 and report.skipped[0].wav is None
+    assert report.skipped[0].note == NO_AUDIO and not report.success
+
+
+def test_bad_link_argument(tmp_path, capsys):
+    assert main(["fetch", str(tmp_path / "links-missing.txt"), "-o", str(tmp_path / "o")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a URL and no such file" in err[0]
