@@ -25,7 +25,8 @@ import numpy as np
 
 from .clock import MODEL_FPS
 from .errors import ModelError
-from .features import COL_ACTIVITY, FEATURE_VERSION, N_FEATURES
+from .features import COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, FEATURE_VERSION, N_FEATURES
+from .network import mdn_split
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
 MODEL_FORMAT = "dancepose-model"
@@ -42,24 +43,42 @@ class IdleConfig:
     """
 
     attack_s: float = 0.08
-    release_s: float = 0.25
+    release_s: float = 0.2
     threshold: float = 0.5
-    sway_hz: float = 0.4
-    sway_amp: float = 0.06
+    sway_hz: float = 0.3
+    sway_amp: float = 0.03
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+@dataclass(frozen=True)
+class GrooveConfig:
+    """The beat-locked groove layered on the learned motion.
+
+    The learned network decides *what* to dance; the groove makes the body mark the beat it hears: a
+    knee-bend bounce that bottoms out on every beat (``bounce`` body units) and a side sway that turns
+    on every beat (``sway``, period two beats), both driven by the causal beat phase of the features and
+    scaled by the tracker's confidence, so they fade on music without a clear pulse.  Zero amplitudes
+    switch it off.
+    """
+
+    bounce: float = 0.25
+    sway: float = 0.10
+    #: beat confidence at which the groove reaches full amplitude
+    full_confidence: float = 0.5
+
+
 class Dancer:
     """A trained dancer.  ``Dancer.load(model_dir)``; then ``step`` per model frame or ``generate``."""
 
     def __init__(self, *, weights: dict, stats: dict, config: dict, idle: IdleConfig = IdleConfig(),
-                 name: str = "dancer") -> None:
+                 groove: GrooveConfig | None = None, name: str = "dancer") -> None:
         self.config = config
         self.name = name
         self.idle = idle
+        self.groove = groove if groove is not None else GrooveConfig(**config.get("groove", {}))
         self.n_layers = int(config["network"]["layers"])
         self.hidden = int(config["network"]["hidden"])
         self._w = weights
@@ -69,7 +88,16 @@ class Dancer:
         self._pstd = stats["pose_std"].astype(np.float32)
         self.rest_pose = stats["rest_pose"].astype(np.float32).reshape(N_JOINTS, 2)
         self.limb_max = stats["limb_max"].astype(np.float32)
-        self.noise = float(config.get("generation", {}).get("noise", 0.0))
+        gen = config.get("generation", {})
+        #: Sampling temperature of the mixture components and scale of their spread (0 → mean of the
+        #: most likely component, deterministic).
+        self.temperature = float(gen.get("temperature", 1.0))
+        self.sigma_scale = float(gen.get("sigma_scale", 1.0))
+        self.mixtures = int(config["network"]["mixtures"])
+        #: The sampled spread is smooth noise (AR(1) with this correlation per frame), so sampling adds
+        #: motion rather than jitter; and a component, once chosen, is kept while it stays plausible.
+        self.noise_correlation = float(gen.get("noise_correlation", 0.95))
+        self.component_hold = float(gen.get("component_hold", 0.95))
         self._up = 1.0 - np.exp(-1.0 / (idle.attack_s * MODEL_FPS))
         self._down = 1.0 - np.exp(-1.0 / (idle.release_s * MODEL_FPS))
         self.reset()
@@ -135,6 +163,10 @@ class Dancer:
         self._prev = ((self.rest_pose.reshape(-1) - self._pmean) / self._pstd).astype(np.float32)
         self._gate = 0.0
         self._t = 0
+        self._eps = np.zeros(2 * N_JOINTS, np.float32)
+        self._k = -1
+        self._beats = 0
+        self._last_phase = 0.0
 
     def step(self, features: np.ndarray) -> np.ndarray:
         """Advance one model frame.
@@ -162,12 +194,27 @@ class Dancer:
             self._c[i] = fg * self._c[i] + ig * cc
             self._h[i] = og * np.tanh(self._c[i])
             x = self._h[i]
-        y = x @ w["head_kernel"] + w["head_bias"]
-        if self.noise > 0:
-            y = y + self.noise * self._rng.standard_normal(y.shape).astype(np.float32)
+        params = x @ w["head_kernel"] + w["head_bias"]
+        self.last_params = params  # mixture parameters of this step (for tests and inspection)
+        logits, mu, log_sigma = mdn_split(params, n_pose=2 * N_JOINTS, mixtures=self.mixtures)
+        rng = self._rng
+        if self.temperature > 0:
+            p = np.exp((logits - logits.max()) / self.temperature)
+            p /= p.sum()
+            keep = self._k >= 0 and p[self._k] > 0.1 and rng.random() < self.component_hold
+            k = self._k if keep else int(rng.choice(self.mixtures, p=p))
+        else:
+            k = int(np.argmax(logits))
+        self._k = k
+        y = mu[k]
+        if self.sigma_scale > 0:
+            r = self.noise_correlation
+            self._eps = r * self._eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self._eps.shape)
+            y = y + self.sigma_scale * np.exp(log_sigma[k]) * self._eps
         self._prev = y.astype(np.float32)
         # Limbs never grow past their longest length in the training data (1.1 × its 99th percentile).
         danced = clamp_limb_lengths((y * self._pstd + self._pmean).reshape(N_JOINTS, 2), self.limb_max)
+        danced = self._groove(danced, features)
         # Silence gate: fast attack, slower release, towards an idle sway.
         target = 1.0 if float(features[COL_ACTIVITY]) > self.idle.threshold else 0.0
         rate = self._up if target > self._gate else self._down
@@ -177,13 +224,33 @@ class Dancer:
             return danced
         return self._gate * danced + (1.0 - self._gate) * self.idle_pose(self._t / MODEL_FPS)
 
+    def _groove(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
+        g = self.groove
+        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
+        if self._last_phase > 0.75 and phase < 0.25:
+            self._beats += 1
+        self._last_phase = phase
+        amount = min(1.0, float(features[COL_BEAT_CONF]) / g.full_confidence)
+        if amount <= 0 or (g.bounce == 0 and g.sway == 0):
+            return pose
+        out = pose.copy()
+        # Height above the lowest joint, 0…1: the feet stay planted, the body above bends and sways.
+        h = -pose[:, 1]
+        h = (h - h.min()) / max(float(h.max() - h.min()), 1e-6)
+        lift = np.clip(h * 2.0, 0.0, 1.0)  # knees move half as much as hips and above
+        down = 0.5 * (1.0 + np.cos(2.0 * np.pi * phase))  # 1 on the beat, 0 half-way between beats
+        side = np.cos(np.pi * (self._beats + phase))  # extreme on every beat, period two beats
+        out[:, 1] += amount * g.bounce * down * lift
+        out[:, 0] += amount * g.sway * side * h
+        return out
+
     def idle_pose(self, t: float) -> np.ndarray:
         """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""
         pose = self.rest_pose.copy()
         s = np.sin(2.0 * np.pi * self.idle.sway_hz * t)
         height = -pose[:, 1] - float(np.min(-pose[:, 1]))  # 0 at the feet, up the body
         pose[:, 0] += self.idle.sway_amp * s * height / max(float(height.max()), 1e-6)
-        pose[:, 1] += 0.02 * np.sin(4.0 * np.pi * self.idle.sway_hz * t)
+        pose[:, 1] += 0.3 * self.idle.sway_amp * np.sin(4.0 * np.pi * self.idle.sway_hz * t)
         return pose
 
     def generate(self, features: np.ndarray, *, seed: int = 0) -> np.ndarray:

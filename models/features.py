@@ -75,6 +75,9 @@ class FeatureConfig:
     gate_dbfs: float = -50.0
     gate_width_db: float = 4.0
     activity_tau_s: float = 0.15
+    #: Sound keeps ``activity`` up this long (s), so the gaps between the hits of sparse music do not
+    #: count as silence.
+    activity_hold_s: float = 0.35
     #: Time constant (s) of the running onset RMS used to normalise the onset strength.
     onset_norm_tau_s: float = 3.0
 
@@ -124,6 +127,7 @@ class FeatureStream:
         self._prior[: self._min_lag] = 0.0
         self._agc_decay = c.agc_decay_db_per_s / MODEL_FPS
         self._act_alpha = 1.0 - np.exp(-1.0 / (c.activity_tau_s * MODEL_FPS))
+        self._hold_frames = int(round(c.activity_hold_s * MODEL_FPS))
         self._onorm_alpha = 1.0 - np.exp(-1.0 / (c.onset_norm_tau_s * MODEL_FPS))
         self.reset()
 
@@ -143,6 +147,7 @@ class FeatureStream:
         self._phase = 0.0
         self.beat_confidence = 0.0
         self._activity = 0.0
+        self._hold = 0
         self.level_db = -120.0
 
     @property
@@ -222,7 +227,8 @@ class FeatureStream:
         flux *= gate
         self._onset_ms += self._onorm_alpha * (flux * flux - self._onset_ms)
         onset = flux / np.sqrt(self._onset_ms + 1e-6)
-        self._activity += self._act_alpha * (gate - self._activity)
+        self._hold = self._hold_frames if gate > 0.5 else max(self._hold - 1, 0)
+        self._activity += self._act_alpha * ((1.0 if self._hold > 0 else gate) - self._activity)
         self._beat_update(onset)
         ph = 2.0 * np.pi * self._phase
         f = np.empty(N_FEATURES, dtype=np.float64)

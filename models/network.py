@@ -24,6 +24,8 @@ class NetworkConfig:
     hidden: int = 192
     layers: int = 2
     dropout: float = 0.1
+    #: Mixture components of the output distribution (mixture density network head).
+    mixtures: int = 5
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,30 +41,53 @@ def _keras():
     return keras
 
 
+#: log σ of the mixture components is clipped to this range (normalised pose units).
+LOG_SIGMA_RANGE = (-6.0, 2.0)
+
+
+def mdn_split(params, *, n_pose: int, mixtures: int):
+    """Split head outputs [shape=(..., mixtures*(2*n_pose+1))] (numpy) into logits [shape=(..., K)],
+    means [shape=(..., K, D)] and clipped log standard deviations [shape=(..., K, D)]."""
+    import numpy as np
+
+    k, d = mixtures, n_pose
+    lead = params.shape[:-1]
+    logits = params[..., :k]
+    mu = params[..., k:k + k * d].reshape(lead + (k, d))
+    log_sigma = np.clip(params[..., k + k * d:].reshape(lead + (k, d)), *LOG_SIGMA_RANGE)
+    return logits, mu, log_sigma
+
+
 def build_model(*, n_features: int, n_pose: int, hidden: int = 192, layers: int = 2,
-                dropout: float = 0.1):
+                dropout: float = 0.1, mixtures: int = 5):
     """Build the training model.
 
     Inputs: ``x`` [shape=(batch, time, n_features + n_pose + 1)] — per frame the normalised music
     features, the normalised *previous* ground-truth pose, and a 0/1 flag: 1 = feed that ground truth
-    as the previous pose, 0 = feed the network's own previous output (auto-conditioning).
+    as the previous pose, 0 = feed the network's own previous output (the mixture mean;
+    auto-conditioning).
 
-    Output: [shape=(batch, time, n_pose)] — the normalised pose of every frame.
+    Output: [shape=(batch, time, mixtures * (2 * n_pose + 1))] — per frame the parameters of a
+    Gaussian mixture over the next normalised pose: ``mixtures`` logits, then the means, then the
+    log standard deviations (diagonal), see :func:`mdn_split`.  A mixture rather than a single mean:
+    regressing the mean of many possible next moves is what makes dancers freeze.
     """
     keras = _keras()
     from keras import ops
 
     @keras.saving.register_keras_serializable(package="dancepose")
     class AutoregressiveCell(keras.layers.Layer):
-        def __init__(self, n_features, n_pose, hidden, layers, dropout, **kwargs):
+        def __init__(self, n_features, n_pose, hidden, layers, dropout, mixtures, **kwargs):
             super().__init__(**kwargs)
             self.n_features, self.n_pose = n_features, n_pose
             self.hidden, self.n_layers, self.dropout = hidden, layers, dropout
+            self.mixtures = mixtures
             self.cells = [keras.layers.LSTMCell(hidden, name=f"lstm_{i}") for i in range(layers)]
             self.drop = keras.layers.Dropout(dropout)
-            self.head = keras.layers.Dense(n_pose, name="head")
+            self.n_out = mixtures * (2 * n_pose + 1)
+            self.head = keras.layers.Dense(self.n_out, name="head")
             self.state_size = [hidden] * (2 * layers) + [n_pose]
-            self.output_size = n_pose
+            self.output_size = self.n_out
 
         def build(self, input_shape):
             dim = self.n_features + self.n_pose
@@ -85,16 +110,43 @@ def build_model(*, n_features: int, n_pose: int, hidden: int = 192, layers: int 
                 new_states += [h, c]
                 x = self.drop(x, training=training)
             y = self.head(x)
-            return y, new_states + [y]
+            k, d = self.mixtures, self.n_pose
+            w = ops.softmax(y[:, :k], axis=-1)
+            mu = ops.reshape(y[:, k:k + k * d], (-1, k, d))
+            mean = ops.sum(w[:, :, None] * mu, axis=1)
+            return y, new_states + [mean]
 
         def get_config(self):
             return {**super().get_config(), "n_features": self.n_features, "n_pose": self.n_pose,
-                    "hidden": self.hidden, "layers": self.n_layers, "dropout": self.dropout}
+                    "hidden": self.hidden, "layers": self.n_layers, "dropout": self.dropout,
+                    "mixtures": self.mixtures}
 
-    cell = AutoregressiveCell(n_features, n_pose, hidden, layers, dropout, name="dancer_cell")
+    cell = AutoregressiveCell(n_features, n_pose, hidden, layers, dropout, mixtures, name="dancer_cell")
     inp = keras.Input(shape=(None, n_features + n_pose + 1), name="x")
     out = keras.layers.RNN(cell, return_sequences=True, name="dancer")(inp)
     return keras.Model(inp, out, name="dancepose_dancer")
+
+
+def mdn_loss(*, n_pose: int, mixtures: int):
+    """Negative log-likelihood of the target pose under the predicted mixture (per dimension)."""
+    import math
+
+    from keras import ops
+
+    lo, hi = LOG_SIGMA_RANGE
+
+    def loss(y_true, y_pred):
+        k, d = mixtures, n_pose
+        logits = y_pred[..., :k]
+        mu = ops.reshape(y_pred[..., k:k + k * d], (-1, k, d))
+        log_sigma = ops.clip(ops.reshape(y_pred[..., k + k * d:], (-1, k, d)), lo, hi)
+        y = ops.reshape(y_true, (-1, 1, d))
+        z = (y - mu) * ops.exp(-log_sigma)
+        log_n = -0.5 * ops.sum(z * z, axis=-1) - ops.sum(log_sigma, axis=-1) - 0.5 * d * math.log(2 * math.pi)
+        log_w = ops.log_softmax(ops.reshape(logits, (-1, k)), axis=-1)
+        return -ops.mean(ops.logsumexp(log_w + log_n, axis=-1)) / d
+
+    return loss
 
 
 def export_weights(model) -> dict:

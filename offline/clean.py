@@ -4,8 +4,10 @@
   linearly interpolated (flag ``INTERPOLATED``); longer gaps and gaps at either end are ``MISSING``
   (keypoints NaN, confidence 0).
 * Observed and interpolated runs are then smoothed with the One-Euro filter (Casiez, Roussel & Vogel,
-  CHI 2012), forward in time, restarting after every missing stretch.  Speeds are measured in image
-  heights per second so the parameters do not depend on the resolution.
+  CHI 2012), restarting after every missing stretch.  Speeds are measured in image heights per second so
+  the parameters do not depend on the resolution.  Offline there is no need to be causal: by default
+  the filter runs forward and backward in time and the two are averaged, which cancels its lag
+  (``CleanConfig.zero_phase``).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ class OneEuroConfig:
     """
 
     min_cutoff: float = 1.5
-    beta: float = 2.0
+    beta: float = 5.0
     d_cutoff: float = 1.0
 
     def __post_init__(self) -> None:
@@ -54,11 +56,14 @@ class CleanConfig:
         Longest gap that is interpolated; longer gaps are flagged ``MISSING``.
     smoothing : OneEuroConfig or None
         One-Euro parameters; ``None`` disables smoothing.
+    zero_phase : bool
+        Average a forward and a backward pass (no lag; offline only).  False = causal forward pass.
     """
 
     min_confidence: float = 0.3
     max_gap_seconds: float = 0.5
     smoothing: OneEuroConfig | None = OneEuroConfig()
+    zero_phase: bool = True
 
 
 def fill_gaps(*, keypoints: np.ndarray, confidence: np.ndarray, fps: float, min_confidence: float = 0.3,
@@ -161,6 +166,16 @@ def one_euro(*, x: np.ndarray, fps: float, config: OneEuroConfig = OneEuroConfig
 def clean_sequence(seq: PoseSequence, *, config: CleanConfig = CleanConfig()) -> PoseSequence:
     """Gap filling then One-Euro smoothing of a whole sequence (returns a new one).
 
+    Parameters
+    ----------
+    seq : PoseSequence
+        keypoints (T, J, 2) in pixels, confidence (T, J).
+    config : CleanConfig
+
+    Returns
+    -------
+    PoseSequence with filled/flagged gaps and smoothed keypoints (NaN where ``MISSING``).
+
     Coordinates are smoothed in units of the image height (``seq.image_size[1]``), so ``beta`` is per
     image-height-per-second whatever the resolution.
     """
@@ -169,5 +184,9 @@ def clean_sequence(seq: PoseSequence, *, config: CleanConfig = CleanConfig()) ->
     if config.smoothing is not None and len(kp):
         scale = float(max(seq.image_size[1], 1))
         valid = np.repeat((flags != MISSING)[..., None], kp.shape[-1], axis=-1)
-        kp = one_euro(x=kp / scale, fps=seq.fps, config=config.smoothing, valid=valid) * scale
+        x = kp / scale
+        y = one_euro(x=x, fps=seq.fps, config=config.smoothing, valid=valid)
+        if config.zero_phase:
+            y = 0.5 * (y + one_euro(x=x[::-1], fps=seq.fps, config=config.smoothing, valid=valid[::-1])[::-1])
+        kp = y * scale
     return replace(seq, keypoints=kp.astype(np.float32), confidence=conf, flags=flags)

@@ -149,7 +149,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------- evaluate
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="report card: beat alignment, diversity, FID, freeze, reactivity")
+    p = sub.add_parser("evaluate", help="report card: beat alignment, diversity, FID, freeze, reactivity",
+                       description="Score dancing against real dance: pose files (e.g. from render "
+                                   "--save-pose), the model on Dance-with-Melody validation songs (with "
+                                   "real dance to its own and to another song's music as references) and "
+                                   "on drum loops. Prints a table, writes report.json and a PNG per song. "
+                                   "Without pose files or --data: the model on drum loops.")
+    p.add_argument("poses", nargs="*", type=Path, help=".pose.npz files to score")
+    p.add_argument("--audio", nargs="+", type=Path, default=[],
+                   help="music of the pose files, same order (default: found beside each file)")
+    p.add_argument("-m", "--model", type=Path, default=None, help="model directory (default: built-in)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="Dance-with-Melody folder (or the shared data root holding it)")
+    p.add_argument("--songs", nargs="+", default=None, help="DwM sequences (default: the validation songs)")
+    p.add_argument("--reactivity", action="store_true",
+                   help="drum-loop tests: tempo 80-160 BPM, silence gaps, quiet vs loud")
+    p.add_argument("--minutes-in-frame", type=float, default=10.0,
+                   help="length of the continuous stay-in-frame run (0: skip)")
+    p.add_argument("--no-model", action="store_true", help="do not generate; score files / real dance only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", type=Path, default=Path("eval_report"), help="report directory")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -157,12 +176,36 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from dancepose.offline.evaluate import evaluate
 
-    return evaluate(quiet=args.quiet)
+    evaluate(poses=args.poses, audio=args.audio, model_dir=args.model, data=args.data, songs=args.songs,
+             reactivity_tests=args.reactivity, minutes_in_frame=args.minutes_in_frame, out_dir=args.out,
+             seed=args.seed, generate=not args.no_model, quiet=args.quiet)
+    return 0
+
+
+# ---------------------------------------------------------------------------------- build-default
+def _add_build_default(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build-default", help="reproduce the shipped default dancer from the shared data",
+                       description="Extract the shared dance videos' poses and train the default dancer "
+                                   "(Dance with Melody + videos, split by song, seeded).")
+    p.add_argument("shared", type=Path, help="the shared data folder (with dance_with_melody/)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="model directory, e.g. models/default")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_build_default)
+
+
+def _cmd_build_default(args: argparse.Namespace) -> int:
+    from dancepose.offline.default import DEFAULT_EPOCHS, build_default
+
+    build_default(shared=args.shared, out_dir=args.out, epochs=args.epochs or DEFAULT_EPOCHS,
+                  seed=args.seed, quiet=args.quiet)
+    return 0
 
 
 # ------------------------------------------------------------------------------------------- main
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_fetch, _add_extract, _add_train, _add_render, _add_run, _add_evaluate,
+    _add_fetch, _add_extract, _add_train, _add_render, _add_run, _add_evaluate, _add_build_default,
 )
 
 

@@ -102,7 +102,7 @@ def find_audio_for(pose_path: Path, seq: PoseSequence) -> Path:
         cand = pose_path.with_name(stem + suffix)
         if cand.is_file():
             return cand
-    src = Path(seq.source.split("|")[0].removeprefix("file:")) if seq.source else None
+    src = Path(seq.source.split("|")[0].strip()) if seq.source else None
     if src is not None and src.is_file():
         return src
     raise InputError(f"no music found for {pose_path.name}: put {stem}.wav (or .mp3/.mp4) beside it, "

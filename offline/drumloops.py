@@ -91,8 +91,8 @@ def drum_loop(*, bpm: float, seconds: float, sr: int = SAMPLE_RATE, seed: int = 
             q = e // 2
             y[start:start + kick.size] += kick
             if q % 2 == 1:
-                y[start:start + snare.size] += 0.6 * snare
-        y[start:start + hat.size] += 0.12 * hat
+                y[start:start + snare.size] += 0.25 * snare
+        y[start:start + hat.size] += 0.25 * hat
     y = y[:n]
     y *= 0.7 / max(1e-9, np.max(np.abs(y)))
     return (y * 10 ** (gain_db / 20)).astype(np.float32)

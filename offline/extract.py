@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TextIO
 
 import numpy as np
 
@@ -23,11 +23,16 @@ from dancepose.models.errors import InputError, ParameterError
 from dancepose.models.posefile import MISSING, PoseSequence
 from dancepose.models.skeleton import LIMBS, LEFT_RIGHT, adapt
 
-from .backends import BACKENDS, SOURCE_SKELETON, Person, make_detector
+from .backends import BACKENDS, SOURCE_SKELETON, Person, make_detector, native_stderr_redirected
 from .clean import CleanConfig, clean_sequence
 from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, iter_frames, media_kind, probe_video, read_image
 
 CHECKPOINT_FORMAT = "dancepose-extract-checkpoint-1"
+
+#: Default cleaning per backend: MediaPipe's visibilities and OpenPose heatmap peaks live on different
+#: scales (a PAF-assembled OpenPose part at 0.15 is a good detection; a MediaPipe point at 0.15 is a guess).
+DEFAULT_CLEAN: dict[str, CleanConfig] = {"mediapipe": CleanConfig(min_confidence=0.3),
+                                         "openpose": CleanConfig(min_confidence=0.1)}
 
 
 # ------------------------------------------------------------------------------------ main dancer
@@ -174,7 +179,7 @@ def draw_pose(frame_bgr: np.ndarray, keypoints: np.ndarray, flags: np.ndarray | 
     return img
 
 
-def _write_video_overlay(*, video: Path, seq: PoseSequence, out: Path, quiet: bool) -> Path:
+def _write_video_overlay(*, video: Path, seq: PoseSequence, out: Path, quiet: bool, log: TextIO) -> Path:
     """Re-read ``video`` and write it with the skeleton drawn (H.264 MP4 via imageio-ffmpeg)."""
     import cv2
     import imageio_ffmpeg
@@ -185,11 +190,12 @@ def _write_video_overlay(*, video: Path, seq: PoseSequence, out: Path, quiet: bo
     tmp = out.with_name(out.name + ".part.mp4")
     writer = imageio_ffmpeg.write_frames(str(tmp), (ew, eh), fps=seq.fps, codec="libx264",
                                          pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=7,
-                                         macro_block_size=1, ffmpeg_log_level="error")
+                                         macro_block_size=1, ffmpeg_log_level="error",
+                                         output_params=["-preset", "veryfast"])
     writer.send(None)
     try:
         for t, frame in tqdm(iter_frames(video, stop=len(seq)), total=len(seq), unit="frame",
-                             desc=f"overlay {video.name}", disable=quiet, leave=False):
+                             desc=f"overlay {video.name}", disable=quiet, leave=False, file=log):
             img = draw_pose(frame, seq.keypoints[t], seq.flags[t])
             if (ew, eh) != (w, h):
                 img = cv2.copyMakeBorder(img, 0, eh - h, 0, ew - w, cv2.BORDER_CONSTANT)
@@ -262,7 +268,7 @@ def extract_image(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     kp, c = adapt(pts[None], conf[None], source=src)
     seq = PoseSequence(keypoints=kp, confidence=c, fps=float(MODEL_FPS), image_size=(w, h),
                        source=_source_string(path, backend, openpose_model))
-    seq = clean_sequence(seq, config=CleanConfig(smoothing=None))
+    seq = clean_sequence(seq, config=replace(DEFAULT_CLEAN[backend], smoothing=None))
     if not (seq.flags != MISSING).any():
         raise InputError(f"{path}: nobody found in the image (no confident joint)")
     out = _write_outputs(seq=seq, stem=path.stem, out_dir=out_dir, openpose_json=openpose_json)
@@ -292,8 +298,8 @@ def _write_outputs(*, seq: PoseSequence, stem: str, out_dir: Path, openpose_json
 def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", openpose_model: Path | None = None,
                   overlay: bool = False, openpose_json: bool = False, quiet: bool = False,
                   max_frames: int | None = None, checkpoint_every: int = 300,
-                  clean: CleanConfig = CleanConfig(),
-                  on_frame: Callable[[int], None] | None = None) -> Path:
+                  clean: CleanConfig | None = None,
+                  on_frame: Callable[[int], None] | None = None, log: TextIO | None = None) -> Path:
     """Pose of the main dancer in every frame of a video → ``<out_dir>/<stem>.pose.npz``.
 
     Parameters
@@ -311,11 +317,13 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
         Process only the first ``max_frames`` frames.
     checkpoint_every : int
         Frames between two checkpoints (``<stem>.pose.partial.npz``).
-    clean : CleanConfig
-        Gap filling and smoothing.
+    clean : CleanConfig or None
+        Gap filling and smoothing (None: ``DEFAULT_CLEAN[backend]``).
     on_frame : callable or None
         Called with the frame index after each processed frame (progress hooks; raising
         ``KeyboardInterrupt`` from it behaves like Ctrl-C).
+    log : text stream or None
+        Where progress and messages go (default ``sys.stderr``).
 
     Returns
     -------
@@ -328,15 +336,16 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     """
     from tqdm import tqdm
 
+    log = log or sys.stderr
     info = probe_video(path)
     src, n_points = SOURCE_SKELETON[backend]
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = out_dir / f"{path.stem}.pose.partial.npz"
     fp = _fingerprint(path, backend, openpose_model)
     done_pts, done_conf = _load_checkpoint(ckpt, fingerprint=fp, n_points=n_points)
-    points, confidence = list(done_pts), list(done_conf)
-    start = len(points)
     stop = max_frames if max_frames is not None else None
+    points, confidence = list(done_pts[:stop]), list(done_conf[:stop])
+    start = len(points)
     total = min(info.n_frames, stop) if (stop is not None and info.n_frames) else (stop or info.n_frames or None)
     tracker = MainPersonTracker(image_size=(info.width, info.height))
     for p, c in zip(reversed(points), reversed(confidence)):   # resume tracking from the last dancer seen
@@ -344,8 +353,9 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
             tracker.select([Person(points=p, confidence=c)])
             break
     if start and not quiet:
-        tqdm.write(f"{path.name}: resuming after frame {start} from {ckpt.name}", file=sys.stderr)
-    bar = tqdm(total=total, initial=start, unit="frame", desc=path.name, disable=quiet, dynamic_ncols=True)
+        print(f"{path.name}: resuming after frame {start} from {ckpt.name}", file=log)
+    bar = tqdm(total=total, initial=start, unit="frame", desc=path.name, disable=quiet, dynamic_ncols=True,
+               file=log)
     try:
         with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
             for index, frame in iter_frames(path, start=start, stop=stop):
@@ -375,12 +385,13 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
         kp, c = adapt(pts, conf, source=src)
         raw = PoseSequence(keypoints=kp, confidence=c, fps=info.fps, image_size=(info.width, info.height),
                            source=_source_string(path, backend, openpose_model))
-        seq = clean_sequence(raw, config=clean)
+        seq = clean_sequence(raw, config=clean or DEFAULT_CLEAN[backend])
         if not (seq.flags != MISSING).any():
             raise InputError(f"{path}: nobody found in any of its {n} frames")
         out = _write_outputs(seq=seq, stem=path.stem, out_dir=out_dir, openpose_json=openpose_json)
         if overlay:
-            _write_video_overlay(video=path, seq=seq, out=out_dir / f"{path.stem}.overlay.mp4", quiet=quiet)
+            _write_video_overlay(video=path, seq=seq, out=out_dir / f"{path.stem}.overlay.mp4", quiet=quiet,
+                                 log=log)
     except InputError:
         ckpt.unlink(missing_ok=True)   # the whole video was read; a rerun gives the same answer
         raise
@@ -402,7 +413,7 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
                  backend: str = "mediapipe", openpose_model: str | os.PathLike | None = None,
                  overlay: bool = False, openpose_json: bool = False, quiet: bool = False,
                  force: bool = False, max_frames: int | None = None, checkpoint_every: int = 300,
-                 clean: CleanConfig = CleanConfig(),
+                 clean: CleanConfig | None = None,
                  on_frame: Callable[[int], None] | None = None) -> list[Path]:
     """Extract the main dancer's 2D pose from videos, images or directories of them.
 
@@ -446,27 +457,30 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
     out = Path(out_dir)
     results: list[Path] = []
     errors: list[str] = []
-    for path in paths:
-        if not force and _outputs_exist(path, out, overlay=overlay, openpose_json=openpose_json):
-            if not quiet:
-                print(f"{path.name}: already extracted, skipping (force=True to redo)", file=sys.stderr)
-            results.append(out / f"{path.stem}.pose.npz")
-            continue
-        try:
-            if media_kind(path) == "image":
-                results.append(extract_image(path=path, out_dir=out, backend=backend, openpose_model=model,
-                                             overlay=overlay, openpose_json=openpose_json))
-            else:
-                results.append(extract_video(path=path, out_dir=out, backend=backend, openpose_model=model,
-                                             overlay=overlay, openpose_json=openpose_json, quiet=quiet,
-                                             max_frames=max_frames, checkpoint_every=checkpoint_every,
-                                             clean=clean, on_frame=on_frame))
-        except InputError as exc:
-            if len(paths) == 1:
-                raise
-            errors.append(str(exc))
-            if not quiet:
-                print(f"{path.name}: skipped: {exc}", file=sys.stderr)
+    with native_stderr_redirected() as log:
+        for path in paths:
+            if not force and _outputs_exist(path, out, overlay=overlay, openpose_json=openpose_json):
+                if not quiet:
+                    print(f"{path.name}: already extracted, skipping (force=True to redo)", file=log)
+                results.append(out / f"{path.stem}.pose.npz")
+                continue
+            try:
+                if media_kind(path) == "image":
+                    results.append(extract_image(path=path, out_dir=out, backend=backend,
+                                                 openpose_model=model, overlay=overlay,
+                                                 openpose_json=openpose_json))
+                else:
+                    results.append(extract_video(path=path, out_dir=out, backend=backend,
+                                                 openpose_model=model, overlay=overlay,
+                                                 openpose_json=openpose_json, quiet=quiet,
+                                                 max_frames=max_frames, checkpoint_every=checkpoint_every,
+                                                 clean=clean, on_frame=on_frame, log=log))
+            except InputError as exc:
+                if len(paths) == 1:
+                    raise
+                errors.append(str(exc))
+                if not quiet:
+                    print(f"{path.name}: skipped: {exc}", file=log)
     if errors:
         more = f" (and {len(errors) - 1} more failed)" if len(errors) > 1 else ""
         raise InputError(f"{errors[0]}{more}; {len(results)} of {len(paths)} sources extracted")

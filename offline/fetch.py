@@ -21,6 +21,7 @@ OUTPUT_TEMPLATE = "%(title).60B-%(id)s.%(ext)s"
 #: mp4 preferred: mp4 video + m4a audio, else the best mp4, else anything merged into mp4.
 FORMAT = "bv*[ext=mp4]+ba[ext=m4a]/b[ext=mp4]/bv*+ba/b"
 NO_AUDIO = "no audio track"
+VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".mov", ".m4v")
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     """
     import imageio_ffmpeg
     import yt_dlp
+    from tqdm import tqdm
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -181,13 +183,29 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
 
     def say(msg: str) -> None:
         if not quiet:
-            print(msg, file=sys.stderr)
+            tqdm.write(msg, file=sys.stderr)
 
     def fail(url: str, reason: str) -> None:
         failed.append(FetchItem(link=url, note=reason))
-        print(f"dancepose fetch: FAILED {url}: {reason}", file=sys.stderr)
+        tqdm.write(f"dancepose fetch: FAILED {url}: {reason}", file=sys.stderr)
 
-    from tqdm import tqdm
+    bars: dict[str, tqdm] = {}
+
+    def progress(d: dict) -> None:  # yt-dlp progress hook → one tqdm bar per file
+        name = Path(d.get("filename") or "video").name
+        bar = bars.get(name)
+        if bar is None:
+            total = d.get("total_bytes") or d.get("total_bytes_estimate")
+            bar = bars[name] = tqdm(total=total, desc=name[:40], unit="B", unit_scale=True, leave=False)
+        done = d.get("downloaded_bytes") or 0
+        bar.update(max(0, done - bar.n))
+        if d.get("status") in ("finished", "error"):
+            bar.close()
+            bars.pop(name, None)
+
+    if not quiet:
+        opts["progress_hooks"] = [progress]
+        opts["noprogress"] = True  # our bar instead of yt-dlp's
 
     with yt_dlp.YoutubeDL(opts) as ydl:
         for url in tqdm(urls, desc="fetch", unit="link", disable=quiet or len(urls) < 2):
@@ -200,6 +218,9 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                     raise yt_dlp.utils.DownloadError("is a playlist; give the video links one by one")
                 video = Path(ydl.prepare_filename(info))
                 archived = ydl.in_download_archive(info)
+                if archived:  # yt-dlp stops processing archived entries: the extension is unknown
+                    found = [video.with_suffix(e) for e in VIDEO_EXTS if video.with_suffix(e).is_file()]
+                    video = found[0] if found else video
                 if archived and not video.is_file():
                     fail(url, f"listed in {ARCHIVE_NAME} but {video.name} is missing "
                               f"(remove its line from the archive to download it again)")
@@ -234,8 +255,8 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                 except InputError as exc:
                     if str(exc) == NO_AUDIO:
                         wav, note = None, NO_AUDIO
-                        print(f"dancepose fetch: {video.name}: {NO_AUDIO} (video kept, no WAV)",
-                              file=sys.stderr)
+                        tqdm.write(f"dancepose fetch: {video.name}: {NO_AUDIO} (video kept, no WAV)",
+                                   file=sys.stderr)
                     else:
                         fail(url, f"{video.name}: {exc}")
                         continue

@@ -20,7 +20,7 @@ from dancepose.models.clock import MODEL_FPS
 from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
-from dancepose.models.network import NetworkConfig, build_model, export_weights
+from dancepose.models.network import NetworkConfig, build_model, export_weights, mdn_loss
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
 from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs
@@ -37,11 +37,13 @@ class TrainConfig:
     windows_per_epoch: int = 1536
     learning_rate: float = 2e-3
     warmup_frames: int = 10  # ground-truth previous poses at the start of every window
-    teacher_frames: int = 5  # then cycles of teacher_frames ground truth …
-    free_frames: int = 10  # … and free_frames of the network's own output (auto-conditioning)
-    input_noise: float = 0.05  # std of the noise on ground-truth previous poses (normalised units)
-    velocity_weight: float = 0.5
-    generation_noise: float = 0.0
+    teacher_frames: int = 1  # then cycles of teacher_frames ground truth …
+    free_frames: int = 0  # … and free_frames of the network's own output (auto-conditioning)
+    input_noise: float = 0.1  # std of the noise on ground-truth previous poses (normalised units)
+    temperature: float = 1.0  # sampling temperature of the mixture components at generation
+    sigma_scale: float = 1.2  # scale of the sampled spread at generation
+    noise_correlation: float = 0.95  # frame-to-frame correlation of the sampling noise
+    component_hold: float = 0.95  # probability of keeping the current mixture component
 
 
 def _valid_starts(song: Song, length: int) -> np.ndarray:
@@ -124,17 +126,6 @@ def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Gene
             "rest_pose": rest.astype(np.float32), "limb_max": limb_max.astype(np.float32)}
 
 
-def _loss(velocity_weight: float):
-    from keras import ops
-
-    def loss(y_true, y_pred):
-        mse = ops.mean(ops.square(y_true - y_pred))
-        dv = (y_true[:, 1:] - y_true[:, :-1]) - (y_pred[:, 1:] - y_pred[:, :-1])
-        return mse + velocity_weight * ops.mean(ops.square(dv))
-
-    return loss
-
-
 def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg: TrainConfig,
                    summary: dict) -> None:
     """Write ``dancer.npz`` and ``config.json`` (atomically; config last)."""
@@ -148,7 +139,9 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
         "feature_version": FEATURE_VERSION, "feature_names": list(FEATURE_NAMES),
         "skeleton": SKELETON_NAME, "skeleton_version": SKELETON_VERSION, "joint_names": list(JOINT_NAMES),
         "fps": MODEL_FPS, "network": net.to_dict(), "training": asdict(cfg),
-        "generation": {"noise": cfg.generation_noise}, "summary": summary,
+        "generation": {"temperature": cfg.temperature, "sigma_scale": cfg.sigma_scale,
+                       "noise_correlation": cfg.noise_correlation, "component_hold": cfg.component_hold},
+        "summary": summary,
     }
     tmpc = out_dir / "config.json.part"
     tmpc.write_text(json.dumps(config, indent=2))
@@ -167,7 +160,7 @@ def _plot_losses(path: Path, history: list[dict]) -> None:
     if any(h.get("val_loss") is not None for h in history):
         ax.plot(ep, [h.get("val_loss") for h in history], "s-", label="validation (held-out songs)")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (normalised pose MSE + velocity)")
+    ax.set_ylabel("loss (mixture NLL per pose dimension)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -227,7 +220,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     netcfg = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, **(net or {}))
     model = build_model(**netcfg.to_dict())
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
-                  loss=_loss(cfg.velocity_weight))
+                  loss=mdn_loss(n_pose=N_POSE, mixtures=netcfg.mixtures))
     val_xy = val_sampler.batch(256, np.random.default_rng(seed + 1), stats, augment=True) if val_sampler else None
     history: list[dict] = []
     best = np.inf

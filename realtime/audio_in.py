@@ -27,11 +27,16 @@ from dancepose.models.errors import DeviceError, ParameterError
 
 #: Seconds of audio the ring buffers hold (the reader normally lags by one display frame).
 RING_SECONDS: float = 4.0
+#: Buffer length asked of PulseAudio (via ALSA's pulse plugin).  Without it PulseAudio buffers up to 2 s
+#: of output that PortAudio does not report in its DAC times (the figure would dance ahead of the sound)
+#: and delivers captured audio in large fragments.
+PULSE_LATENCY_MSEC: str = "30"
 
 
 # ----------------------------------------------------------------------------------- sounddevice
 def import_sounddevice() -> Any:
     """Import :mod:`sounddevice`, turning a missing PortAudio library into a :class:`DeviceError`."""
+    os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)  # read by libpulse per stream
     try:
         import sounddevice as sd
     except OSError:

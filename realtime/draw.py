@@ -105,9 +105,22 @@ def default_center(width: int, height: int) -> tuple[float, float]:
     return 0.5 * float(width), PELVIS_HEIGHT * float(height)
 
 
-def floor_y(height: int) -> float:
-    """Pixel row of the floor line for the default mapping."""
-    return default_center(1, height)[1] + FLOOR_UNITS * figure_scale(height)
+def floor_y(height: int, *, floor_units: float = FLOOR_UNITS) -> float:
+    """Pixel row of the floor line ``floor_units`` torso lengths below the pelvis (default mapping)."""
+    return default_center(1, height)[1] + floor_units * figure_scale(height)
+
+
+def floor_units_for(rest_pose: np.ndarray) -> float:
+    """Floor height (torso lengths below the origin) that puts a figure's soles on the floor.
+
+    rest_pose : np.ndarray [shape=(J, 2)] normalised units, e.g. ``Dancer.rest_pose``.
+    """
+    ankles = np.asarray(rest_pose, dtype=np.float64)[[int(Joint.L_ANKLE), int(Joint.R_ANKLE)], 1]
+    ankles = ankles[np.isfinite(ankles)]
+    if ankles.size == 0:
+        return FLOOR_UNITS
+    # soles sit a little below the ankle joints (about half a limb width of the default style)
+    return float(np.clip(ankles.max() + 0.5 * FigureStyle().limb_width * FIGURE_HEIGHT_UNITS, 0.5, 3.5))
 
 
 def pose_to_pixels(pose_norm: np.ndarray, *, width: int, height: int, scale: float | None = None,
@@ -139,8 +152,8 @@ def pose_to_pixels(pose_norm: np.ndarray, *, width: int, height: int, scale: flo
     return (pose * np.float32(s) + np.array([cx, cy], dtype=np.float32)).astype(np.float32)
 
 
-def make_stage(width: int, height: int, *, background: str | os.PathLike | None = None
-               ) -> "pygame.Surface":
+def make_stage(width: int, height: int, *, background: str | os.PathLike | None = None,
+               floor_units: float = FLOOR_UNITS) -> "pygame.Surface":
     """Build the stage drawn behind the figure (once; blit it every frame).
 
     Parameters
@@ -150,6 +163,8 @@ def make_stage(width: int, height: int, *, background: str | os.PathLike | None 
     background : path or None
         An image scaled to cover the frame (centre-cropped) and dimmed slightly for contrast;
         ``None`` gives the default stage: a dark blue vertical gradient, a floor with a soft light pool.
+    floor_units : float
+        Where the floor line is, in torso lengths below the pelvis (see :func:`floor_units_for`).
 
     Returns
     -------
@@ -166,7 +181,7 @@ def make_stage(width: int, height: int, *, background: str | os.PathLike | None 
     if background is not None:
         return _image_stage(pg, Path(background), width, height)
 
-    fy = int(round(floor_y(height)))
+    fy = int(round(floor_y(height, floor_units=floor_units)))
     fy = min(max(fy, 1), height - 1)
     rows = np.arange(height, dtype=np.float32)[:, None]
     top = np.array([14, 16, 34], dtype=np.float32)

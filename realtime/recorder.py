@@ -82,8 +82,6 @@ class Mp4Recorder:
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: float, sample_rate: int,
                  audio_channels: int = 1, drop_when_behind: bool = True, queue_frames: int | None = None,
                  quiet: bool = False) -> None:
-        import imageio_ffmpeg
-
         self.path = Path(path)
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ParameterError(f"video size must be positive and even, got {width}x{height}")
@@ -96,8 +94,21 @@ class Mp4Recorder:
         self.width, self.height, self.fps = int(width), int(height), fps
         self.sample_rate, self.audio_channels = int(sample_rate), int(audio_channels)
         self.drop_when_behind, self.quiet = drop_when_behind, quiet
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.rec-", dir=self.path.parent))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.rec-", dir=self.path.parent))
+        except OSError as exc:
+            raise InputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        try:
+            self._start(fps, queue_frames)
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+        atexit.register(self.close)
+
+    def _start(self, fps: float, queue_frames: int | None) -> None:
+        import imageio_ffmpeg
+
         self._video_tmp = self._tmp / "video.mp4"
         self._audio_tmp = self._tmp / "audio.wav"
         self._wav = wave.open(str(self._audio_tmp), "wb")
@@ -122,7 +133,6 @@ class Mp4Recorder:
         self._writer.send(None)  # starts ffmpeg (in its own process group: immune to terminal Ctrl-C)
         self._thread = threading.Thread(target=self._run, name="Mp4Recorder-writer", daemon=True)
         self._thread.start()
-        atexit.register(self.close)
 
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:

@@ -25,6 +25,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # yt-dlp closes probe connections early
+        pass
+
+
 @pytest.fixture()
 def server(shared_data, tmp_path):
     root = tmp_path / "www"
@@ -33,7 +38,7 @@ def server(shared_data, tmp_path):
     # the same real clip with its audio stream removed (stream copy, no re-encoding)
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(root / CLIP),
                     "-map", "0:v:0", "-c", "copy", str(root / "silent_video.mp4")], check=True)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    httpd = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

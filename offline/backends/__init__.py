@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, TextIO
 
 import numpy as np
 
@@ -89,13 +89,13 @@ def silence_native_stderr() -> Iterator[None]:
 
     Python-level ``sys.stderr`` writes made meanwhile are lost too, so keep the block short.
     """
+    fd = 2
+    sys.stderr.flush()
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):   # stderr replaced (pytest capture etc.)
+        saved = os.dup(fd)
+    except OSError:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, fd)
@@ -105,3 +105,40 @@ def silence_native_stderr() -> Iterator[None]:
         os.dup2(saved, fd)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def native_stderr_redirected() -> Iterator[TextIO]:
+    """Silence native (C/C++) writes to file descriptor 2 for a whole run; yield a stream for messages.
+
+    MediaPipe, TensorFlow Lite and FFmpeg log from C++ threads at unpredictable times; during extraction
+    descriptor 2 points to /dev/null and progress bars / messages go to the yielded stream, which
+    writes to the original stderr.  Everything is restored on exit (also on exceptions), so the CLI's
+    one-line error message is visible.
+    """
+    try:
+        own_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        own_fd = None
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:   # no descriptor 2 at all
+        yield sys.stderr
+        return
+    if own_fd == 2:
+        stream: TextIO = os.fdopen(os.dup(saved), "w", buffering=1, errors="replace",
+                                   encoding=getattr(sys.stderr, "encoding", None) or "utf-8")
+    else:   # sys.stderr already goes elsewhere (a log file, pytest capture): keep using it
+        stream = sys.stderr
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield stream
+    finally:
+        stream.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        if stream is not sys.stderr:
+            stream.close()

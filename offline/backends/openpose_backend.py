@@ -345,8 +345,6 @@ class OpenPoseDetector:
 
     def process(self, frame_bgr: np.ndarray) -> list[Person]:
         """Detect all people in ``frame_bgr`` (H, W, 3) uint8 → list of Person (18 COCO points, frame px)."""
-        import cv2
-
         t0 = time.perf_counter()
         out, (nw, nh) = self.infer(frame_bgr)
         t1 = time.perf_counter()
@@ -364,7 +362,6 @@ class OpenPoseDetector:
             res.append(Person(points=pts.astype(np.float32), confidence=p.confidence, score=p.score))
         self.stage_seconds["inference"] += t1 - t0
         self.stage_seconds["paf"] += time.perf_counter() - t1
-        del cv2
         return res
 
 

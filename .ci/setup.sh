@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian/Ubuntu machine with Python 3.11: system libraries + a venv in .venv.
+# Idempotent: re-running it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# libportaudio2: sounddevice's PortAudio; pulseaudio(+utils): the live mic path and its tests;
+# libasound2-plugins: ALSA → PulseAudio bridge; xvfb: optional virtual display.
+PKGS="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins libgl1 libglib2.0-0"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"

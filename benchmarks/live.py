@@ -1,0 +1,159 @@
+"""Benchmark of ``dancepose-live`` on this machine; prints a table.
+
+* frame time p50/p99 (CPU work per frame) and frame interval p99 / dropped frames, with and without
+  recording (demo input, 1280x720, headless; real playback when an audio device exists);
+* features + dancer cost per frame p50/p99;
+* time to first frame (process launch → first presented frame);
+* audio → motion latency through the virtual microphone (PulseAudio null sink, ``.ci/pulse.sh``):
+  a 120 BPM click track is played by a sounddevice OutputStream here (DAC times on the monotonic
+  clock) while ``dancepose-live --input mic`` logs its shown poses; reported are the lag of the joint-speed
+  / click-envelope cross-correlation peak and the median lag of the figure's kinematic beats (local
+  minima of joint speed… the *onset* of motion after each click is the peak of acceleration, reported too).
+
+Usage: ``python benchmarks/live.py [--model DIR] [--seconds 10]``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from live_helpers import click_envelope, click_track, motion_speed, pulse_ready  # noqa: E402
+
+from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE  # noqa: E402
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.update({"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+    return env
+
+
+def _live(args: list[str], model: list[str]) -> tuple[subprocess.Popen, float]:
+    t0 = time.monotonic()
+    p = subprocess.Popen([sys.executable, "-m", "dancepose.realtime.cli", *model, "-q", *args], env=_env(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return p, t0
+
+
+def _frames(csv: Path) -> np.recarray:
+    return np.genfromtxt(csv, delimiter=",", names=True)
+
+
+def run_frames(tmp: Path, model: list[str], seconds: float, record: bool) -> dict:
+    csv = tmp / f"frames_{record}.csv"
+    extra = ["--record", str(tmp / "rec.mp4")] if record else []
+    p, t0 = _live(["--input", "demo", "--headless", "--size", "1280x720", "--duration", str(seconds),
+                   "--log-timings", str(csv), *extra], model)
+    _, err = p.communicate()
+    if p.returncode != 0:
+        raise SystemExit(f"dancepose-live failed: {err.strip()}")
+    d = _frames(csv)
+    interval = np.diff(d["wall_time"]) * 1e3
+    return {"frame_ms": np.percentile(d["frame_ms"], [50, 99]),
+            "interval_p99": np.percentile(interval, 99),
+            "dropped": int(np.sum(np.maximum(np.round(interval / (1e3 / DISPLAY_FPS)) - 1, 0))),
+            "frames": len(d),
+            "model_ms": np.percentile(d["model_ms"], [50, 99]),
+            "first_frame": d["wall_time"][0] - t0}
+
+
+def run_latency(tmp: Path, model: list[str]) -> dict | None:
+    if not pulse_ready():
+        return None
+    import sounddevice as sd
+
+    y, clicks = click_track(seconds=8.0)
+    csv, poses = tmp / "lat.csv", tmp / "lat.npz"
+    p, _ = _live(["--input", "mic", "--headless", "--size", "640x360", "--duration", "13",
+                  "--log-timings", str(csv), "--log-poses", str(poses)], model)
+    time.sleep(3.5)
+    pos = [0]
+    stamp: list[float] = []
+
+    def cb(out, frames, t, status):
+        i = pos[0]
+        if i == 0:
+            stamp.append(time.monotonic() + (t.outputBufferDacTime - t.currentTime))
+        n = max(0, min(frames, len(y) - i))
+        out[:n, 0] = y[i:i + n]
+        out[n:, 0] = 0.0
+        pos[0] += frames
+
+    with sd.OutputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=200, callback=cb):
+        time.sleep(8.5)
+    p.communicate()
+    z = np.load(poses)
+    t, speed = motion_speed(z["wall_time"], z["poses"])
+    t = t - stamp[0]
+    m = (t > 0.3) & (t < 8.0)
+    lags = np.arange(0.0, 0.3, 0.005)
+    cc = [np.corrcoef(speed[m], click_envelope(t[m], clicks + lag, width=0.02))[0, 1] for lag in lags]
+    # Kinematic beats: local minima of joint speed; onsets: local maxima of acceleration.
+    acc = np.gradient(speed) * DISPLAY_FPS
+    kb = t[1:-1][(speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])]
+    on = t[1:-1][(acc[1:-1] > acc[:-2]) & (acc[1:-1] >= acc[2:]) & (acc[1:-1] > np.percentile(acc[m], 75))]
+
+    def lag_after(events: np.ndarray) -> float:
+        out = []
+        for c in clicks[1:]:
+            after = events[(events >= c) & (events < c + 0.25)]
+            if len(after):
+                out.append(after[0] - c)
+        return float(np.median(out)) * 1e3 if out else float("nan")
+
+    d = _frames(csv)
+    return {"xcorr_lag_ms": lags[int(np.argmax(cc))] * 1e3, "xcorr": max(cc),
+            "kin_beat_lag_ms": lag_after(kb), "onset_lag_ms": lag_after(on),
+            "pipeline_ms": np.median(d["display_time"] - d["pose_time"]) * 1e3,
+            "input_ms": np.median(d["display_time"] - d["audio_time"]) * 1e3}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    a = ap.parse_args()
+    model = ["--model", a.model] if a.model else []
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        plain = run_frames(tmp, model, a.seconds, record=False)
+        rec = run_frames(tmp, model, a.seconds, record=True)
+        lat = run_latency(tmp, model)
+    load = os.getloadavg()[0]
+    rows = [
+        ("frame time p50 / p99, no recording (ms)", f"{plain['frame_ms'][0]:.2f} / {plain['frame_ms'][1]:.2f}", "p99 ≤ 16.7"),
+        ("frame interval p99 / dropped, no recording", f"{plain['interval_p99']:.1f} ms / {plain['dropped']} of {plain['frames']}", "0 dropped"),
+        ("frame time p50 / p99, recording (ms)", f"{rec['frame_ms'][0]:.2f} / {rec['frame_ms'][1]:.2f}", "p99 ≤ 16.7"),
+        ("frame interval p99 / dropped, recording", f"{rec['interval_p99']:.1f} ms / {rec['dropped']} of {rec['frames']}", "0 dropped"),
+        ("features + dancer per frame p50 / p99 (ms)", f"{plain['model_ms'][0]:.3f} / {plain['model_ms'][1]:.3f}", "≤ 1"),
+        ("time to first frame (launch → frame, s)", f"{plain['first_frame']:.2f}", "≤ 1.5"),
+    ]
+    if lat is None:
+        rows.append(("audio → motion latency", "skipped (no PulseAudio; run .ci/pulse.sh)", "≤ 30 ms"))
+    else:
+        rows += [
+            ("click → joint-speed xcorr peak lag (ms)", f"{lat['xcorr_lag_ms']:.0f} (r={lat['xcorr']:.2f})", "≤ 30"),
+            ("click → motion onset (accel. peak) lag (ms)", f"{lat['onset_lag_ms']:.0f}", "≤ 30"),
+            ("click → kinematic beat (speed min) lag (ms)", f"{lat['kin_beat_lag_ms']:.0f}", ""),
+            ("engine display − pose time, median (ms)", f"{lat['pipeline_ms']:.1f}", ""),
+            ("display − newest mic sample time, median (ms)", f"{lat['input_ms']:.1f}", ""),
+        ]
+    w = max(len(r[0]) for r in rows)
+    print(f"dancepose-live benchmark ({os.cpu_count()} cores, load average {load:.1f})")
+    print(f"{'measure':<{w}}  {'value':<28}  target")
+    for name, val, target in rows:
+        print(f"{name:<{w}}  {val:<28}  {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""``dancepose render``: the dancer performing to a song, as an H.264 + AAC MP4 as long as the song.
+
+Audio → :func:`dancepose.models.features.music_features` → ``Dancer.generate`` (poses at ``MODEL_FPS``) →
+linear interpolation to the video frame rate → :mod:`dancepose.realtime.draw` (the same drawing as the
+live window) → :class:`dancepose.realtime.recorder.Mp4Recorder` (the same MP4 writer as ``--record``).
+
+All inputs (audio, model, background) are checked before anything is written: bad input leaves no file.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dancepose.models.clock import MODEL_FPS, SAMPLE_RATE
+from dancepose.models.errors import InputError, ParameterError
+
+
+def resample_poses(poses: np.ndarray, *, n_frames: int, fps: float,
+                   source_fps: float = MODEL_FPS) -> np.ndarray:
+    """Linearly interpolate a pose track to another frame rate.
+
+    Parameters
+    ----------
+    poses : np.ndarray [shape=(T, J, 2)]
+        Pose ``t`` belongs to time ``t / source_fps``.
+    n_frames : int
+        Output frames; frame ``k`` is at time ``k / fps``.  Times past the last pose hold it.
+    fps, source_fps : float
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, J, 2)] float32
+    """
+    poses = np.asarray(poses, dtype=np.float32)
+    if poses.ndim != 3 or len(poses) == 0:
+        raise ParameterError(f"poses must have shape (T>0, J, 2), got {poses.shape}")
+    pos = np.arange(n_frames, dtype=np.float64) * (source_fps / float(fps))
+    pos = np.clip(pos, 0.0, len(poses) - 1)
+    i0 = np.floor(pos).astype(int)
+    i1 = np.minimum(i0 + 1, len(poses) - 1)
+    w = (pos - i0).astype(np.float32)[:, None, None]
+    return (poses[i0] * (1.0 - w) + poses[i1] * w).astype(np.float32)
+
+
+def n_video_frames(n_samples: int, *, fps: float, sample_rate: int = SAMPLE_RATE) -> int:
+    """Frames needed to cover ``n_samples`` of audio, the last partial frame included."""
+    return max(1, int(math.ceil(n_samples * fps / sample_rate - 1e-9)))
+
+
+def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | None = None,
+                 out: str | os.PathLike, fps: int = 30, size: tuple[int, int] = (1280, 720),
+                 background: str | os.PathLike | None = None, save_pose: str | os.PathLike | None = None,
+                 seed: int = 0, quiet: bool = False) -> Path:
+    """Render the dancer dancing to ``audio`` into an MP4 with the song.
+
+    Parameters
+    ----------
+    audio : path
+        Song (any format ffmpeg decodes, also a video's soundtrack).
+    model_dir : path or None
+        Trained dancer; None = the built-in default dancer.
+    out : path
+        Output MP4 (H.264 yuv420p + AAC), exactly as long as the song
+        (``ceil(duration * fps)`` frames; the audio is padded by less than one frame).
+    fps : int
+        Video frame rate; poses come at ``MODEL_FPS`` and are linearly interpolated.
+    size : (int, int)
+        Width, height in pixels (even).
+    background : path or None
+        Background image (scaled to cover); None = the default stage.
+    save_pose : path or None
+        Also write the motion as a ``PoseSequence`` (keypoints in the video's pixels, at ``fps``,
+        ``source="generated:<model name>"``).
+    seed : int
+        Generation seed (same song + model + seed → same dance).
+    quiet : bool
+        No progress bar.
+
+    Returns
+    -------
+    Path of the MP4.
+
+    Raises
+    ------
+    InputError
+        Missing, undecodable, empty or silent audio; bad background image.
+    ModelError
+        Missing or corrupt model.
+    ParameterError
+        Bad fps or size.
+    """
+    from tqdm import tqdm
+
+    from dancepose.models.audio import is_silent, load_audio
+    from dancepose.models.dancer import Dancer
+    from dancepose.models.features import music_features
+    from dancepose.models.posefile import PoseSequence
+    from dancepose.realtime import draw
+    from dancepose.realtime.recorder import Mp4Recorder
+
+    width, height = int(size[0]), int(size[1])
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise ParameterError(f"size must be even and at least 16x16, got {width}x{height}")
+    if not (0 < fps <= 240):
+        raise ParameterError(f"fps must be in (0, 240], got {fps}")
+    audio, out = Path(audio), Path(out)
+    if out.is_dir():
+        raise ParameterError(f"output is a directory: {out}")
+
+    # ---- everything that can fail on bad input happens before any file is created
+    y = load_audio(audio, sr=SAMPLE_RATE)
+    if len(y) == 0 or is_silent(y):
+        raise InputError(f"{audio.name}: audio is silent")
+    dancer = Dancer.load(model_dir)
+    stage = draw.make_stage(width, height, background=background,
+                            floor_units=draw.floor_units_for(dancer.rest_pose))
+    track = load_audio(audio, sr=SAMPLE_RATE, channels=2)
+
+    features = music_features(y=y)
+    poses = dancer.generate(features, seed=seed)
+    n_frames = n_video_frames(len(y), fps=fps)
+    poses_px = draw.pose_to_pixels(resample_poses(poses, n_frames=n_frames, fps=fps),
+                                   width=width, height=height)
+    style = draw.FigureStyle()
+    work = stage.copy()
+
+    rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=SAMPLE_RATE,
+                      audio_channels=2, drop_when_behind=False, quiet=quiet)
+    done = 0
+    try:
+        rec.add_audio(track)
+        for k in tqdm(range(n_frames), desc=f"render {out.name}", unit="frame", disable=quiet):
+            work.blit(stage, (0, 0))
+            draw.draw_figure(work, poses_px[k], style=style)
+            rec.process(draw.surface_to_rgb(work))
+            done += 1
+    except KeyboardInterrupt:
+        rec.close()  # keep what was rendered: a playable, shorter MP4
+        print(f"render: interrupted, {out} holds {done} of {n_frames} frames", file=sys.stderr)
+        raise
+    except BaseException:
+        rec.abort()
+        raise
+    result = rec.close()
+    if result is None:  # pragma: no cover - n_frames >= 1 always
+        raise InputError(f"{audio.name}: nothing to render")
+    if save_pose is not None:
+        PoseSequence(keypoints=poses_px, confidence=np.ones(poses_px.shape[:2], np.float32), fps=float(fps),
+                     image_size=(width, height), source=f"generated:{dancer.name}").save(save_pose)
+    return result

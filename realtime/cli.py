@@ -1,0 +1,77 @@
+"""``dancepose-live`` — the dancer performing live to a microphone, a song file or the built-in demo.
+
+A thin argparse layer over :func:`dancepose.realtime.live.run_live`.  Errors the user can act on (no
+PortAudio, no audio device, unknown device name, undecodable file, bad model, no display) are printed
+on one line with the fix; the exit code is non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from dancepose.offline.cli import _size, run_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dancepose-live",
+        description="The dancer performs live: it listens (microphone, a song it plays, or the built-in "
+                    "demo loop) and dances at 60 fps. Keys: space pause, f fullscreen, r record, "
+                    "h HUD, q/Esc quit.")
+    p.add_argument("--input", "-i", default="demo", metavar="mic|FILE|demo",
+                   help="listen to the microphone, play and dance to FILE, or the built-in demo loop "
+                        "(default)")
+    p.add_argument("--model", "-m", type=Path, default=None, metavar="DIR",
+                   help="dancer model directory (default: the built-in dancer)")
+    p.add_argument("--device", "-d", default=None, metavar="N|NAME",
+                   help="audio device index or name substring (input for mic, output for FILE/demo)")
+    p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
+    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4",
+                   help="record what is shown, with the audio, to an MP4 (H.264 + AAC)")
+    p.add_argument("--fullscreen", action="store_true")
+    p.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="default 1280x720")
+    p.add_argument("--background", type=Path, default=None, metavar="IMG", help="stage image")
+    p.add_argument("--headless", action="store_true",
+                   help="no window (for recording/CI); FILE/demo use a simulated clock if no audio "
+                        "device exists")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--sim-clock", action="store_true",
+                   help="FILE/demo: do not play, run on a simulated clock (exact-length recordings)")
+    p.add_argument("--log-timings", type=Path, default=None, metavar="FILE.csv",
+                   help="per-frame audio/pose/display times and costs")
+    p.add_argument("--log-poses", type=Path, default=None, metavar="FILE.npz",
+                   help="shown and model poses with their times")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="PNG", help="save the last frame")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.list_devices:
+        from dancepose.realtime.audio_in import list_devices
+
+        print(list_devices())
+        return 0
+    from dancepose.realtime.live import LiveConfig, run_live
+
+    config = LiveConfig(input=args.input, model_dir=args.model, device=args.device, record=args.record,
+                        fullscreen=args.fullscreen, size=args.size, background=args.background,
+                        headless=args.headless, duration=args.duration, log_timings=args.log_timings,
+                        log_poses=args.log_poses, sim_clock=args.sim_clock, screenshot=args.screenshot,
+                        seed=args.seed, quiet=args.quiet)
+    run_live(config=config)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    args = build_parser().parse_args(argv)
+    return run_cli(_run, args, prog="dancepose-live")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

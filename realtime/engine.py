@@ -1,0 +1,251 @@
+"""The live engine: audio samples → causal features → dancer steps → a pose for each display frame.
+
+Each display frame :meth:`Engine.update` drains the new analysis samples into the one
+:class:`~dancepose.models.features.FeatureStream`, steps the numpy :class:`~dancepose.models.dancer.Dancer`
+once per new feature frame (30 per second), time-stamps every model pose with the stream time of the
+audio it has heard, and interpolates the last two model poses to the display time (60 fps).  Silence
+handling (the idle sway when the music stops) lives in ``Dancer.step`` so live, render and evaluate
+behave the same.
+
+Timing model
+------------
+Model pose ``k`` is computed from the audio before sample ``k * HOP_LENGTH``; its time stamp is the
+stream time of that sample (DAC time for playback — when it is heard —, ADC time for a microphone).
+The engine shows the pose of ``render_time = now - delay - lookback``: ``delay`` follows the running
+minimum over the last half second of "age of the newest model pose" (≈ 0 for playback, the input
+latency for a microphone), and ``lookback`` (half a model frame) keeps the interpolation mostly between
+two known poses.  :class:`TimingLog` writes audio/pose/display times per frame (``--log-timings``).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dancepose.models.clock import HOP_LENGTH, MODEL_FPS
+from dancepose.models.errors import ParameterError
+from dancepose.models.skeleton import N_JOINTS
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Engine parameters.
+
+    Attributes
+    ----------
+    lookback_s : float
+        Extra delay of the shown pose behind the newest model pose (s); half a model frame.
+    delay_window : int
+        Display frames over which the minimum pose age is taken.
+    delay_smoothing : float
+        Per-frame smoothing factor (0..1] of the delay estimate.
+    seed : int
+        Dancer seed.
+    """
+
+    lookback_s: float = 0.5 / MODEL_FPS
+    delay_window: int = 30
+    delay_smoothing: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.lookback_s < 0 or self.delay_window < 1 or not (0 < self.delay_smoothing <= 1):
+            raise ParameterError(f"invalid EngineConfig {self}")
+
+
+@dataclass(frozen=True)
+class FrameState:
+    """What one display frame shows and how it was timed.
+
+    Attributes
+    ----------
+    pose : np.ndarray [shape=(N_JOINTS, 2)]
+        Interpolated pose in normalised body units.
+    display_time : float
+        Stream time of this frame (s).
+    audio_time : float
+        Stream time of the newest analysed sample (s).
+    pose_time : float
+        Stream time the shown pose belongs to (s).
+    model_steps : int
+        Dancer steps taken this frame.
+    model_ms : float
+        Features + dancer cost this frame (ms).
+    level_db, tempo_bpm, beat_phase, beat_confidence : float
+        Read-outs of the feature stream for the HUD.
+    new_samples : int
+        Analysis samples consumed this frame.
+    """
+
+    pose: np.ndarray
+    display_time: float
+    audio_time: float
+    pose_time: float
+    model_steps: int
+    model_ms: float
+    level_db: float
+    tempo_bpm: float
+    beat_phase: float
+    beat_confidence: float
+    new_samples: int
+
+
+class Engine:
+    """Features + dancer + interpolation for the live loop.
+
+    Parameters
+    ----------
+    dancer : dancepose.models.dancer.Dancer
+    config : EngineConfig
+    """
+
+    def __init__(self, *, dancer, config: EngineConfig = EngineConfig()) -> None:
+        from dancepose.models.features import FeatureStream
+
+        self.dancer = dancer
+        self.config = config
+        self.features = FeatureStream()
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new performance."""
+        self.features.reset()
+        self.dancer.reset(self.config.seed)
+        rest = np.asarray(getattr(self.dancer, "rest_pose", np.zeros((N_JOINTS, 2))), dtype=np.float32)
+        self._p_prev = rest.copy()
+        self._p_last = rest.copy()
+        self._t_prev = -np.inf
+        self._t_last = -np.inf
+        self._ages: deque[float] = deque(maxlen=self.config.delay_window)
+        self._delay: float | None = None
+        self._samples = 0
+        #: (time, pose) of every model step, for pose logs and analysis.
+        self.model_times: list[float] = []
+        self.model_poses: list[np.ndarray] = []
+        self.keep_model_poses = False
+
+    def update(self, samples: np.ndarray, *, source) -> FrameState:
+        """Consume new samples and return the pose to show now.
+
+        Parameters
+        ----------
+        samples : np.ndarray [shape=(n,)]
+            New analysis samples (mono float32 at ``SAMPLE_RATE``), as returned by ``source.read()``.
+        source : dancepose.realtime.audio_in.AudioSource
+            Gives the stream clock (``now``, ``sample_time``).
+
+        Returns
+        -------
+        FrameState
+        """
+        now = source.now()
+        t0 = time.perf_counter()
+        first_frame = self.features.frames_done
+        feats = self.features.process(samples) if len(samples) else None
+        self._samples += len(samples)
+        steps = 0
+        if feats is not None:
+            for i, row in enumerate(feats):
+                pose = np.asarray(self.dancer.step(row), dtype=np.float32)
+                t_k = source.sample_time((first_frame + i) * HOP_LENGTH)
+                self._p_prev, self._t_prev = self._p_last, self._t_last
+                self._p_last, self._t_last = pose, t_k
+                if self.keep_model_poses:
+                    self.model_times.append(t_k)
+                    self.model_poses.append(pose)
+                steps += 1
+        model_ms = (time.perf_counter() - t0) * 1e3
+        audio_time = source.sample_time(self._samples) if self._samples else now
+        if np.isfinite(self._t_last):
+            self._ages.append(now - self._t_last)
+            target = max(0.0, min(self._ages))  # never show a pose before its audio is heard
+            if self._delay is None:
+                self._delay = target
+            else:
+                self._delay += self.config.delay_smoothing * (target - self._delay)
+            render_time = now - self._delay - self.config.lookback_s
+        else:
+            render_time = now
+        pose = self._interpolate(render_time)
+        f = self.features
+        return FrameState(pose=pose, display_time=now, audio_time=audio_time, pose_time=render_time,
+                          model_steps=steps, model_ms=model_ms, level_db=float(f.level_db),
+                          tempo_bpm=float(f.tempo_bpm), beat_phase=float(f.beat_phase),
+                          beat_confidence=float(f.beat_confidence), new_samples=len(samples))
+
+    def _interpolate(self, t: float) -> np.ndarray:
+        """Pose at stream time ``t`` between the last two model poses (clamped). [shape=(J, 2)]"""
+        if not np.isfinite(self._t_prev) or self._t_last <= self._t_prev:
+            return self._p_last
+        a = (t - self._t_prev) / (self._t_last - self._t_prev)
+        a = min(max(a, 0.0), 1.0)
+        return (1.0 - a) * self._p_prev + a * self._p_last
+
+
+# ------------------------------------------------------------------------------------ timing log
+TIMING_COLUMNS: tuple[str, ...] = (
+    "frame", "wall_time", "display_time", "audio_time", "pose_time", "frame_ms", "model_ms",
+    "model_steps", "new_samples", "level_db", "tempo_bpm", "beat_phase", "xruns", "recording",
+)
+
+
+class TimingLog:
+    """Per-frame timing rows (``--log-timings FILE.csv``) and optional shown poses (``--log-poses``).
+
+    ``wall_time`` is ``time.monotonic()`` just after the frame was presented (comparable across
+    processes on one machine); the other times are on the audio stream clock.
+    """
+
+    def __init__(self, *, keep_poses: bool = False) -> None:
+        self.rows: list[tuple] = []
+        self.keep_poses = keep_poses
+        self.poses: list[np.ndarray] = []
+
+    def add(self, *, frame: int, wall_time: float, state: FrameState, frame_ms: float, xruns: int,
+            recording: bool) -> None:
+        self.rows.append((frame, wall_time, state.display_time, state.audio_time, state.pose_time,
+                          frame_ms, state.model_ms, state.model_steps, state.new_samples, state.level_db,
+                          state.tempo_bpm, state.beat_phase, xruns, int(recording)))
+        if self.keep_poses:
+            self.poses.append(state.pose)
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as an array [shape=(n_frames,)]."""
+        i = TIMING_COLUMNS.index(name)
+        return np.array([r[i] for r in self.rows], dtype=np.float64)
+
+    def write_csv(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(TIMING_COLUMNS)
+            for r in self.rows:
+                w.writerow([f"{v:.6f}" if isinstance(v, float) else v for v in r])
+        os.replace(tmp, path)
+        return path
+
+    def write_poses(self, path: str | os.PathLike, *, engine: Engine | None = None) -> Path:
+        """Save shown poses (F, J, 2) with their times, plus the model poses (K, J, 2) if kept."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "wall_time": self.column("wall_time"),
+            "display_time": self.column("display_time"),
+            "pose_time": self.column("pose_time"),
+            "poses": (np.stack(self.poses).astype(np.float32) if self.poses
+                      else np.zeros((0, N_JOINTS, 2), np.float32)),
+        }
+        if engine is not None and engine.model_poses:
+            arrays["model_time"] = np.asarray(engine.model_times, dtype=np.float64)
+            arrays["model_poses"] = np.stack(engine.model_poses).astype(np.float32)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+        return path

@@ -1,0 +1,99 @@
+"""Audio sources: ring buffer, simulated clock, demo loop, device errors, real capture via PulseAudio."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE
+from dancepose.models.errors import DeviceError, InputError
+from dancepose.realtime.audio_in import RingBuffer, SimulatedPlayback, open_source, resolve_device
+from dancepose.realtime.demo_loop import DEMO_BARS, DEMO_BPM, demo_loop
+
+from live_helpers import pulse_ready
+
+
+def test_ring_buffer_wraps_in_order_and_counts_overruns():
+    ring = RingBuffer(10)
+    x = np.arange(25, dtype=np.float32)
+    for i in range(0, 7, 3):          # 0..8 in blocks of 3
+        ring.write(x[i:i + 3])
+    np.testing.assert_array_equal(ring.read(), x[:9])
+    ring.write(x[9:16])               # wraps around the end
+    np.testing.assert_array_equal(ring.read(upto=12), x[9:12])
+    np.testing.assert_array_equal(ring.read(), x[12:16])
+    ring.write(x[:20])                # more than the capacity since the last read
+    out = ring.read()
+    assert ring.overruns == 1 and len(out) == 10
+    np.testing.assert_array_equal(out, x[10:20])
+    ring.stamp(5, 1.5)
+    assert ring.last_stamp() == (5.0, 1.5)
+
+
+def test_simulated_playback_is_frame_exact():
+    y = np.linspace(-0.5, 0.5, SAMPLE_RATE, dtype=np.float32)  # 1 s
+    src = SimulatedPlayback(y, loop=False)
+    got = []
+    while not src.finished:
+        src.on_frame()
+        got.append(src.read())
+    out = np.concatenate(got)
+    assert len(got) == DISPLAY_FPS
+    np.testing.assert_array_equal(out, y)
+    assert src.now() == pytest.approx(1.0) and src.sample_time(SAMPLE_RATE) == pytest.approx(1.0)
+
+
+def test_demo_loop_has_the_announced_tempo_and_a_quiet_last_bar():
+    from dancepose.models.features import FeatureStream
+
+    y = demo_loop()
+    assert y.dtype == np.float32 and len(y) == round(DEMO_BARS * 4 * 60 / DEMO_BPM * SAMPLE_RATE)
+    assert 0.5 < np.abs(y).max() <= 1.0
+    fs = FeatureStream()
+    fs.process(y[: 12 * SAMPLE_RATE])
+    assert fs.tempo_bpm == pytest.approx(DEMO_BPM, rel=0.05)
+    bar = int(4 * 60 / DEMO_BPM * SAMPLE_RATE)
+    busy = np.sqrt(np.mean(y[:bar] ** 2))
+    last = np.sqrt(np.mean(y[-bar + SAMPLE_RATE // 2:] ** 2))  # after the single kick
+    assert last < 0.05 * busy
+
+
+def test_open_source_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        open_source(input_spec=str(tmp_path / "missing.wav"), simulate=True)
+    with pytest.raises(DeviceError):
+        resolve_device("definitely-not-a-device-42", kind="input")
+
+
+@pytest.mark.audio
+def test_mic_records_what_is_played_through_the_null_sink():
+    """A real capture: a sounddevice OutputStream plays a tone into PulseAudio's null sink and
+    MicSource (sounddevice.InputStream on its monitor) hears it, resampled to SAMPLE_RATE."""
+    if not pulse_ready():
+        pytest.skip("no PulseAudio server (run .ci/pulse.sh)")
+    from dancepose.realtime.audio_in import MicSource, PlaybackSource
+
+    t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    tone = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    got = []
+    with MicSource() as mic:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2.0:  # the null sink's monitor needs a moment to start
+            got.append(mic.read())
+            time.sleep(0.02)
+        with PlaybackSource(tone, label="tone") as player:
+            t0 = time.monotonic()
+            while not player.finished and time.monotonic() - t0 < 6.0:
+                player.read()
+                got.append(mic.read())
+                time.sleep(0.02)
+        got.append(mic.read())
+    y = np.concatenate(got)
+    assert mic.samples_read == len(y) > SAMPLE_RATE
+    loud = np.flatnonzero(np.abs(y) > 0.25)
+    assert len(loud) > 0.5 * SAMPLE_RATE, "the played tone was not captured"
+    seg = y[loud[0]: loud[0] + SAMPLE_RATE // 2]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    f = np.fft.rfftfreq(len(seg), 1 / SAMPLE_RATE)[np.argmax(spec)]
+    assert f == pytest.approx(440.0, abs=5.0)

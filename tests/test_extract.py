@@ -1,0 +1,211 @@
+"""``dancepose extract`` with real MediaPipe on the shared dance clips and photos; resume; bad input."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dancepose.models.errors import InputError
+from dancepose.models.posefile import MISSING, OBSERVED, PoseSequence
+from dancepose.models.skeleton import Joint
+from dancepose.offline.backends import Person
+from dancepose.offline.cli import main
+from dancepose.offline.extract import MainPersonTracker, extract_pose, extract_video
+
+DANCEPOSE = Path(sys.executable).with_name("dancepose")
+
+
+@pytest.fixture(scope="module")
+def video(shared_data) -> Path:
+    return shared_data / "dance_videos" / "dancer_fullbody_70s.mp4"
+
+
+@pytest.fixture(scope="module")
+def full_run(video, tmp_path_factory) -> PoseSequence:
+    """The whole 70 s clip through MediaPipe (≈ 30 s on 2 cores), once for the module."""
+    out = tmp_path_factory.mktemp("full")
+    paths = extract_pose(sources=[video], out_dir=out, quiet=True)
+    assert paths == [out / "dancer_fullbody_70s.pose.npz"]
+    assert not (out / "dancer_fullbody_70s.pose.partial.npz").exists()
+    return PoseSequence.load(paths[0])
+
+
+# --------------------------------------------------------------------------------- real video
+@pytest.mark.slow
+def test_video_pose_track(full_run, video):
+    seq = full_run
+    cap = cv2.VideoCapture(str(video))
+    n_frames, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert abs(len(seq) - n_frames) <= 2
+    assert seq.fps == pytest.approx(fps)
+    assert seq.image_size == (320, 240)
+    assert "backend=mediapipe" in seq.source and "dancer_fullbody_70s.mp4" in seq.source
+    present = (seq.flags != MISSING).any(axis=1)
+    assert present.mean() > 0.90
+    # geometry: head above pelvis above ankles (y down), inside the frame
+    ok = (seq.flags[:, Joint.HEAD] != MISSING) & (seq.flags[:, Joint.PELVIS] != MISSING)
+    assert ok.mean() > 0.85
+    head_y, pelvis_y = seq.keypoints[ok, Joint.HEAD, 1], seq.keypoints[ok, Joint.PELVIS, 1]
+    assert (head_y < pelvis_y).mean() > 0.95
+    ank = (seq.flags[:, Joint.L_ANKLE] != MISSING) & (seq.flags[:, Joint.PELVIS] != MISSING)
+    assert (seq.keypoints[ank, Joint.L_ANKLE, 1] > seq.keypoints[ank, Joint.PELVIS, 1]).mean() > 0.9
+    vis = seq.flags == OBSERVED
+    xy = seq.keypoints[vis]
+    assert ((xy[:, 0] > -10) & (xy[:, 0] < 330) & (xy[:, 1] > -10) & (xy[:, 1] < 250)).mean() > 0.99
+    # one dancer, followed smoothly: per-frame pelvis jumps are small compared with the body
+    both = ok[1:] & ok[:-1]
+    jumps = np.linalg.norm(np.diff(seq.keypoints[:, Joint.PELVIS], axis=0), axis=-1)[both]
+    torso = np.nanmedian(np.linalg.norm(seq.keypoints[:, Joint.NECK] - seq.keypoints[:, Joint.PELVIS], axis=-1))
+    assert np.percentile(jumps, 99) < 0.5 * torso
+    assert np.isnan(seq.keypoints[seq.flags == MISSING]).all()
+
+
+def test_images_directory(shared_data, tmp_path):
+    images = shared_data / "images"
+    paths = extract_pose(sources=[images], out_dir=tmp_path, quiet=True, overlay=True)
+    names = {p.name for p in paths}
+    for name in ("apink1", "golf", "p1", "p3_dance"):
+        assert f"{name}.pose.npz" in names
+    for p in paths:
+        seq = PoseSequence.load(p)
+        stem = p.name[: -len(".pose.npz")]
+        img = cv2.imread(str(next(images.glob(stem + ".*"))))
+        assert len(seq) == 1 and seq.image_size == (img.shape[1], img.shape[0])
+        head, pelvis = seq.keypoints[0, Joint.HEAD], seq.keypoints[0, Joint.PELVIS]
+        assert np.isfinite(head).all() and np.isfinite(pelvis).all(), stem
+        assert head[1] < pelvis[1], stem
+        assert 0 <= pelvis[0] < img.shape[1] and 0 <= pelvis[1] < img.shape[0]
+        overlay = cv2.imread(str(tmp_path / f"{stem}.overlay.png"))
+        assert overlay.shape == img.shape
+        assert (np.abs(overlay.astype(int) - img).sum(-1) > 60).mean() > 0.001   # a skeleton was drawn
+
+
+def test_video_overlay_and_openpose_json(video, tmp_path):
+    paths = extract_pose(sources=[video], out_dir=tmp_path, quiet=True, overlay=True, openpose_json=True,
+                         max_frames=60)
+    seq = PoseSequence.load(paths[0])
+    assert len(seq) == 60
+    cap = cv2.VideoCapture(str(tmp_path / "dancer_fullbody_70s.overlay.mp4"))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    assert frames == 60 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 320
+    cap.release()
+    js = sorted((tmp_path / "dancer_fullbody_70s.openpose").glob("*_keypoints.json"))
+    assert len(js) == 60
+    back = PoseSequence.from_openpose_json(tmp_path / "dancer_fullbody_70s.openpose", fps=seq.fps,
+                                           image_size=seq.image_size)
+    ok = np.isfinite(seq.keypoints[:, Joint.NECK]).all(-1)
+    np.testing.assert_allclose(back.keypoints[ok, Joint.NECK], seq.keypoints[ok, Joint.NECK], atol=1e-3)
+    assert not list(tmp_path.glob("*.part*"))
+
+
+def test_resume_after_interrupt(video, tmp_path):
+    ref = PoseSequence.load(extract_video(path=video, out_dir=tmp_path / "ref", quiet=True, max_frames=150))
+
+    def interrupt(index: int) -> None:
+        if index == 99:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        extract_video(path=video, out_dir=out, quiet=True, max_frames=150, checkpoint_every=40,
+                      on_frame=interrupt)
+    ckpt = out / "dancer_fullbody_70s.pose.partial.npz"
+    assert ckpt.is_file() and not (out / "dancer_fullbody_70s.pose.npz").exists()
+    with np.load(ckpt) as d:
+        assert d["points"].shape == (100, 33, 2)
+
+    seen: list[int] = []
+    seq = PoseSequence.load(extract_video(path=video, out_dir=out, quiet=True, max_frames=150,
+                                          on_frame=seen.append))
+    assert seen[0] == 100 and seen[-1] == 149       # started from the checkpoint
+    assert not ckpt.exists()
+    assert len(seq) == len(ref) == 150
+    # MediaPipe's tracking restarts at frame 100, so allow small differences there
+    both = (seq.flags != MISSING) & (ref.flags != MISSING)
+    assert both.sum() > 0.8 * (ref.flags != MISSING).sum()
+    diff = np.linalg.norm(seq.keypoints - ref.keypoints, axis=-1)[both]
+    assert np.median(diff) < 2.0 and np.percentile(diff, 95) < 10.0
+
+
+def test_existing_outputs_are_skipped_unless_forced(shared_data, tmp_path):
+    img = shared_data / "images" / "p1.jpg"
+    (first,) = extract_pose(sources=[img], out_dir=tmp_path, quiet=True)
+    stamp = first.stat().st_mtime_ns
+    extract_pose(sources=[img], out_dir=tmp_path, quiet=True)
+    assert first.stat().st_mtime_ns == stamp
+    extract_pose(sources=[img], out_dir=tmp_path, quiet=True, force=True)
+    assert first.stat().st_mtime_ns != stamp
+
+
+# --------------------------------------------------------------------------------- tracker
+def _person(x0: float, y0: float, w: float, h: float) -> Person:
+    pts = np.array([[x0, y0], [x0 + w, y0 + h], [x0 + w / 2, y0 + h / 2]], np.float32)
+    return Person(points=pts, confidence=np.ones(3, np.float32))
+
+
+def test_tracker_keeps_the_main_dancer():
+    tr = MainPersonTracker(image_size=(640, 480))
+    main_p, side = _person(270, 100, 100, 300), _person(10, 100, 60, 200)
+    assert tr.select([side, main_p]) is main_p               # largest, central
+    for step in range(1, 20):                                  # main drifts left, a bigger person enters
+        moving = _person(270 - 5 * step, 100, 100, 300)
+        big = _person(450, 20, 180, 440)
+        assert tr.select([big, moving]) is moving
+    for _ in range(3):                                         # a few frames without anyone: still locked
+        assert tr.select([]) is None
+    assert tr.select([_person(520, 20, 110, 440), _person(180, 100, 100, 300)]).points[0, 0] == 180
+
+
+# --------------------------------------------------------------------------------- bad input
+def _assert_one_line_error(rc: int, err: str, out_dir: Path) -> None:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc != 0
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dancepose: error: ") and "Traceback" not in err
+    assert not list(out_dir.glob("*.pose.npz")) if out_dir.exists() else True
+
+
+@pytest.mark.parametrize("kind", ["missing", "text_as_mp4", "unsupported"])
+def test_cli_bad_paths_subprocess(tmp_path, kind):
+    src = tmp_path / {"missing": "nothere.mp4", "text_as_mp4": "notes.mp4", "unsupported": "notes.txt"}[kind]
+    if kind != "missing":
+        src.write_text("this is not a video\n")
+    out = tmp_path / "out"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    r = subprocess.run([str(DANCEPOSE), "extract", str(src), "-o", str(out)], capture_output=True, text=True,
+                       env=env, timeout=120)
+    _assert_one_line_error(r.returncode, r.stderr, out)
+
+
+def test_cli_truncated_video(video, tmp_path, capfd):
+    bad = tmp_path / "cut.mp4"
+    bad.write_bytes(video.read_bytes()[:250_000])
+    out = tmp_path / "out"
+    rc = main(["extract", str(bad), "-o", str(out), "-q"])
+    _assert_one_line_error(rc, capfd.readouterr().err, out)
+    assert not list(out.glob("*"))
+
+
+def test_cli_nobody_in_image(tmp_path, capfd):
+    img = tmp_path / "wall.png"
+    cv2.imwrite(str(img), np.full((360, 480, 3), (60, 140, 200), np.uint8))
+    out = tmp_path / "out"
+    rc = main(["extract", str(img), "-o", str(out), "--overlay"])
+    _assert_one_line_error(rc, capfd.readouterr().err, out)
+    assert not list(out.glob("*")) if out.exists() else True
+    with pytest.raises(InputError, match="nobody"):
+        extract_pose(sources=[img], out_dir=out, quiet=True)
+
+
+def test_cli_openpose_without_model(tmp_path, shared_data, capfd):
+    rc = main(["extract", str(shared_data / "images" / "p1.jpg"), "-o", str(tmp_path), "--backend", "openpose"])
+    _assert_one_line_error(rc, capfd.readouterr().err, tmp_path)
+    assert rc == 2

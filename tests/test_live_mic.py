@@ -1,0 +1,61 @@
+"""dancepose-live listening for real through the PulseAudio null sink (``.ci/pulse.sh``).
+
+A click track (120 BPM, 8 s) is played into the sink while ``dancepose-live --input mic`` runs
+headless; its logged figure must move with the clicks (joint speed correlates with the click envelope
+better than with the clicks shifted by half a beat) and settle within about a second of silence.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from dancepose.models.clock import SAMPLE_RATE
+
+from live_helpers import click_envelope, click_track, live_cmd, live_env, model_args, motion_speed, pulse_ready
+
+pytestmark = [pytest.mark.audio, pytest.mark.display]
+
+
+def test_mic_figure_follows_clicks_and_settles(tmp_path):
+    if not pulse_ready():
+        pytest.skip("no PulseAudio server (run .ci/pulse.sh)")
+    y, clicks = click_track(seconds=8.0)
+    wav = tmp_path / "clicks.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((y * 32767).astype("<i2").tobytes())
+    csv, poses = tmp_path / "t.csv", tmp_path / "p.npz"
+    proc = subprocess.Popen(live_cmd("--input", "mic", *model_args(), "--headless", "--size", "320x240",
+                                     "--duration", "14", "--log-timings", str(csv),
+                                     "--log-poses", str(poses)),
+                            env=live_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3.5)  # start-up + the null sink's monitor warming up
+        assert proc.poll() is None, proc.communicate()[1]
+        t_play = time.monotonic()
+        subprocess.run(["paplay", str(wav)], check=True, timeout=30)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    z = np.load(poses)
+    t, speed = motion_speed(z["wall_time"], z["poses"])
+    t = t - t_play
+    during = (t > 0.5) & (t < 8.0)
+    assert during.sum() > 100
+    env_lags = [np.corrcoef(speed[during], click_envelope(t[during], clicks + lag))[0, 1]
+                for lag in np.arange(0.0, 0.20, 0.01)]
+    best = max(env_lags)
+    shifted = np.corrcoef(speed[during], click_envelope(t[during], clicks + 0.25))[0, 1]
+    assert best > 0.15 and best > shifted + 0.15, (best, shifted)
+    # Silence after the clicks: the figure settles into the idle sway within about a second.
+    moving = speed[(t > 1.0) & (t < 8.0)].mean()
+    settled = speed[(t > 9.0) & (t < 10.5)].mean()
+    assert settled < 0.5 * moving, (moving, settled)

@@ -1,0 +1,180 @@
+"""Metrics on known cases: synthetic figures with exactly known timing, plus cheap real data."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dancepose.models.errors import ParameterError
+from dancepose.models.skeleton import LIMBS, Joint, adapt, rotate_yaw_project, to_body_units
+from dancepose.offline import metrics as m
+
+FPS = 30
+
+
+def base_pose() -> np.ndarray:
+    """A standing figure in body units (pelvis at the origin, y down, torso = 1)."""
+    p = np.zeros((15, 2))
+    p[Joint.HEAD] = (0, -1.4)
+    p[Joint.NECK] = (0, -1.0)
+    p[Joint.R_SHOULDER], p[Joint.L_SHOULDER] = (-0.35, -1.0), (0.35, -1.0)
+    p[Joint.R_ELBOW], p[Joint.L_ELBOW] = (-0.6, -0.6), (0.6, -0.6)
+    p[Joint.R_WRIST], p[Joint.L_WRIST] = (-0.7, -0.2), (0.7, -0.2)
+    p[Joint.R_HIP], p[Joint.L_HIP] = (-0.2, 0.0), (0.2, 0.0)
+    p[Joint.R_KNEE], p[Joint.L_KNEE] = (-0.22, 0.9), (0.22, 0.9)
+    p[Joint.R_ANKLE], p[Joint.L_ANKLE] = (-0.22, 1.8), (0.22, 1.8)
+    return p
+
+
+def beat_dance(*, seconds: float, beat_s: float, shift_s: float = 0.0, amp: float = 0.3) -> np.ndarray:
+    """Arms and body swing with speed sin²(π(t - shift)/beat): speed minima exactly at shift + k·beat."""
+    t = np.arange(int(seconds * FPS)) / FPS
+    # position = ∫ sin² · alternating sign → a swing whose velocity vanishes only on the beats
+    u = (t - shift_s) / beat_s
+    k = np.floor(u)
+    frac = u - k
+    prim = frac / 2 - np.sin(2 * np.pi * frac) / (4 * np.pi)  # ∫ sin²(πx) dx on [0, frac]
+    pos = np.where(k % 2 == 0, prim, 0.5 - prim) * amp * 2
+    poses = np.repeat(base_pose()[None], len(t), axis=0)
+    poses[:, :, 1] += pos[:, None] * 0.5
+    for j in (Joint.R_WRIST, Joint.L_WRIST, Joint.R_ELBOW, Joint.L_ELBOW):
+        poses[:, j, 0] += pos * (1.0 if j in (Joint.L_WRIST, Joint.L_ELBOW) else -1.0)
+    return poses
+
+
+def test_beat_align_and_phase_prefer_motion_on_the_clicks():
+    beat = 0.5
+    clicks = np.arange(0.5, 19.5, beat)
+    on = beat_dance(seconds=20, beat_s=beat)
+    off = beat_dance(seconds=20, beat_s=beat, shift_s=beat / 2)
+    kb_on = m.kinematic_beats(poses=on, fps=FPS)
+    kb_off = m.kinematic_beats(poses=off, fps=FPS)
+    # one kinematic beat per click, within a frame
+    d = np.min(np.abs(clicks[:, None] - kb_on[None]), axis=1)
+    assert np.all(d <= 1.0 / FPS + 1e-9)
+    bas_on = m.beat_align_score(music_beats=clicks, kinematic_beats=kb_on)
+    bas_off = m.beat_align_score(music_beats=clicks, kinematic_beats=kb_off)
+    assert bas_on > 0.9 and bas_off < 0.1
+    ph_on = m.beat_phase(music_beats=clicks, kinematic_beats=kb_on)
+    ph_off = m.beat_phase(music_beats=clicks, kinematic_beats=kb_off)
+    assert ph_on["on_beat"] > 0.9 and ph_off["on_beat"] < -0.9
+    assert ph_on["resultant"] > 0.9 and ph_off["resultant"] > 0.9  # both consistent, only one on the beat
+
+
+def test_beat_align_score_edge_cases():
+    assert m.beat_align_score(music_beats=[1.0, 2.0], kinematic_beats=[1.0, 2.0]) == pytest.approx(1.0)
+    assert m.beat_align_score(music_beats=[1.0], kinematic_beats=[1.05]) == pytest.approx(np.exp(-0.5))
+    assert m.beat_align_score(music_beats=[1.0], kinematic_beats=[]) == 0.0
+    assert np.isnan(m.beat_align_score(music_beats=[], kinematic_beats=[1.0]))
+
+
+def test_freeze_ratio_frozen_and_moving():
+    rng = np.random.default_rng(0)
+    frozen = np.repeat(base_pose()[None], 300, axis=0) + rng.normal(0, 1e-4, (300, 15, 2))
+    moving = beat_dance(seconds=10, beat_s=0.5)
+    assert m.freeze_ratio(poses=frozen, fps=FPS) > 0.99
+    assert m.freeze_ratio(poses=moving, fps=FPS) < 0.01
+    half = np.concatenate([frozen[:150], moving[:150] - moving[0] + frozen[149]])
+    assert m.freeze_ratio(poses=half, fps=FPS) == pytest.approx(0.5, abs=0.05)
+
+
+def test_limb_stretch_detected():
+    poses = beat_dance(seconds=10, beat_s=0.5)
+    assert m.limb_plausibility(poses=poses)["stretched_frames"] == 0.0
+    bad = poses.copy()
+    frames = slice(100, 115)  # 5 % of the frames
+    elbow, wrist = Joint.R_ELBOW, Joint.R_WRIST
+    bad[frames, wrist] = bad[frames, elbow] + 2.0 * (bad[frames, wrist] - bad[frames, elbow])
+    res = m.limb_plausibility(poses=bad)
+    assert res["stretched_frames"] == pytest.approx(0.05, abs=1e-9)
+    assert res["max_ratio"] == pytest.approx(2.0, rel=0.05)
+    assert LIMBS[res["worst_limb"]] == (Joint.R_ELBOW, Joint.R_WRIST)
+
+
+def test_in_frame_ratio():
+    poses = np.repeat(base_pose()[None], 100, axis=0)
+    assert m.in_frame_ratio(poses=poses) == 1.0
+    poses[:25, :, 0] += 5.0  # walked off to the right
+    assert m.in_frame_ratio(poses=poses) == pytest.approx(0.75)
+    px = poses * 100 + 300
+    assert m.in_frame_ratio(poses=px, bounds=m.FrameBounds(0, 640, 0, 480)) == pytest.approx(0.75)
+
+
+def test_tempo_of_2hz_bounce_is_120_bpm():
+    t = np.arange(20 * FPS) / FPS
+    poses = np.repeat(base_pose()[None], len(t), axis=0)
+    poses[:, :, 1] += 0.2 * np.sin(2 * np.pi * 2.0 * t)[:, None]
+    period = m.motion_period(poses=poses, fps=FPS)
+    assert 60.0 / period == pytest.approx(120.0, rel=0.02)
+    match = m.tempo_match(motion_period_s=period, beat_period_s=0.25)  # 240 BPM music: ×2
+    assert match["followed"] and match["multiple"] == 2.0
+    assert not m.tempo_match(motion_period_s=period, beat_period_s=60 / 90)["followed"]
+    still = np.repeat(base_pose()[None], len(t), axis=0)
+    assert np.isnan(m.motion_period(poses=still, fps=FPS))
+
+
+def test_fid_and_diversity():
+    rng = np.random.default_rng(1)
+    a = m.kinetic_features(poses=beat_dance(seconds=40, beat_s=0.5) + rng.normal(0, 0.01, (1200, 15, 2)),
+                           fps=FPS)
+    b = m.kinetic_features(poses=beat_dance(seconds=40, beat_s=0.4, amp=0.6)
+                           + rng.normal(0, 0.01, (1200, 15, 2)), fps=FPS)
+    assert a.shape == (20, 42)
+    assert m.frechet_distance(a=a, b=a) == pytest.approx(0.0, abs=1e-3)
+    assert m.frechet_distance(a=a, b=b) > 1.0
+    same = np.repeat(a[:1], 10, axis=0)
+    assert m.diversity(features=same) == 0.0
+    assert m.diversity(features=b) > 0.0
+    with pytest.raises(ParameterError):
+        m.frechet_distance(a=a, b=b[:, :10])
+
+
+def test_kinetic_features_separate_real_styles(shared_data):
+    """Real data: two waltzes are closer to each other than a waltz to a cha-cha (FID_k)."""
+    def feats(name):
+        with np.load(shared_data / "dance_with_melody" / name / "motion.npz") as z:
+            canon, _ = adapt(z["joints"], source="dwm23")
+        p = m.resample_poses(poses=rotate_yaw_project(canon), fps_in=25, fps_out=FPS)
+        return m.kinetic_features(poses=to_body_units(p, fps=FPS), fps=FPS)
+
+    w1, w2, c = feats("DANCE_W_4"), feats("DANCE_W_18"), feats("DANCE_C_8")
+    assert m.frechet_distance(a=w1, b=w2) < m.frechet_distance(a=w1, b=c)
+    assert m.diversity(features=c) > m.diversity(features=w1)  # cha-cha: more varied than waltz
+
+
+def test_waltz_motion_period_is_one_bar(shared_data):
+    """Real data: the README's waltz rise & fall = one bar ≈ 2 s."""
+    with np.load(shared_data / "dance_with_melody" / "DANCE_W_4" / "motion.npz") as z:
+        canon, _ = adapt(z["joints"], source="dwm23")
+    p = m.resample_poses(poses=rotate_yaw_project(canon), fps_in=25, fps_out=FPS)
+    assert 1.8 < m.motion_period(poses=to_body_units(p, fps=FPS), fps=FPS) < 2.4
+
+
+def test_settle_and_resume():
+    fps = 30
+    t = np.arange(30 * fps) / fps
+    on = ~((t >= 10) & (t < 15))
+    energy = np.where(on, 1.0, 0.0)
+    # decays over 0.5 s after the music stops, comes back 0.3 s after it resumes
+    stop = (t >= 10) & (t < 10.5)
+    energy[stop] = 1.0 - (t[stop] - 10) / 0.5
+    energy[(t >= 15) & (t < 15.3)] = 0.0
+    res = m.settle_and_resume(energy=energy, fps=fps, music_on=on)
+    assert res["music_level"] == 1.0
+    assert res["settle_s"][0] == pytest.approx(0.4, abs=1.5 / fps)
+    assert res["resume_s"][0] == pytest.approx(0.3, abs=1.5 / fps)
+    assert res["silence_level"] == 0.0
+
+
+def test_preparation_helpers():
+    poses = beat_dance(seconds=4, beat_s=0.5) * 37.0 + 100.0
+    norm = m.normalise_poses(poses=poses)
+    from dancepose.models.skeleton import torso_length
+    assert np.median(torso_length(norm)) == pytest.approx(1.0, rel=1e-6)
+    assert np.allclose(np.median(norm[:, Joint.PELVIS], axis=0), 0.0, atol=1e-9)
+    r = m.resample_poses(poses=poses, fps_in=30, fps_out=60)
+    assert r.shape[0] == 2 * poses.shape[0] - 1
+    assert np.allclose(r[::2], poses)
+    with pytest.raises(ParameterError):
+        m.joint_speed(poses=np.zeros((10, 15)), fps=30)
+    with pytest.raises(ParameterError):
+        m.kinematic_beats(poses=poses, fps=0)

@@ -1,0 +1,126 @@
+"""``dancepose render`` end to end on a real song excerpt (default dancer), and its bad-input paths."""
+from __future__ import annotations
+
+import math
+import subprocess
+import wave
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from dancepose.models.clock import SAMPLE_RATE
+from dancepose.models.dancer import DEFAULT_MODEL_DIR
+from dancepose.models.posefile import PoseSequence
+from dancepose.offline.cli import main
+from dancepose.offline.render import n_video_frames, resample_poses
+from dancepose.realtime.recorder import probe_streams
+
+needs_default = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "dancer.npz").is_file(),
+                                   reason="the default dancer (models/default) is not there yet")
+
+
+def _excerpt(shared, tmp_path, seconds, name="song.wav", offset=30.0):
+    out = tmp_path / name
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", str(offset),
+                    "-t", str(seconds), "-i", str(shared / "dance_with_melody" / "DANCE_C_6" / "audio.mp3"),
+                    str(out)], check=True)
+    return out
+
+
+def _write_wav(path, samples):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.asarray(samples) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def test_resample_poses_linear():
+    rng = np.random.default_rng(0)
+    poses = rng.normal(size=(10, 15, 2)).astype(np.float32)
+    out = resample_poses(poses, n_frames=20, fps=60)
+    np.testing.assert_allclose(out[::2], poses, atol=1e-6)
+    np.testing.assert_allclose(out[1::2][:-1], 0.5 * (poses[:-1] + poses[1:]), atol=1e-6)
+    np.testing.assert_allclose(out[-1], poses[-1])  # past the end: hold the last pose
+    assert n_video_frames(SAMPLE_RATE * 3, fps=30) == 90
+    assert n_video_frames(SAMPLE_RATE * 3 + 1, fps=30) == 91  # the last partial frame counts
+
+
+@needs_default
+def test_render_song_excerpt(shared_data, tmp_path):
+    song = _excerpt(shared_data, tmp_path, 7.5)
+    out, pose = tmp_path / "dance.mp4", tmp_path / "dance.pose.npz"
+    code = main(["render", str(song), "-o", str(out), "--size", "320x240", "--save-pose", str(pose), "-q"])
+    assert code == 0
+    info = probe_streams(out)
+    assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "aac"
+    assert (info["video"]["width"], info["video"]["height"]) == (320, 240)
+    assert info["video"]["duration"] == pytest.approx(7.5, abs=0.1)
+    assert info["audio"]["duration"] == pytest.approx(7.5, abs=0.1)
+    assert info["video"]["packets"] == 225
+    seq = PoseSequence.load(pose)
+    assert len(seq) == 225 and seq.fps == 30 and seq.image_size == (320, 240)
+    assert seq.source.startswith("generated:")
+    inside = (seq.keypoints[..., 0] >= 0) & (seq.keypoints[..., 0] < 320) & \
+             (seq.keypoints[..., 1] >= 0) & (seq.keypoints[..., 1] < 240)
+    assert inside.mean() > 0.95
+    assert np.ptp(seq.keypoints, axis=0).max() > 5  # the figure moves
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dance.mp4", "dance.pose.npz", "song.wav"]
+
+
+@needs_default
+def test_render_60fps_partial_last_frame(shared_data, tmp_path):
+    song = _excerpt(shared_data, tmp_path, 3.01)
+    out, pose = tmp_path / "d60.mp4", tmp_path / "d60.pose.npz"
+    assert main(["render", str(song), "-o", str(out), "--size", "320x240", "--fps", "60",
+                 "--save-pose", str(pose), "-q"]) == 0
+    with wave.open(str(song)) as w:
+        seconds = w.getnframes() / w.getframerate()
+    n = math.ceil(seconds * 60 - 1e-9)
+    info = probe_streams(out)
+    assert info["video"]["packets"] == n
+    assert info["audio"]["duration"] == pytest.approx(n / 60, abs=0.05)
+    seq = PoseSequence.load(pose)
+    assert len(seq) == n and seq.fps == 60
+    # interpolated: every second frame lies between its neighbours
+    k = seq.keypoints
+    mid = 0.5 * (k[:-2:2] + k[2::2])
+    assert np.abs(k[1:-1:2] - mid).max() < np.abs(k[2::2] - k[:-2:2]).max() + 1e-3
+
+
+@pytest.mark.parametrize("case, code, message", [
+    ("missing", 3, "not found"),
+    ("garbage", 3, "cannot decode"),
+    ("silent", 3, "audio is silent"),
+    ("empty", 3, "zero length"),
+    ("no_model", 4, "model directory not found"),
+    ("bad_background", 3, "background"),
+])
+def test_render_bad_input(shared_data, tmp_path, capsys, case, code, message):
+    song = tmp_path / "in.wav"
+    args = []
+    if case == "garbage":
+        song = tmp_path / "in.mp3"
+        song.write_bytes(b"this is not audio" * 100)
+    elif case == "silent":
+        _write_wav(song, np.zeros(2 * SAMPLE_RATE))
+    elif case == "empty":
+        _write_wav(song, np.zeros(0))
+    elif case in ("no_model", "bad_background"):
+        song = _excerpt(shared_data, tmp_path, 2.0, name="in.wav")
+        if case == "no_model":
+            args = ["-m", str(tmp_path / "no_such_model")]
+        else:
+            if not (DEFAULT_MODEL_DIR / "dancer.npz").is_file():
+                pytest.skip("the default dancer is not there yet")
+            (tmp_path / "bg.jpg").write_bytes(b"not a jpeg")
+            args = ["--background", str(tmp_path / "bg.jpg")]
+    before = set(tmp_path.iterdir())
+    out = tmp_path / "out.mp4"
+    assert main(["render", str(song), "-o", str(out), "--save-pose", str(tmp_path / "p.pose.npz"),
+                 "-q", *args]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dancepose: error:") and message in err[0], err
+    assert set(tmp_path.iterdir()) == before  # nothing written, no temporaries left

@@ -1,0 +1,112 @@
+"""Real training on a small real subset, the numpy dancer against Keras, and model-directory errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dancepose.models.dancer import Dancer
+from dancepose.models.errors import ModelError
+from dancepose.models.features import COL_ACTIVITY
+from dancepose.models.skeleton import N_JOINTS, limb_lengths_by_child
+from dancepose.offline.dataset import load_songs, split_songs
+from dancepose.offline.train import TrainConfig, train_dancer
+
+SONGS = ("DANCE_C_6", "DANCE_R_2", "DANCE_W_4")
+
+
+@pytest.fixture(scope="module")
+def small_songs(shared_data):
+    return load_songs([shared_data / "dance_with_melody" / s for s in SONGS], quiet=True)
+
+
+@pytest.fixture(scope="module")
+def trained(small_songs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    train_dancer(data=[], songs=small_songs, out_dir=out, epochs=3, seed=0,
+                 cfg=TrainConfig(windows_per_epoch=320), quiet=True)
+    return out
+
+
+def test_split_is_by_song(small_songs):
+    train, val = split_songs(small_songs, val_songs=None, seed=0)
+    assert [s.name for s in val] == ["DANCE_W_4"]  # the listed validation song, never frames of a song
+    assert {s.name for s in train}.isdisjoint({s.name for s in val})
+
+
+def test_training_writes_a_loadable_model_that_learns(trained):
+    cfg = json.loads((trained / "config.json").read_text())
+    hist = cfg["summary"]["history"]
+    assert len(hist) == 3 and hist[-1]["loss"] < hist[0]["loss"]
+    assert cfg["summary"]["val_songs"] == ["DANCE_W_4"]
+    assert (trained / "loss.png").stat().st_size > 1000
+    assert (trained / "model.keras").is_file()
+    Dancer.load(trained)
+
+
+def test_numpy_step_equals_keras(trained, small_songs):
+    """The numpy dancer computes exactly the Keras network: same mixture parameters, step by step."""
+    import keras
+
+    d = Dancer.load(trained)
+    model = keras.models.load_model(trained / "model.keras", compile=False)
+    feats = small_songs[2].features[100:160]
+    d.reset(seed=3)
+    prevs, params = [], []
+    for row in feats:
+        prevs.append(d._prev.copy())  # the (sampled) previous pose the step is about to read
+        d.step(row)
+        params.append(d.last_params.copy())
+    with np.load(trained / "dancer.npz") as z:
+        f = (feats - z["feature_mean"]) / z["feature_std"]
+    x = np.concatenate([f, np.array(prevs), np.ones((len(feats), 1))], axis=1)[None].astype(np.float32)
+    keras_out = np.asarray(model(x, training=False))[0]
+    np.testing.assert_allclose(np.array(params), keras_out, atol=5e-4)
+
+
+def test_generation_on_an_unseen_song_moves_and_keeps_limbs(trained, small_songs):
+    d = Dancer.load(trained)
+    feats = small_songs[2].features  # DANCE_W_4, held out
+    poses = d.generate(feats, seed=0)
+    assert poses.shape == (len(feats), N_JOINTS, 2) and np.isfinite(poses).all()
+    speed = np.linalg.norm(np.diff(poses, axis=0), axis=-1).mean(-1) * 30
+    active = feats[1:, COL_ACTIVITY] > 0.5
+    assert np.mean(speed[active] < 0.05) < 0.2  # not frozen
+    lengths = limb_lengths_by_child(poses)
+    with np.load(trained / "dancer.npz") as z:
+        assert (lengths <= z["limb_max"] + 1e-4).all()
+
+
+def test_model_dir_errors(tmp_path, trained):
+    with pytest.raises(ModelError, match="not found"):
+        Dancer.load(tmp_path / "nope")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((trained / "config.json").read_text())
+    (broken / "dancer.npz").write_bytes((trained / "dancer.npz").read_bytes()[:500])
+    with pytest.raises(ModelError, match="corrupt"):
+        Dancer.load(broken)
+    old = tmp_path / "old"
+    old.mkdir()
+    cfg = json.loads((trained / "config.json").read_text())
+    cfg["feature_version"] = 0
+    (old / "config.json").write_text(json.dumps(cfg))
+    (old / "dancer.npz").write_bytes((trained / "dancer.npz").read_bytes())
+    with pytest.raises(ModelError, match="feature_version"):
+        Dancer.load(old)
+
+
+def test_default_dancer_ships_and_loads():
+    d = Dancer.load()
+    assert d.generate(np.zeros((5, len(d.config["feature_names"])), np.float32)).shape == (5, N_JOINTS, 2)
+
+
+def test_train_cli_bad_input(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "dancepose.offline.cli", "train", str(tmp_path / "none"),
+                        "-o", str(tmp_path / "m")], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "not found" in r.stderr
