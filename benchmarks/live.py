@@ -54,7 +54,11 @@ def run_frames(tmp: Path, model: list[str], seconds: float, record: bool) -> dic
     extra = ["--record", str(tmp / "rec.mp4")] if record else []
     p, t0 = _live(["--input", "demo", "--headless", "--size", "1280x720", "--duration", str(seconds),
                    "--log-timings", str(csv), *extra], model)
-    _, err = p.communicate()
+    try:
+        _, err = p.communicate(timeout=seconds + 60)
+    finally:
+        if p.poll() is None:
+            p.kill()
     if p.returncode != 0:
         raise SystemExit(f"dancepose-live failed: {err.strip()}")
     d = _frames(csv)
@@ -89,9 +93,14 @@ def run_latency(tmp: Path, model: list[str]) -> dict | None:
         out[n:, 0] = 0.0
         pos[0] += frames
 
-    with sd.OutputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=200, callback=cb):
-        time.sleep(8.5)
-    p.communicate()
+    try:
+        with sd.OutputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=200,
+                             callback=cb):
+            time.sleep(8.5)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
     z = np.load(poses)
     t, speed = motion_speed(z["wall_time"], z["poses"])
     t = t - stamp[0]

@@ -25,7 +25,8 @@ import numpy as np
 
 from .clock import MODEL_FPS
 from .errors import ModelError
-from .features import COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, FEATURE_VERSION, N_FEATURES
+from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_TEMPO, FEATURE_VERSION,
+                       N_FEATURES)
 from .network import mdn_split
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
@@ -43,8 +44,8 @@ class IdleConfig:
     """
 
     attack_s: float = 0.08
-    release_s: float = 0.2
-    threshold: float = 0.5
+    release_s: float = 0.15
+    threshold: float = 0.3
     sway_hz: float = 0.3
     sway_amp: float = 0.03
 
@@ -58,14 +59,16 @@ class GrooveConfig:
     """The beat-locked groove layered on the learned motion.
 
     The learned network decides *what* to dance; the groove makes the body mark the beat it hears: a
-    knee-bend bounce that bottoms out on every beat (``bounce`` body units) and a side sway that turns
-    on every beat (``sway``, period two beats), both driven by the causal beat phase of the features and
-    scaled by the tracker's confidence, so they fade on music without a clear pulse.  Zero amplitudes
-    switch it off.
+    knee-bend bounce that bottoms out on every beat and a side sway that turns on every beat (period two
+    beats), both driven by the causal beat phase of the features and scaled by the tracker's confidence,
+    so they fade on music without a clear pulse.  The bounce depth is ``bounce`` body units at 120 BPM
+    and scales with the beat period (clipped to ``depth_range`` × ``bounce``), so slow music gets deep
+    bends and fast music quick small ones, at a similar speed.  Zero amplitudes switch it off.
     """
 
-    bounce: float = 0.25
+    bounce: float = 0.4
     sway: float = 0.10
+    depth_range: tuple[float, float] = (0.6, 1.5)
     #: beat confidence at which the groove reaches full amplitude
     full_confidence: float = 0.5
 
@@ -240,7 +243,9 @@ class Dancer:
         lift = np.clip(h * 2.0, 0.0, 1.0)  # knees move half as much as hips and above
         down = 0.5 * (1.0 + np.cos(2.0 * np.pi * phase))  # 1 on the beat, 0 half-way between beats
         side = np.cos(np.pi * (self._beats + phase))  # extreme on every beat, period two beats
-        out[:, 1] += amount * g.bounce * down * lift
+        beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
+        depth = g.bounce * float(np.clip(beat_s / 0.5, *g.depth_range))
+        out[:, 1] += amount * depth * down * lift
         out[:, 0] += amount * g.sway * side * h
         return out
 

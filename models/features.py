@@ -77,7 +77,7 @@ class FeatureConfig:
     activity_tau_s: float = 0.15
     #: Sound keeps ``activity`` up this long (s), so the gaps between the hits of sparse music do not
     #: count as silence.
-    activity_hold_s: float = 0.35
+    activity_hold_s: float = 0.5
     #: Time constant (s) of the running onset RMS used to normalise the onset strength.
     onset_norm_tau_s: float = 3.0
 

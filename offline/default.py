@@ -19,7 +19,7 @@ from dancepose.models.errors import InputError
 from dancepose.offline.train import TrainConfig, train_dancer
 
 #: The recipe of the shipped dancer.
-DEFAULT_EPOCHS = 50
+DEFAULT_EPOCHS = 80
 DEFAULT_SEED = 0
 
 

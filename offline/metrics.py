@@ -235,19 +235,22 @@ def beat_phase(*, music_beats: np.ndarray, kinematic_beats: np.ndarray) -> dict[
 
 # ------------------------------------------------------------------------------- tempo
 def motion_period(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical",
-                  min_period_s: float = 0.25, max_period_s: float = 2.5, drift_s: float = 4.0) -> float:
-    """Dominant period (s) of the motion.
+                  min_period_s: float = 0.25, max_period_s: float = 2.5, drift_s: float = 4.0,
+                  min_prominence: float = 4.0) -> float:
+    """Dominant period (s) of the motion: the strongest spectral peak of its rise and fall.
 
     ``signal_kind="vertical"`` (default) uses the body's rise and fall: the mean y of all joints after
     :func:`remove_drift` (yaw-invariant, so a turning couple projected to 2D keeps its period; on the
-    Dance-with-Melody waltzes it gives one bar = 3 beats).  ``"all"`` sums the autocorrelations of every
-    drift-removed coordinate (bounces *and* sways).  The autocorrelation is the biased estimate, so
-    multiples of the period score lower than the period itself; the highest local maximum with lag in
-    ``[min_period_s, max_period_s]`` is refined by parabolic interpolation.
+    Dance-with-Melody waltzes it gives one bar = 3 beats).  ``"all"`` sums the power spectra of every
+    drift-removed coordinate (bounces *and* sways).  The power spectrum (Hann window, zero-padded) is
+    searched for its highest peak with a period in ``[min_period_s, max_period_s]``, refined by
+    parabolic interpolation of the log power.  (A spectral peak, unlike the highest autocorrelation
+    peak, is not pulled towards short lags or slow multiples by aperiodic slow motion.)
 
     Returns
     -------
-    float seconds; NaN when the motion shows no periodicity (no peak, or peak correlation < 0.1).
+    float seconds; NaN when the motion shows no periodicity (the peak is less than ``min_prominence``
+    times the median power of the band).
     """
     p = _check_poses(poses)
     fps = _check_fps(fps)
@@ -261,26 +264,22 @@ def motion_period(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical
     x = x - ndimage.uniform_filter1d(x, size=max(1, int(round(drift_s * fps))), axis=0, mode="nearest")
     x = x - x.mean(axis=0)
     n = x.shape[0]
-    nfft = int(2 ** np.ceil(np.log2(2 * n)))
-    spec = np.fft.rfft(x, n=nfft, axis=0)
-    ac = np.fft.irfft(np.abs(spec) ** 2, n=nfft, axis=0)[:n].sum(axis=1)
-    if ac[0] <= 1e-12:
+    if n < 4 or not np.any(np.abs(x) > 1e-9):
         return float("nan")
-    ac = ac / ac[0]
-    lo = max(1, int(np.floor(min_period_s * fps)))
-    hi = min(n - 2, int(np.ceil(max_period_s * fps)))
-    if hi <= lo:
+    nfft = int(2 ** np.ceil(np.log2(8 * n)))
+    power = (np.abs(np.fft.rfft(x * np.hanning(n)[:, None], n=nfft, axis=0)) ** 2).sum(axis=1)
+    freqs = np.arange(power.size) * fps / nfft
+    band = np.flatnonzero((freqs >= 1.0 / max_period_s) & (freqs <= 1.0 / min_period_s))
+    if band.size < 3:
         return float("nan")
-    peaks = [k for k in range(lo, hi + 1) if ac[k] >= ac[k - 1] and ac[k] > ac[k + 1]]
-    if not peaks:
+    j = int(band[np.argmax(power[band])])
+    if power[j] < min_prominence * np.median(power[band]) or not 0 < j < power.size - 1:
         return float("nan")
-    k = max(peaks, key=lambda j: ac[j])
-    if ac[k] < 0.1:
-        return float("nan")
-    a, b, c = ac[k - 1], ac[k], ac[k + 1]
-    denom = a - 2 * b + c
-    shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
-    return float((k + np.clip(shift, -0.5, 0.5)) / fps)
+    pa, pb, pc = (np.log(power[k] + 1e-30) for k in (j - 1, j, j + 1))
+    den = pa - 2 * pb + pc
+    dj = 0.5 * (pa - pc) / den if den != 0 else 0.0
+    f = (j + float(np.clip(dj, -0.5, 0.5))) * fps / nfft
+    return float(1.0 / f) if f > 0 else float("nan")
 
 
 def tempo_match(*, motion_period_s: float, beat_period_s: float, tolerance: float = 0.08,
@@ -380,9 +379,20 @@ def frechet_distance(*, a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> floa
 
 # ------------------------------------------------------------------------------- sanity
 def freeze_ratio(*, poses: np.ndarray, fps: float, threshold: float = FREEZE_SPEED,
-                 window_s: float = 0.5) -> float:
-    """Fraction of frames whose 0.5-s mean joint speed is below ``threshold`` (torso lengths / s)."""
+                 window_s: float = 0.5, mask: np.ndarray | None = None) -> float:
+    """Fraction of frames whose 0.5-s mean joint speed is below ``threshold`` (torso lengths / s).
+
+    ``mask`` [shape=(T,)] bool, optional: count only these frames (e.g. where music is audible — resting
+    in a silence is the wanted behaviour, not a freeze).
+    """
     e = motion_energy(poses=poses, fps=fps, window_s=window_s)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != e.shape:
+            raise ParameterError(f"mask must have shape {e.shape}, got {mask.shape}")
+        e = e[mask]
+        if e.size == 0:
+            return float("nan")
     return float(np.mean(e < threshold))
 
 
@@ -429,7 +439,7 @@ def in_frame_ratio(*, poses: np.ndarray, bounds: FrameBounds = FrameBounds()) ->
 # ------------------------------------------------------------------------------- reactivity
 def settle_and_resume(*, energy: np.ndarray, fps: float, music_on: np.ndarray,
                       settle_fraction: float = 0.2, resume_fraction: float = 0.5,
-                      skip_s: float = 2.0) -> dict[str, list[float] | float]:
+                      skip_s: float = 2.0, min_gap_s: float = 1.0) -> dict[str, list[float] | float]:
     """How fast motion stops when the music stops and comes back when it resumes.
 
     Parameters
@@ -443,6 +453,8 @@ def settle_and_resume(*, energy: np.ndarray, fps: float, music_on: np.ndarray,
         Thresholds as fractions of the *music level* = median energy over music frames (the first
         ``skip_s`` seconds of the track excluded).
     skip_s : float
+    min_gap_s : float
+        Silences shorter than this are not judged (a stop at the very end of the track is not a gap).
 
     Returns
     -------
@@ -467,6 +479,8 @@ def settle_and_resume(*, energy: np.ndarray, fps: float, music_on: np.ndarray,
     for s in stops:
         nxt = starts[starts > s]
         end = int(nxt[0]) if nxt.size else e.size
+        if end - s < int(round(min_gap_s * fps)):
+            continue  # a stop too short to judge (e.g. the track's last frame)
         below = np.nonzero(e[s:end] < settle_fraction * level)[0]
         settle.append(float(below[0] / fps) if below.size else float("nan"))
         half = s + (end - s) // 2

@@ -40,6 +40,7 @@ class TrainConfig:
     teacher_frames: int = 1  # then cycles of teacher_frames ground truth …
     free_frames: int = 0  # … and free_frames of the network's own output (auto-conditioning)
     input_noise: float = 0.1  # std of the noise on ground-truth previous poses (normalised units)
+    tempo_augment: float = 1.25  # windows are time-stretched by a factor in [1/x, x] (music and motion)
     temperature: float = 1.0  # sampling temperature of the mixture components at generation
     sigma_scale: float = 1.2  # scale of the sampled spread at generation
     noise_correlation: float = 0.95  # frame-to-frame correlation of the sampling noise
@@ -54,6 +55,7 @@ def _valid_starts(song: Song, length: int) -> np.ndarray:
 
 
 def _window_poses(song: Song, start: int, length: int, rng: np.random.Generator, augment: bool) -> np.ndarray:
+    """Body-unit poses of frames ``start … start + length`` (inclusive) [shape=(length + 1, J, 2)]."""
     sub = Song(name=song.name, features=song.features[start:start + length + 1],
                valid=song.valid[start:start + length + 1],
                poses3d=None if song.poses3d is None else song.poses3d[start:start + length + 1],
@@ -63,17 +65,46 @@ def _window_poses(song: Song, start: int, length: int, rng: np.random.Generator,
     return song_poses_2d(sub, yaw_deg=yaw, mirrored=mirrored)
 
 
+def _interp_rows(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Linear interpolation of the rows of ``x`` [shape=(n, ...)] at fractional positions ``pos``."""
+    i0 = np.clip(np.floor(pos).astype(int), 0, len(x) - 1)
+    i1 = np.clip(i0 + 1, 0, len(x) - 1)
+    w = (pos - i0).reshape((-1,) + (1,) * (x.ndim - 1))
+    return (1 - w) * x[i0] + w * x[i1]
+
+
+def stretch_window(feats: np.ndarray, poses: np.ndarray, *, speed: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Play a window ``speed`` times faster: music features and poses resampled together.
+
+    feats [shape=(m, N_FEATURES)], poses [shape=(m, ...)] with m ≥ (length) * speed + 2 frames →
+    ([shape=(length + 1, N_FEATURES)], [shape=(length + 1, ...)]).  The tempo feature is shifted by
+    log2(speed) and the beat phase (sin, cos) re-normalised, so the window reads as the same dance to
+    the same music at another tempo — which teaches the dancer to follow the tempo it hears.
+    """
+    from dancepose.models.features import COL_BEAT_COS, COL_BEAT_SIN, COL_TEMPO
+
+    pos = np.arange(length + 1) * speed
+    f = _interp_rows(feats, pos).astype(np.float32)
+    f[:, COL_TEMPO] += np.log2(speed)
+    norm = np.hypot(f[:, COL_BEAT_SIN], f[:, COL_BEAT_COS])
+    norm = np.where(norm < 1e-6, 1.0, norm)
+    f[:, COL_BEAT_SIN] /= norm
+    f[:, COL_BEAT_COS] /= norm
+    return f, _interp_rows(poses, pos).astype(np.float32)
+
+
 class WindowSampler:
     """Draws (music, previous pose, flag) → pose windows from songs."""
 
     def __init__(self, songs: list[Song], *, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.songs = songs
-        self.starts = [_valid_starts(s, cfg.window) for s in songs]
+        self.span = int(np.ceil(cfg.window * max(cfg.tempo_augment, 1.0))) + 2
+        self.starts = [_valid_starts(s, self.span) for s in songs]
         weights = np.array([len(s) for s in self.starts], dtype=np.float64)
         if weights.sum() == 0:
-            raise InputError(f"no song has {cfg.window + 1} consecutive frames of pose "
-                             f"({cfg.window / MODEL_FPS:.1f} s); need longer clips")
+            raise InputError(f"no song has {self.span + 1} consecutive frames of pose "
+                             f"({self.span / MODEL_FPS:.1f} s); need longer clips")
         self.p = weights / weights.sum()
 
     def raw(self, n: int, rng: np.random.Generator, *, augment: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -83,8 +114,13 @@ class WindowSampler:
         for i in range(n):
             k = int(rng.choice(len(self.songs), p=self.p))
             start = int(rng.choice(self.starts[k]))
-            feats[i] = self.songs[k].features[start:start + L + 1]
-            poses[i] = _window_poses(self.songs[k], start, L, rng, augment).reshape(L + 1, N_POSE)
+            song = self.songs[k]
+            a = self.cfg.tempo_augment
+            speed = float(np.exp(rng.uniform(-np.log(a), np.log(a)))) if augment and a > 1 else 1.0
+            pose_span = _window_poses(song, start, self.span, rng, augment)
+            feats[i], p = stretch_window(song.features[start:start + self.span + 1], pose_span,
+                                         speed=speed, length=L)
+            poses[i] = p.reshape(L + 1, N_POSE)
         return feats, poses
 
     def batch(self, n: int, rng: np.random.Generator, stats: dict, *, augment: bool = True

@@ -31,6 +31,9 @@ RING_SECONDS: float = 4.0
 #: of output that PortAudio does not report in its DAC times (the figure would dance ahead of the sound)
 #: and delivers captured audio in large fragments.
 PULSE_LATENCY_MSEC: str = "30"
+#: A playback stream whose callback has not run for this long (s) is restarted (seen with ALSA's pulse
+#: plugin after underruns on a loaded machine: PortAudio keeps polling, PulseAudio never asks for data).
+STALL_RESTART_S: float = 0.5
 
 
 # ----------------------------------------------------------------------------------- sounddevice
@@ -314,8 +317,12 @@ class MicSource(AudioSource):
     def stop(self) -> None:
         if self._stream is not None:
             try:
-                self._stream.stop()
+                # abort, not stop: Pa_StopStream drains the buffer and can wait forever on ALSA's pulse
+                # plugin when the server stalls; nothing queued needs to be heard after the end.
+                self._stream.abort()
                 self._stream.close()
+            except Exception:  # a failing device at shutdown must not hide the real outcome
+                pass
             finally:
                 self._stream = None
 
@@ -375,6 +382,9 @@ class PlaybackSource(AudioSource):
         self._status_count = 0
         self._stream = None
         self._done = False
+        self.restarts = 0
+        self._last_written = -1
+        self._last_progress = time.monotonic()
 
     def _callback(self, outdata: np.ndarray, frames: int, t: Any, status: Any) -> None:
         # Audio thread: copy song → device and → ring buffer, stamp the DAC time.  No allocation.
@@ -408,8 +418,9 @@ class PlaybackSource(AudioSource):
         blocksize = max(1, int(round(BLOCK_SIZE * self.rate / SAMPLE_RATE)))
         self._latency = 0.0
         try:
+            # 'high' latency: fewer underruns; the output latency is compensated in read().
             self._stream = self._sd.OutputStream(device=self.device, samplerate=self.rate, channels=1,
-                                                 dtype="float32", blocksize=blocksize,
+                                                 dtype="float32", blocksize=blocksize, latency="high",
                                                  callback=self._callback)
             self._latency = float(self._stream.latency)
             self._stream.start()
@@ -419,8 +430,12 @@ class PlaybackSource(AudioSource):
     def stop(self) -> None:
         if self._stream is not None:
             try:
-                self._stream.stop()
+                # abort, not stop: Pa_StopStream drains the buffer and can wait forever on ALSA's pulse
+                # plugin when the server stalls; nothing queued needs to be heard after the end.
+                self._stream.abort()
                 self._stream.close()
+            except Exception:  # a failing device at shutdown must not hide the real outcome
+                pass
             finally:
                 self._stream = None
 
@@ -440,11 +455,26 @@ class PlaybackSource(AudioSource):
             return self.now()
         return st[1] + (index * self.rate / SAMPLE_RATE - st[0]) / self.rate
 
+    def _watchdog(self) -> None:
+        """Restart a stalled output stream (no callback for ``STALL_RESTART_S``)."""
+        t = time.monotonic()
+        if self._ring.written != self._last_written:
+            self._last_written, self._last_progress = self._ring.written, t
+        elif self._stream is not None and not self._done and t - self._last_progress > STALL_RESTART_S:
+            self.restarts += 1
+            self._last_progress = t
+            try:
+                self._stream.abort()
+                self._stream.start()
+            except Exception as exc:
+                raise DeviceError(f"audio output stopped working: {exc}") from None
+
     def read(self) -> np.ndarray:
+        self._watchdog()
         upto = max(self._ring.read_pos, self._heard_index(self.now()))
         y = self._resample(self._ring.read(upto))
         self.samples_read += len(y)
-        self.xruns = self._status_count + self._ring.overruns
+        self.xruns = self._status_count + self._ring.overruns + self.restarts
         if not self.loop and self._ring.read_pos >= len(self._song):
             self._done = True
         return y

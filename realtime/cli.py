@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -67,8 +68,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # finalise the recording and logs like Ctrl-C
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    # The live loop multiplies tiny matrices: OpenBLAS worker threads only spin (≈ a whole core of
+    # system time on a 2-core machine).  Must be set before numpy is imported.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    signal.signal(signal.SIGTERM, _sigterm)
     args = build_parser().parse_args(argv)
     return run_cli(_run, args, prog="dancepose-live")
 

@@ -1,0 +1,38 @@
+"""``dancepose run`` — the seed's one command (extract → train → render) on a real video, for real."""
+from __future__ import annotations
+
+import subprocess
+
+import imageio_ffmpeg
+import pytest
+
+from dancepose.models.posefile import PoseSequence
+from dancepose.offline.cli import main
+from dancepose.realtime.recorder import probe_streams
+
+
+@pytest.mark.slow
+def test_run_video_to_dancing_mp4(shared_data, tmp_path):
+    song = tmp_path / "song with spaces.wav"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", "40", "-t", "5",
+                    "-i", str(shared_data / "dance_with_melody" / "DANCE_R_5" / "audio.mp3"), str(song)],
+                   check=True)
+    out = tmp_path / "work dir"
+    code = main(["run", "--video", str(shared_data / "dance_videos" / "dancer_studio_portrait_13s.mp4"),
+                 "--audio", str(song), "--background", str(shared_data / "images" / "p3_dance.png"),
+                 "-o", str(out), "--epochs", "1", "--size", "320x240", "-q"])
+    assert code == 0
+    pose = PoseSequence.load(out / "pose" / "dancer_studio_portrait_13s.pose.npz")
+    assert len(pose) > 350 and (pose.flags == 0).mean() > 0.8
+    assert (out / "model" / "dancer.npz").is_file()
+    info = probe_streams(out / "song with spaces.mp4")
+    assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "aac"
+    assert info["video"]["duration"] == pytest.approx(5.0, abs=0.1)
+    assert info["audio"]["duration"] == pytest.approx(5.0, abs=0.1)
+
+
+def test_run_bad_input(tmp_path, capsys):
+    code = main(["run", "--video", str(tmp_path / "missing.mp4"), "--audio", str(tmp_path / "x.wav"),
+                 "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code != 0 and "not found" in err and len(err.strip().splitlines()) == 1
