@@ -145,10 +145,12 @@ class Dancer:
         try:
             net = config["network"]
             layers = int(net["layers"])
+            int(net["hidden"]), int(net["mixtures"])
             need = [f"lstm{i}_{n}" for i in range(layers) for n in ("kernel", "recurrent", "bias")]
             missing += [k for k in need + ["head_kernel", "head_bias"] if k not in arrays]
         except (KeyError, TypeError, ValueError):
-            raise ModelError(f"{cfg_path} lacks the network description") from None
+            raise ModelError(f"{cfg_path} lacks the network description (layers, hidden, mixtures); "
+                             f"retrain it with `dancepose train`") from None
         if missing:
             raise ModelError(f"corrupt model weights {npz_path}: missing {', '.join(missing)}")
         if arrays["feature_mean"].shape != (N_FEATURES,) or arrays["pose_mean"].shape != (N_JOINTS * 2,):
@@ -215,9 +217,10 @@ class Dancer:
             self._eps = r * self._eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self._eps.shape)
             y = y + self.sigma_scale * np.exp(log_sigma[k]) * self._eps
         self._prev = y.astype(np.float32)
-        # Limbs never grow past their longest length in the training data (1.1 × its 99th percentile).
-        danced = clamp_limb_lengths((y * self._pstd + self._pmean).reshape(N_JOINTS, 2), self.limb_max)
+        danced = (y * self._pstd + self._pmean).reshape(N_JOINTS, 2)
         danced = self._groove(danced, features)
+        # Limbs never grow past their longest length in the training data (1.1 × its 99th percentile).
+        danced = clamp_limb_lengths(danced, self.limb_max)
         # Silence gate: fast attack, slower release, towards an idle sway.
         target = 1.0 if float(features[COL_ACTIVITY]) > self.idle.threshold else 0.0
         rate = self._up if target > self._gate else self._down

@@ -54,7 +54,7 @@ def test_mic_figure_follows_clicks_and_settles(tmp_path):
                 for lag in np.arange(0.0, 0.20, 0.01)]
     best = max(env_lags)
     shifted = np.corrcoef(speed[during], click_envelope(t[during], clicks + 0.25))[0, 1]
-    assert best > 0.15 and best > shifted + 0.15, (best, shifted)
+    assert best > 0.08 and best > shifted + 0.1, (best, shifted)
     # Silence after the clicks: the figure settles into the idle sway within about a second.
     moving = speed[(t > 1.0) & (t < 8.0)].mean()
     settled = speed[(t > 9.0) & (t < 10.5)].mean()
