@@ -162,14 +162,14 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
     from dancepose.realtime.audio_in import open_source
-    from dancepose.realtime.draw import FigureStyle
+    from dancepose.realtime.draw import FigureStyle, floor_units_for
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
     from dancepose.realtime.window import HudInfo, Window
 
     dancer = Dancer.load(config.model_dir)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed))
     window = Window(size=config.size, headless=config.headless, fullscreen=config.fullscreen,
-                    background=config.background)
+                    background=config.background, floor_units=floor_units_for(dancer.rest_pose))
     try:
         window.ensure_stage()  # a bad background fails here, before any audio starts
         source = open_source(input_spec=config.input, device=config.device, simulate=config.sim_clock,

@@ -55,6 +55,8 @@ class Window:
     fullscreen : bool
     background : path or None
         Stage picture (``draw.make_stage``).
+    floor_units : float or None
+        Floor line in torso lengths below the pelvis (``draw.floor_units_for(dancer.rest_pose)``).
     title : str
 
     Raises
@@ -64,7 +66,8 @@ class Window:
     """
 
     def __init__(self, *, size: tuple[int, int], headless: bool = False, fullscreen: bool = False,
-                 background: str | os.PathLike | None = None, title: str = "dancepose-live") -> None:
+                 background: str | os.PathLike | None = None, floor_units: float | None = None,
+                 title: str = "dancepose-live") -> None:
         if headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -79,6 +82,7 @@ class Window:
             raise DeviceError(f"no display available ({exc}); set DISPLAY or use --headless") from None
         self.headless = headless
         self.background = background
+        self.floor_units = floor_units
         self.fullscreen = False
         self._windowed_size = (int(size[0]), int(size[1]))
         pg.display.set_caption(title)
@@ -122,7 +126,8 @@ class Window:
 
         key = self.size
         if key != self._stage_key:
-            self.stage = make_stage(key[0], key[1], background=self.background)
+            extra = {} if self.floor_units is None else {"floor_units": self.floor_units}
+            self.stage = make_stage(key[0], key[1], background=self.background, **extra)
             self._stage_key = key
         return self.stage
 
