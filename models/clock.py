@@ -20,6 +20,8 @@ N_FFT: int = 2048
 N_MELS: int = 24
 #: Display refresh of the live window; poses are interpolated between model frames.
 DISPLAY_FPS: int = 60
+#: Sample rate of the song muxed into rendered MP4s (full bandwidth; analysis stays at SAMPLE_RATE).
+OUTPUT_SAMPLE_RATE: int = 48000
 #: Audio block size of the live input stream (samples at SAMPLE_RATE), a quarter hop = 8.3 ms.
 BLOCK_SIZE: int = HOP_LENGTH // 4
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dancepose.models.clock import MODEL_FPS, SAMPLE_RATE
+from dancepose.models.clock import MODEL_FPS, OUTPUT_SAMPLE_RATE, SAMPLE_RATE
 from dancepose.models.errors import InputError, ParameterError
 
 
@@ -118,7 +118,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     dancer = Dancer.load(model_dir)
     stage = draw.make_stage(width, height, background=background,
                             floor_units=draw.floor_units_for(dancer.rest_pose))
-    track = load_audio(audio, sr=SAMPLE_RATE, channels=2)
+    track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2)
 
     features = music_features(y=y)
     poses = dancer.generate(features, seed=seed)
@@ -128,7 +128,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     style = draw.FigureStyle()
     work = stage.copy()
 
-    rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=SAMPLE_RATE,
+    rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=OUTPUT_SAMPLE_RATE,
                       audio_channels=2, drop_when_behind=False, quiet=quiet)
     done = 0
     try:
