@@ -25,8 +25,8 @@ import numpy as np
 
 from .clock import MODEL_FPS
 from .errors import ModelError
-from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_TEMPO, FEATURE_VERSION,
-                       N_FEATURES)
+from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_RMS_DB, COL_TEMPO,
+                       FEATURE_VERSION, N_FEATURES)
 from .network import mdn_split
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
@@ -73,15 +73,33 @@ class GrooveConfig:
     full_confidence: float = 0.5
 
 
+@dataclass(frozen=True)
+class DynamicsConfig:
+    """Dance bigger to louder passages.
+
+    The level (dBFS, smoothed over ``smooth_s``) is compared with its running peak (which decays
+    ``decay_db_per_s``, like a compressor's release): at the peak the motion is full size, ``range_db``
+    below it the learned motion's excursions from the rest pose and the groove shrink to ``floor``.
+    """
+
+    smooth_s: float = 0.5
+    decay_db_per_s: float = 0.5
+    range_db: float = 20.0
+    floor: float = 0.45
+
+
 class Dancer:
     """A trained dancer.  ``Dancer.load(model_dir)``; then ``step`` per model frame or ``generate``."""
 
     def __init__(self, *, weights: dict, stats: dict, config: dict, idle: IdleConfig = IdleConfig(),
-                 groove: GrooveConfig | None = None, name: str = "dancer") -> None:
+                 groove: GrooveConfig | None = None, dynamics: DynamicsConfig = DynamicsConfig(),
+                 name: str = "dancer") -> None:
         self.config = config
         self.name = name
         self.idle = idle
         self.groove = groove if groove is not None else GrooveConfig(**config.get("groove", {}))
+        self.dynamics = dynamics
+        self._lvl_alpha = 1.0 - np.exp(-1.0 / (dynamics.smooth_s * MODEL_FPS))
         self.n_layers = int(config["network"]["layers"])
         self.hidden = int(config["network"]["hidden"])
         self._w = weights
@@ -167,6 +185,9 @@ class Dancer:
         self._c = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
         self._prev = ((self.rest_pose.reshape(-1) - self._pmean) / self._pstd).astype(np.float32)
         self._gate = 0.0
+        self._power = 1e-6
+        self._peak = -60.0
+        self.intensity = 1.0
         self._t = 0
         self._eps = np.zeros(2 * N_JOINTS, np.float32)
         self._k = -1
@@ -218,6 +239,7 @@ class Dancer:
             y = y + self.sigma_scale * np.exp(log_sigma[k]) * self._eps
         self._prev = y.astype(np.float32)
         danced = (y * self._pstd + self._pmean).reshape(N_JOINTS, 2)
+        danced = self._dynamics(danced, features)
         danced = self._groove(danced, features)
         # Limbs never grow past their longest length in the training data (1.1 × its 99th percentile).
         danced = clamp_limb_lengths(danced, self.limb_max)
@@ -229,6 +251,16 @@ class Dancer:
         if self._gate > 0.999:
             return danced
         return self._gate * danced + (1.0 - self._gate) * self.idle_pose(self._t / MODEL_FPS)
+
+    def _dynamics(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
+        dy = self.dynamics
+        power = 10.0 ** (float(features[COL_RMS_DB]) * 6.0)  # COL_RMS_DB holds dBFS / 60
+        self._power += self._lvl_alpha * (power - self._power)  # smoothed in power, not in dB
+        level = 10.0 * np.log10(self._power + 1e-12)
+        self._peak = max(self._peak - dy.decay_db_per_s / MODEL_FPS, level)
+        below = self._peak - level
+        self.intensity = float(np.clip(1.0 - (1.0 - dy.floor) * below / dy.range_db, dy.floor, 1.0))
+        return self.rest_pose + self.intensity * (pose - self.rest_pose)
 
     def _groove(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
         g = self.groove
@@ -248,8 +280,8 @@ class Dancer:
         side = np.cos(np.pi * (self._beats + phase))  # extreme on every beat, period two beats
         beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
         depth = g.bounce * float(np.clip(beat_s / 0.5, *g.depth_range))
-        out[:, 1] += amount * depth * down * lift
-        out[:, 0] += amount * g.sway * side * h
+        out[:, 1] += self.intensity * amount * depth * down * lift
+        out[:, 0] += self.intensity * amount * g.sway * side * h
         return out
 
     def idle_pose(self, t: float) -> np.ndarray:

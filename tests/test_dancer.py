@@ -65,3 +65,14 @@ def test_limbs_stay_within_their_trained_lengths_for_minutes(dancer):
     assert np.isfinite(poses).all()
     assert (limb_lengths_by_child(poses) <= dancer.limb_max + 1e-4).all()
     assert np.abs(poses).max() < 6.0  # stays near the body (torso lengths), no drift
+
+
+def test_dances_bigger_to_louder_music(dancer):
+    y = pulse_train(120, 24.0)
+    y[12 * SAMPLE_RATE:] *= 0.1  # the second half 20 dB quieter
+    poses = dancer.generate(music_features(y=y), seed=3)
+    e = _energy(poses)
+    loud = np.median(e[4 * MODEL_FPS:12 * MODEL_FPS])
+    quiet = np.median(e[14 * MODEL_FPS:22 * MODEL_FPS])
+    assert quiet < 0.8 * loud, (loud, quiet)
+    assert quiet > 0.2 * loud  # quieter, not stopped: the music still plays
