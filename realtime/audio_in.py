@@ -268,7 +268,28 @@ class _Resampler:
         return np.asarray(self._rs.resample_chunk(x), dtype=np.float32).reshape(-1)
 
 
-class MicSource(AudioSource):
+class _DeviceSource(AudioSource):
+    """A source backed by one sounddevice stream (``self._stream``): shared stop and clock."""
+
+    _stream: Any = None
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            try:
+                # abort, not stop: Pa_StopStream drains the buffer and can wait forever on ALSA's pulse
+                # plugin when the server stalls; nothing queued needs to be heard after the end.
+                self._stream.abort()
+                self._stream.close()
+            except Exception:  # a failing device at shutdown must not hide the real outcome
+                pass
+            finally:
+                self._stream = None
+
+    def now(self) -> float:
+        return float(self._stream.time) if self._stream is not None else time.monotonic()
+
+
+class MicSource(_DeviceSource):
     """Capture from an input device (``--input mic``).
 
     Parameters
@@ -314,21 +335,6 @@ class MicSource(AudioSource):
         except Exception as exc:  # sounddevice.PortAudioError and friends
             raise DeviceError(f"cannot open audio input {self.label!r}: {exc}") from None
 
-    def stop(self) -> None:
-        if self._stream is not None:
-            try:
-                # abort, not stop: Pa_StopStream drains the buffer and can wait forever on ALSA's pulse
-                # plugin when the server stalls; nothing queued needs to be heard after the end.
-                self._stream.abort()
-                self._stream.close()
-            except Exception:  # a failing device at shutdown must not hide the real outcome
-                pass
-            finally:
-                self._stream = None
-
-    def now(self) -> float:
-        return float(self._stream.time) if self._stream is not None else time.monotonic()
-
     def sample_time(self, index: float) -> float:
         st = self._ring.last_stamp()
         if st is None:
@@ -343,7 +349,7 @@ class MicSource(AudioSource):
         return y
 
 
-class PlaybackSource(AudioSource):
+class PlaybackSource(_DeviceSource):
     """Play a signal on an output device and analyse exactly what is heard.
 
     Parameters
@@ -426,21 +432,6 @@ class PlaybackSource(AudioSource):
             self._stream.start()
         except Exception as exc:
             raise DeviceError(f"cannot open audio output: {exc}") from None
-
-    def stop(self) -> None:
-        if self._stream is not None:
-            try:
-                # abort, not stop: Pa_StopStream drains the buffer and can wait forever on ALSA's pulse
-                # plugin when the server stalls; nothing queued needs to be heard after the end.
-                self._stream.abort()
-                self._stream.close()
-            except Exception:  # a failing device at shutdown must not hide the real outcome
-                pass
-            finally:
-                self._stream = None
-
-    def now(self) -> float:
-        return float(self._stream.time) if self._stream is not None else time.monotonic()
 
     def _heard_index(self, now: float) -> int:
         """Device-rate index of the sample reaching the listener at stream time ``now``."""
