@@ -52,3 +52,32 @@ class Clock:
 
 
 CLOCK = Clock()
+
+
+def resample(track, *, fps: float, times):
+    """Linear interpolation of a track in time — the one resampler (poses, features, any rate).
+
+    Parameters
+    ----------
+    track : np.ndarray [shape=(T, ...)]
+        Frame ``t`` belongs to time ``t / fps``.  NaN propagates to the neighbouring output frames.
+    fps : float > 0
+    times : np.ndarray [shape=(n,)]
+        Seconds; times before the first / after the last frame hold that frame.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, ...)], the dtype of ``track`` (float64 for integer input).
+    """
+    import numpy as np
+
+    x = np.asarray(track)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    if x.shape[0] == 0:
+        raise ValueError("cannot resample an empty track")
+    pos = np.clip(np.asarray(times, dtype=np.float64) * fps, 0.0, x.shape[0] - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, x.shape[0] - 1)
+    w = (pos - i0).astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
+    return (x[i0] * (1 - w) + x[i1] * w).astype(x.dtype)

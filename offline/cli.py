@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from dancepose.models.errors import DanceposeError, ParameterError
+from dancepose.models.errors import DanceposeError
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dancepose.models.audio import load_audio
-from dancepose.models.clock import MODEL_FPS
+from dancepose.models.clock import MODEL_FPS, resample
 from dancepose.models.errors import InputError
 from dancepose.models.features import music_features
 from dancepose.models.posefile import PoseSequence
@@ -58,28 +58,28 @@ class Song:
         return int(self.valid.sum())
 
 
-def _resample(track: np.ndarray, src_fps: float, times: np.ndarray) -> np.ndarray:
-    """Linear interpolation of a (T, ...) track sampled at ``src_fps`` at ``times`` (s)."""
-    pos = times * src_fps
-    i0 = np.clip(np.floor(pos).astype(int), 0, len(track) - 1)
-    i1 = np.clip(i0 + 1, 0, len(track) - 1)
-    w = (pos - i0).reshape((-1,) + (1,) * (track.ndim - 1))
-    return (1 - w) * track[i0] + w * track[i1]
+def load_dwm_motion(folder: str | os.PathLike) -> tuple[np.ndarray, float, float]:
+    """The mocap of a Dance-with-Melody sequence folder on the canonical skeleton.
+
+    Returns ``(joints (n, J, 3) y-up, fps, audio_offset_s)``: frame i ↔ song time offset + i / fps.
+    """
+    folder = Path(folder)
+    try:
+        with np.load(folder / "motion.npz", allow_pickle=False) as z:
+            joints = z["joints"][: int(z["n_frames"])].astype(np.float32)
+            fps = float(z["fps"])
+            offset = float(z["audio_offset_s"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"cannot read {folder / 'motion.npz'}: {exc}") from None
+    canon, _ = adapt(joints, source="dwm23")
+    return canon, fps, offset
 
 
 def load_dwm_sequence(folder: str | os.PathLike) -> Song:
     """A Dance-with-Melody sequence folder → :class:`Song` (3D canonical joints, model clock)."""
     folder = Path(folder)
-    try:
-        with np.load(folder / "motion.npz", allow_pickle=False) as z:
-            joints = z["joints"].astype(np.float32)
-            fps = float(z["fps"])
-            offset = float(z["audio_offset_s"])
-            n = int(z["n_frames"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(f"cannot read {folder / 'motion.npz'}: {exc}") from None
-    joints = joints[:n]
-    canon, _ = adapt(joints, source="dwm23")  # (n, J, 3)
+    canon, fps, offset = load_dwm_motion(folder)
+    n = len(canon)
     end_s = offset + n / fps
     y = load_audio(folder / "audio.mp3", duration=end_s + 0.1)
     feats = music_features(y=y)
@@ -87,7 +87,7 @@ def load_dwm_sequence(folder: str | os.PathLike) -> Song:
     t_dance = t_song - offset
     valid = (t_dance >= 0) & (t_dance <= (n - 1) / fps)
     poses = np.zeros((len(feats), N_JOINTS, 3), dtype=np.float32)
-    poses[valid] = _resample(canon, fps, t_dance[valid])
+    poses[valid] = resample(canon, fps=fps, times=t_dance[valid])
     first, last = np.flatnonzero(valid)[[0, -1]]
     style = {"C": "cha-cha", "R": "rumba", "T": "tango", "W": "waltz"}.get(folder.name.split("_")[1][:1], "")
     return Song(name=folder.name, features=feats[: last + 1], valid=valid[: last + 1],
@@ -120,7 +120,7 @@ def load_pose_file(path: str | os.PathLike, *, audio: str | os.PathLike | None =
     kp = seq.keypoints.copy()
     kp[seq.flags == 2] = np.nan
     t = np.arange(n) / MODEL_FPS
-    poses = _resample(np.nan_to_num(kp, nan=np.nan), seq.fps, t).astype(np.float32)
+    poses = resample(kp, fps=seq.fps, times=t).astype(np.float32)
     valid = np.isfinite(poses).all(axis=(1, 2))
     if valid.sum() < MODEL_FPS:
         raise InputError(f"{path.name} has less than a second of usable pose")

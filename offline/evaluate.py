@@ -125,16 +125,11 @@ def load_dwm_2d(folder: Path) -> tuple[np.ndarray, float, float]:
 
     Returns ``(poses (T, J, 2), audio_offset_s, duration_s)``; pose frame t ↔ song time offset + t/30.
     """
-    try:
-        with np.load(Path(folder) / "motion.npz", allow_pickle=False) as z:
-            joints = z["joints"][: int(z["n_frames"])].astype(np.float32)
-            fps = float(z["fps"])
-            offset = float(z["audio_offset_s"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(f"cannot read {Path(folder) / 'motion.npz'}: {exc}") from None
-    canon, _ = adapt(joints, source="dwm23")
+    from dancepose.offline.dataset import load_dwm_motion
+
+    canon, fps, offset = load_dwm_motion(folder)
     p2 = metrics.resample_poses(poses=rotate_yaw_project(canon), fps_in=fps, fps_out=MODEL_FPS)
-    return to_body_units(p2, fps=MODEL_FPS), offset, (len(joints) - 1) / fps
+    return to_body_units(p2, fps=MODEL_FPS), offset, (len(canon) - 1) / fps
 
 
 def load_aistpp_2d(folder: Path, *, view: int = 0) -> list[np.ndarray]:

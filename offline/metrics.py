@@ -40,6 +40,7 @@ from scipy import ndimage, signal
 from scipy import linalg
 
 from dancepose.models.errors import ParameterError
+from dancepose.models.clock import resample
 from dancepose.models.skeleton import LIMBS, Joint, limb_lengths, torso_length
 
 #: Gaussian σ (s) smoothing the mean joint speed before picking kinematic beats (Bailando: 5 / 60 s).
@@ -124,14 +125,8 @@ def resample_poses(*, poses: np.ndarray, fps_in: float, fps_out: float) -> np.nd
     """
     p = _check_poses(poses)
     fps_in, fps_out = _check_fps(fps_in), _check_fps(fps_out)
-    t_in = np.arange(p.shape[0]) / fps_in
     n_out = int(np.floor((p.shape[0] - 1) * fps_out / fps_in + 1e-9)) + 1
-    t_out = np.arange(n_out) / fps_out
-    flat = p.reshape(p.shape[0], -1)
-    out = np.empty((n_out, flat.shape[1]))
-    for k in range(flat.shape[1]):
-        out[:, k] = np.interp(t_out, t_in, flat[:, k])
-    return out.reshape((n_out,) + p.shape[1:])
+    return resample(p, fps=fps_in, times=np.arange(n_out) / fps_out)
 
 
 # ------------------------------------------------------------------------------- speed / energy

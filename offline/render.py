@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dancepose.models.clock import MODEL_FPS, OUTPUT_SAMPLE_RATE, SAMPLE_RATE
+from dancepose.models.clock import MODEL_FPS, OUTPUT_SAMPLE_RATE, SAMPLE_RATE, resample
 from dancepose.models.errors import InputError, ParameterError
 
 
@@ -38,12 +38,7 @@ def resample_poses(poses: np.ndarray, *, n_frames: int, fps: float,
     poses = np.asarray(poses, dtype=np.float32)
     if poses.ndim != 3 or len(poses) == 0:
         raise ParameterError(f"poses must have shape (T>0, J, 2), got {poses.shape}")
-    pos = np.arange(n_frames, dtype=np.float64) * (source_fps / float(fps))
-    pos = np.clip(pos, 0.0, len(poses) - 1)
-    i0 = np.floor(pos).astype(int)
-    i1 = np.minimum(i0 + 1, len(poses) - 1)
-    w = (pos - i0).astype(np.float32)[:, None, None]
-    return (poses[i0] * (1.0 - w) + poses[i1] * w).astype(np.float32)
+    return resample(poses, fps=source_fps, times=np.arange(n_frames) / float(fps))
 
 
 def n_video_frames(n_samples: int, *, fps: float, sample_rate: int = SAMPLE_RATE) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dancepose.models.clock import MODEL_FPS
+from dancepose.models.clock import MODEL_FPS, resample
 from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
@@ -65,14 +65,6 @@ def _window_poses(song: Song, start: int, length: int, rng: np.random.Generator,
     return song_poses_2d(sub, yaw_deg=yaw, mirrored=mirrored)
 
 
-def _interp_rows(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Linear interpolation of the rows of ``x`` [shape=(n, ...)] at fractional positions ``pos``."""
-    i0 = np.clip(np.floor(pos).astype(int), 0, len(x) - 1)
-    i1 = np.clip(i0 + 1, 0, len(x) - 1)
-    w = (pos - i0).reshape((-1,) + (1,) * (x.ndim - 1))
-    return (1 - w) * x[i0] + w * x[i1]
-
-
 def stretch_window(feats: np.ndarray, poses: np.ndarray, *, speed: float, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Play a window ``speed`` times faster: music features and poses resampled together.
 
@@ -84,13 +76,13 @@ def stretch_window(feats: np.ndarray, poses: np.ndarray, *, speed: float, length
     from dancepose.models.features import COL_BEAT_COS, COL_BEAT_SIN, COL_TEMPO
 
     pos = np.arange(length + 1) * speed
-    f = _interp_rows(feats, pos).astype(np.float32)
+    f = resample(feats, fps=1.0, times=pos).astype(np.float32)
     f[:, COL_TEMPO] += np.log2(speed)
     norm = np.hypot(f[:, COL_BEAT_SIN], f[:, COL_BEAT_COS])
     norm = np.where(norm < 1e-6, 1.0, norm)
     f[:, COL_BEAT_SIN] /= norm
     f[:, COL_BEAT_COS] /= norm
-    return f, _interp_rows(poses, pos).astype(np.float32)
+    return f, resample(poses, fps=1.0, times=pos).astype(np.float32)
 
 
 class WindowSampler:

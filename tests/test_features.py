@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dancepose.models.audio import load_audio
-from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, N_FFT, SAMPLE_RATE
+from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import ParameterError
 from dancepose.models.features import (COL_ACTIVITY, COL_BEAT_COS, COL_BEAT_SIN, COL_ONSET, N_FEATURES,
                                        FeatureStream, compute_melbank, load_melbank, music_features)

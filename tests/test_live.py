@@ -1,7 +1,6 @@
 """dancepose-live end to end (headless, SDL dummy driver): recording length, Ctrl-C, bad input."""
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
