@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-# libportaudio2: sounddevice's PortAudio; pulseaudio(+utils): the live mic path and its tests;
-# libasound2-plugins: ALSA → PulseAudio bridge; xvfb: optional virtual display.
-PKGS="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins libgl1 libglib2.0-0"
+# libportaudio2: sounddevice's PortAudio; libasound2-plugins: ALSA → PulseAudio/PipeWire bridge;
+# libgl1, libglib2.0-0: OpenCV (mediapipe's opencv-contrib-python).  A sound server is NOT installed here
+# (desktops have PulseAudio or PipeWire already; CI installs PulseAudio itself in .ci/run).
+PKGS="libportaudio2 libasound2-plugins libgl1 libglib2.0-0"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
