@@ -160,7 +160,7 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = export_weights(model)
     tmp = out_dir / "dancer.part.npz"
-    np.savez(tmp, **weights, **stats)
+    np.savez_compressed(tmp, **weights, **stats)
     os.replace(tmp, out_dir / "dancer.npz")
     config = {
         "format": MODEL_FORMAT, "version": MODEL_VERSION,
