@@ -1,6 +1,6 @@
 """Benchmark: pose-extraction frames/s per backend on the shared dance videos, with per-stage times.
 
-    /work/venv/bin/python benchmarks/extract.py [--max-frames 300] [--openpose-model PATH]
+    .venv/bin/python benchmarks/extract.py [--max-frames 300] [--openpose-model PATH]
 
 For every video and backend it decodes up to ``--max-frames`` frames (OpenCV), optionally resizes them
 ("480p" = the shorter side scaled to 480 lines, aspect kept; videos already at or below 480 lines are
