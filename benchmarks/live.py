@@ -151,12 +151,18 @@ def main() -> None:
         rows.append(("audio → motion latency", "skipped (no PulseAudio; run .ci/pulse.sh)", "≤ 30 ms"))
     else:
         rows += [
-            ("click → joint-speed xcorr peak lag (ms)", f"{lat['xcorr_lag_ms']:.0f} (r={lat['xcorr']:.2f})", "≤ 30"),
-            ("click → motion onset (accel. peak) lag (ms)", f"{lat['onset_lag_ms']:.0f}", "≤ 30"),
-            ("click → kinematic beat (speed min) lag (ms)", f"{lat['kin_beat_lag_ms']:.0f}", ""),
+            ("click → kinematic beat (speed min) lag (ms)", f"{lat['kin_beat_lag_ms']:.0f}",
+             "≤ 30 (audio → motion)"),
+            ("click → motion onset (accel. peak) lag (ms)", f"{lat['onset_lag_ms']:.0f}", "–"),
+            ("click → joint-speed xcorr peak lag (ms)", f"{lat['xcorr_lag_ms']:.0f} (r={lat['xcorr']:.2f})", "–"),
             ("engine display − pose time, median (ms)", f"{lat['pipeline_ms']:.1f}", ""),
             ("display − newest mic sample time, median (ms)", f"{lat['input_ms']:.1f}", ""),
         ]
+    import resource
+
+    # Every dancepose-live run above is a child process: the largest resident set among them.
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rows.append(("peak memory of a dancepose-live run (RSS)", f"{rss_mb:.0f} MB", ""))
     w = max(len(r[0]) for r in rows)
     print(f"dancepose-live benchmark ({os.cpu_count()} cores, load average {load:.1f})")
     print(f"{'measure':<{w}}  {'value':<28}  target")

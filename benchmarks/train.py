@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -51,6 +52,8 @@ def main() -> None:
         ("first epoch (incl. graph build)", f"{hist[0]['seconds']:.2f} s"),
         ("train_dancer total", f"{t_train:.1f} s for {args.epochs} epochs"),
         ("numpy dancer step p50 / p99", f"{np.percentile(times_ms, 50):.3f} / {np.percentile(times_ms, 99):.3f} ms"),
+        ("peak memory (RSS, loading + training)",
+         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"),
     ]
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  value")
