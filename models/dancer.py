@@ -99,6 +99,9 @@ class Dancer:
         self.idle = idle
         self.groove = groove if groove is not None else GrooveConfig(**config.get("groove", {}))
         self.dynamics = dynamics
+        #: How long after its audio a pose will be seen (s); the live engine sets it to its display delay,
+        #: offline rendering shows every pose at its own time (0).
+        self.lead_s = 0.0
         self._lvl_alpha = 1.0 - np.exp(-1.0 / (dynamics.smooth_s * MODEL_FPS))
         self.n_layers = int(config["network"]["layers"])
         self.hidden = int(config["network"]["hidden"])
@@ -276,9 +279,12 @@ class Dancer:
         h = -pose[:, 1]
         h = (h - h.min()) / max(float(h.max() - h.min()), 1e-6)
         lift = np.clip(h * 2.0, 0.0, 1.0)  # knees move half as much as hips and above
-        down = 0.5 * (1.0 + np.cos(2.0 * np.pi * phase))  # 1 on the beat, 0 half-way between beats
-        side = np.cos(np.pi * (self._beats + phase))  # extreme on every beat, period two beats
         beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
+        # A display that shows this pose `lead_s` after its audio was heard gets the groove of that later
+        # moment: the beat phase is a prediction, so the bounce can bottom out on the beat as it is seen.
+        ahead = phase + self.lead_s / beat_s
+        down = 0.5 * (1.0 + np.cos(2.0 * np.pi * ahead))  # 1 on the beat, 0 half-way between beats
+        side = np.cos(np.pi * (self._beats + ahead))  # extreme on every beat, period two beats
         depth = g.bounce * float(np.clip(beat_s / 0.5, *g.depth_range))
         out[:, 1] += self.intensity * amount * depth * down * lift
         out[:, 0] += self.intensity * amount * g.sway * side * h

@@ -147,6 +147,8 @@ class Engine:
         t0 = time.perf_counter()
         first_frame = self.features.frames_done
         feats = self.features.process(samples) if len(samples) else None
+        # Poses are shown `delay + lookback` after their audio: let the dancer's groove lead by that much.
+        self.dancer.lead_s = (self._delay or 0.0) + self.config.lookback_s
         self._samples += len(samples)
         steps = 0
         if feats is not None:
