@@ -76,3 +76,24 @@ def test_dances_bigger_to_louder_music(dancer):
     quiet = np.median(e[14 * MODEL_FPS:22 * MODEL_FPS])
     assert quiet < 0.8 * loud, (loud, quiet)
     assert quiet > 0.2 * loud  # quieter, not stopped: the music still plays
+
+
+def test_lead_moves_the_beat_marking_earlier(dancer):
+    """The live engine sets ``lead_s`` to its display delay: the bounce then bottoms out that much earlier."""
+    feats = music_features(y=pulse_train(100, 20.0))
+    beats = np.arange(0.5, 20.0, 0.6)
+
+    def median_offset(lead):
+        dancer.lead_s = lead
+        try:
+            poses = dancer.generate(feats, seed=0)[8 * MODEL_FPS:]
+        finally:
+            dancer.lead_s = 0.0
+        y = poses[..., 1].mean(axis=1)  # the bounce: lowest (largest y) on the beat
+        t = np.arange(len(y)) / MODEL_FPS + 8.0
+        peaks = [t[i] for i in range(1, len(y) - 1) if y[i] >= y[i - 1] and y[i] > y[i + 1]]
+        d = [p - beats[np.argmin(np.abs(beats - p))] for p in peaks]
+        return float(np.median(d))
+
+    shift = median_offset(0.0) - median_offset(0.1)
+    assert 0.05 < shift < 0.15, shift
