@@ -28,10 +28,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dancepose.models.audio import load_audio
 from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import InputError, ParameterError
 from dancepose.models.skeleton import adapt, rotate_yaw_project, to_body_units
 from dancepose.offline import drumloops, metrics
+from dancepose.offline.dataset import VALIDATION_SONGS
 
 BEAT_HOP: int = 256
 #: Tempo of the silence-gap and quiet/loud loops.
@@ -105,12 +107,6 @@ def loudness_db(*, y: np.ndarray, n_frames: int, window_s: float = 0.5) -> np.nd
 
 
 # ----------------------------------------------------------------------------------- loading
-def _validation_songs() -> tuple[str, ...]:
-    from dancepose.offline.dataset import VALIDATION_SONGS
-
-    return tuple(VALIDATION_SONGS)
-
-
 def _dwm_dir(data: Path) -> Path:
     data = Path(data)
     if (data / "dance_with_melody").is_dir():
@@ -146,12 +142,6 @@ def load_aistpp_2d(folder: Path, *, view: int = 0) -> list[np.ndarray]:
     return out
 
 
-def _load_audio(path: Path, *, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
-    from dancepose.models.audio import load_audio
-
-    return load_audio(path, offset=offset, duration=duration)
-
-
 def load_pose_track(path: Path, *, audio: Path | None) -> Track:
     """A ``.pose.npz`` with its music (given, or found beside it) as a :class:`Track`."""
     from dancepose.models.posefile import MISSING, PoseSequence
@@ -175,7 +165,7 @@ def load_pose_track(path: Path, *, audio: Path | None) -> Track:
             for c in range(2):
                 kp[:, j, c] = np.interp(idx, idx[good], kp[good, j, c])
     p = metrics.resample_poses(poses=kp, fps_in=seq.fps, fps_out=MODEL_FPS)
-    y = _load_audio(audio_path, duration=seq.duration + 0.1)
+    y = load_audio(audio_path, duration=seq.duration + 0.1)
     name = Path(path).name.removesuffix(".pose.npz")
     return Track(name=name, kind="file", poses=to_body_units(p, fps=MODEL_FPS), y=y, in_frame=in_frame,
                  extra={"audio": str(audio_path), "image_size": [w, h]})
@@ -483,7 +473,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
         from dancepose.models.features import music_features
 
         dwm = _dwm_dir(Path(data))
-        names = list(songs) if songs else [s for s in _validation_songs() if (dwm / s).is_dir()]
+        names = list(songs) if songs else [s for s in VALIDATION_SONGS if (dwm / s).is_dir()]
         missing = [s for s in names if not (dwm / s / "motion.npz").is_file()]
         if missing:
             raise InputError(f"unknown Dance-with-Melody sequence(s) in {dwm}: {', '.join(missing)}")
@@ -493,7 +483,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
         limb_ref = real_limb_reference([load_dwm_2d(dwm / n)[0] for n in names])
         for name in tqdm(names, desc="songs", unit="song", disable=quiet):
             gt, offset, dur = load_dwm_2d(dwm / name)
-            y_song = _load_audio(dwm / name / "audio.mp3", duration=offset + dur + 0.2)
+            y_song = load_audio(dwm / name / "audio.mp3", duration=offset + dur + 0.2)
             y_seg = y_song[int(round(offset * SAMPLE_RATE)):]
             tempo, mb = track_beats(y=y_seg)
             loaded[name] = (gt, offset, y_song, y_seg, (tempo, mb))

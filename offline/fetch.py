@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import InputError, ParameterError
 
 ARCHIVE_NAME = "download-archive.txt"
@@ -98,12 +99,6 @@ def read_links(links: Iterable[str | os.PathLike]) -> list[str]:
     return out
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def extract_wav(video: Path, wav: Path) -> Path:
     """Write the first audio stream of ``video`` to ``wav`` (16-bit PCM, original rate/channels).
 
@@ -115,7 +110,7 @@ def extract_wav(video: Path, wav: Path) -> Path:
         ``"no audio track"`` when the video has none; any other decoding failure.
     """
     tmp = wav.with_name(wav.name + ".part.wav")
-    cmd = [_ffmpeg(), "-nostdin", "-y", "-v", "error", "-i", str(video), "-map", "0:a:0", "-vn",
+    cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(video), "-map", "0:a:0", "-vn",
            "-c:a", "pcm_s16le", str(tmp)]
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     err = proc.stderr.decode("utf-8", "replace").strip()
@@ -150,7 +145,6 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     -------
     FetchReport
     """
-    import imageio_ffmpeg
     import yt_dlp
     from tqdm import tqdm
 
@@ -168,7 +162,7 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
         "format": FORMAT,
         "merge_output_format": "mp4",
         "download_archive": str(out / ARCHIVE_NAME),
-        "ffmpeg_location": imageio_ffmpeg.get_ffmpeg_exe(),
+        "ffmpeg_location": ffmpeg_exe(),
         "noplaylist": True,
         "quiet": True,
         "no_warnings": True,

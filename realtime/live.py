@@ -178,7 +178,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
         window.close()
         raise
     style = FigureStyle()
-    log = TimingLog(keep_poses=config.log_poses is not None)
+    # Rows are kept only when asked for: a live session may run for hours.
+    logging = config.log_timings is not None or config.log_poses is not None
+    log = TimingLog(keep_poses=config.log_poses is not None) if logging else None
     engine.keep_model_poses = config.log_poses is not None
     limit = int(round(config.duration * SAMPLE_RATE)) if config.duration else None
     recording: _Recording | None = None
@@ -249,9 +251,10 @@ def run_live(*, config: LiveConfig) -> LiveResult:
                 if last_wall is not None and wall > last_wall:
                     dt_est += 0.05 * ((wall - last_wall) - dt_est)
                 last_wall = wall
-                log.add(frame=frame, wall_time=wall, state=state,
-                        frame_ms=(time.perf_counter() - t_frame) * 1e3, xruns=source.xruns,
-                        recording=recording is not None)
+                if log is not None:
+                    log.add(frame=frame, wall_time=wall, state=state,
+                            frame_ms=(time.perf_counter() - t_frame) * 1e3, xruns=source.xruns,
+                            recording=recording is not None)
                 frame += 1
                 if done:
                     break
@@ -265,9 +268,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
             if config.screenshot is not None and frame:
                 window.save_png(config.screenshot)
             window.close()
-            if config.log_timings is not None:
+            if log is not None and config.log_timings is not None:
                 log.write_csv(config.log_timings)
-            if config.log_poses is not None:
+            if log is not None and config.log_poses is not None:
                 log.write_poses(config.log_poses, engine=engine)
     seconds = source.samples_read / SAMPLE_RATE
     result = LiveResult(frames=frame, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,

@@ -28,15 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import InputError, ParameterError
 
 _SENTINEL = None
-
-
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def _wait_uninterrupted(proc: subprocess.Popen) -> tuple[int, bool]:
@@ -306,7 +301,7 @@ class Mp4Recorder:
                 raise InputError(f"video encoder failed: {self._error}")
             return None
         out_tmp = self._tmp / ("final" + (self.path.suffix or ".mp4"))
-        cmd = [_ffmpeg(), "-nostdin", "-y", "-v", "error", "-i", str(self._video_tmp)]
+        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(self._video_tmp)]
         if self._audio_samples > 0:
             n = int(round(self._written * self.sample_rate / float(self.fps)))
             cmd += ["-i", str(self._audio_tmp), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
@@ -366,7 +361,7 @@ def probe_streams(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"media file not found: {path}")
-    exe = _ffmpeg()
+    exe = ffmpeg_exe()
     info = subprocess.run([exe, "-nostdin", "-hide_banner", "-i", str(path)], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, check=False).stderr.decode("utf-8", "replace")
     streams: dict[int, dict] = {}
