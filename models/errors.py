@@ -33,3 +33,9 @@ class DeviceError(DanceposeError):
     """An audio device or display is unavailable."""
 
     exit_code = 5
+
+
+class OutputError(DanceposeError):
+    """An output cannot be written: a path under a file, a device, no permission, a full disk."""
+
+    exit_code = 6

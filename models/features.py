@@ -145,6 +145,9 @@ class FeatureStream:
         self._n_onsets = 0
         self._period = 60.0 * MODEL_FPS / self.config.tempo_prior_bpm
         self._phase = 0.0
+        self.beat_count = 0
+        self._fixed_period: float | None = None
+        self._taps: list[float] = []
         self.beat_confidence = 0.0
         self._activity = 0.0
         self._hold = 0
@@ -157,6 +160,46 @@ class FeatureStream:
     @property
     def beat_phase(self) -> float:
         return self._phase % 1.0
+
+    @property
+    def beats_per_bar(self) -> int:
+        """Beats per bar (this tracker assumes 4)."""
+        return 4
+
+    @property
+    def bar_phase(self) -> float:
+        """0…1 through the bar, 0 on the downbeat (counted from the first beat)."""
+        return ((self.beat_count % self.beats_per_bar) + self.beat_phase) / self.beats_per_bar
+
+    # ------------------------------------------------------------------ live controls
+    def fix_tempo(self, bpm: float | None) -> None:
+        """Hold the tempo at ``bpm`` (the phase still follows the music); None releases it."""
+        if bpm is None:
+            self._fixed_period = None
+            return
+        if not (20.0 <= float(bpm) <= 400.0):
+            raise ParameterError(f"tempo must be between 20 and 400 BPM, got {bpm}")
+        self._fixed_period = 60.0 * MODEL_FPS / float(bpm)
+        self._period = self._fixed_period
+
+    def tap(self, time_s: float | None = None) -> None:
+        """A tap (on the beat) at stream time ``time_s`` (default: now).
+
+        Two or more taps less than 2 s apart set the tempo from their intervals and put the beat on them.
+        """
+        now = max(self.frames_done - 1, 0) / MODEL_FPS  # time of the newest feature frame
+        t = now if time_s is None else float(time_s)
+        if self._taps and not (0.1 < t - self._taps[-1] < 2.0):
+            self._taps = []
+        self._taps = (self._taps + [t])[-8:]
+        if len(self._taps) < 2:
+            return
+        interval = float(np.median(np.diff(self._taps)))
+        self._period = interval * MODEL_FPS
+        if self._fixed_period is not None:
+            self._fixed_period = self._period
+        self._phase = ((now - self._taps[-1]) * MODEL_FPS / self._period) % 1.0
+        self.beat_confidence = max(self.beat_confidence, 0.5)
 
     # ------------------------------------------------------------------ processing
     def process(self, y: np.ndarray) -> np.ndarray:
@@ -250,6 +293,9 @@ class FeatureStream:
         self._n_onsets += 1
         # Advance the oscillator one frame.
         self._phase += 1.0 / self._period
+        if self._phase >= 1.0:
+            self._phase -= 1.0
+            self.beat_count += 1
         n_valid = min(self._n_onsets, len(h))
         if n_valid < 2 * self._max_lag:
             return
@@ -272,6 +318,8 @@ class FeatureStream:
         self.beat_confidence += 0.1 * (conf - self.beat_confidence)
         # Tempo: pull the oscillator period toward the estimate, more when confident.
         self._period += c.period_gain * conf * (lag - self._period)
+        if self._fixed_period is not None:
+            self._period = self._fixed_period
         # Phase: comb over the recent envelope — where did the last beat fall?
         p = self._period
         n_beats = int((n_valid - 1) // p)

@@ -11,17 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from dancepose.models.errors import DanceposeError
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
-    if w < 16 or h < 16 or w % 2 or h % 2:
-        raise argparse.ArgumentTypeError(f"size must be even and at least 16x16, got {text!r}")
-    return w, h
+from dancepose.models.cli import run_cli, size_arg
 
 
 # ------------------------------------------------------------------------------------------ fetch
@@ -110,7 +100,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--background", type=Path, default=None, help="background image")
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
-    p.add_argument("--size", type=_size, default=(1280, 720), help="WxH, default 1280x720")
+    p.add_argument("--size", type=size_arg, default=(1280, 720), help="WxH, default 1280x720")
     p.add_argument("--save-pose", type=Path, default=None, help="also write the motion as .pose.npz")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true")
@@ -134,7 +124,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, default=Path("dancepose_out"), help="work/output directory")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
-    p.add_argument("--size", type=_size, default=(1280, 720))
+    p.add_argument("--size", type=size_arg, default=(1280, 720))
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)
 
@@ -215,21 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
     for add in _COMMANDS:
         add(sub)
     return parser
-
-
-def run_cli(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, *, prog: str) -> int:
-    """Call a command; turn user-facing errors into one line and an exit code."""
-    try:
-        return int(func(args) or 0)
-    except DanceposeError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except MemoryError:
-        print(f"{prog}: error: out of memory", file=sys.stderr)
-        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

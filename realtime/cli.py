@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from dancepose.offline.cli import _size, run_cli
+from dancepose.models.cli import run_cli, size_arg
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4",
                    help="record what is shown, with the audio, to an MP4 (H.264 + AAC)")
     p.add_argument("--fullscreen", action="store_true")
-    p.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="default 1280x720")
+    p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
     p.add_argument("--background", type=Path, default=None, metavar="IMG", help="stage image")
     p.add_argument("--headless", action="store_true",
                    help="no window (for recording/CI); FILE/demo use a simulated clock if no audio "
@@ -68,16 +67,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sigterm(signum, frame) -> None:
-    raise KeyboardInterrupt  # finalise the recording and logs like Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     # The live loop multiplies tiny matrices: OpenBLAS worker threads only spin (≈ a whole core of
     # system time on a 2-core machine).  Must be set before numpy is imported.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    signal.signal(signal.SIGTERM, _sigterm)
     args = build_parser().parse_args(argv)
     return run_cli(_run, args, prog="dancepose-live")
 

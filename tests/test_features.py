@@ -100,3 +100,25 @@ def test_onsets_peak_right_after_clicks_and_activity_gates_silence():
 def test_bad_parameters():
     with pytest.raises(ParameterError):
         FeatureStream().process(np.zeros((10, 2), np.float32))
+
+
+def test_live_controls_fix_tempo_and_tap():
+    """The live-control API the performer wires to keys and flags: --bpm and tap tempo."""
+    from dancepose.models.clock import SAMPLE_RATE
+    from dancepose.models.features import FeatureStream
+
+    s = FeatureStream()
+    s.fix_tempo(133.0)
+    s.process(np.zeros(SAMPLE_RATE * 2, dtype=np.float32))
+    assert abs(s.tempo_bpm - 133.0) < 0.5
+    s.fix_tempo(None)
+    s2 = FeatureStream()
+    s2.process(np.zeros(SAMPLE_RATE, dtype=np.float32))
+    for k in range(4):  # taps every 0.5 s = 120 BPM ending now
+        s2.tap(1.0 - 1.5 + 0.5 * k)
+    assert abs(s2.tempo_bpm - 120.0) < 0.5
+    assert s2.beat_phase < 0.1 or s2.beat_phase > 0.9
+    assert s2.beats_per_bar in (3, 4) and 0.0 <= s2.bar_phase < 1.0
+    before = s2.beat_count
+    s2.process(np.zeros(SAMPLE_RATE, dtype=np.float32))
+    assert s2.beat_count - before in (1, 2, 3)

@@ -1,0 +1,116 @@
+"""What both command lines (``dancepose``, ``dancepose-live``) share: argument types, progress bars, signals
+and turning errors into one line and an exit code.
+
+Signals: :func:`run_cli` installs handlers so that SIGINT and SIGTERM behave the same everywhere — the
+first one raises :class:`Interrupted` (a ``KeyboardInterrupt``) in the main thread, so every ``finally``
+and every :func:`~dancepose.models.outputs.atomic_output` finalises or cleans up, and the command exits
+130 (SIGINT) or 143 (SIGTERM); a second signal exits at once with the same code.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from typing import Any, Callable, TextIO
+
+from .errors import DanceposeError
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised by the first SIGINT/SIGTERM; ``exit_code`` is 128 + the signal number."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+        self.exit_code = 128 + int(signum)
+
+
+class _SignalPolicy:
+    """The handler :func:`install_signal_handlers` installs: raise once, exit on the second signal."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.fired:
+            os._exit(128 + signum)  # second signal: abort now, no more clean-up
+        self.fired = True
+        raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGINT/SIGTERM → :class:`Interrupted` once, immediate exit on the second (main thread only)."""
+    policy = _SignalPolicy()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, policy)
+    except ValueError:  # not the main thread (a test calling main() in a thread): keep the defaults
+        pass
+
+
+def run_cli(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, *, prog: str) -> int:
+    """Call a command; turn user-facing errors into one line and an exit code.
+
+    Exit codes: the error's ``exit_code`` (2 parameters, 3 input, 4 model, 5 device, 6 output),
+    130 / 143 when interrupted by SIGINT / SIGTERM, 1 out of memory.
+    """
+    install_signal_handlers()
+    try:
+        return int(func(args) or 0)
+    except DanceposeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        code = getattr(exc, "exit_code", 130)
+        print(f"{prog}: interrupted" + (" (SIGTERM)" if code == 143 else ""), file=sys.stderr)
+        return code
+    except MemoryError:
+        print(f"{prog}: error: out of memory", file=sys.stderr)
+        return 1
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """argparse type for ``WxH`` frame sizes (even, at least 16×16)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
+    if w < 16 or h < 16 or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"size must be even and at least 16x16, got {text!r}")
+    return w, h
+
+
+class _LineStream:
+    """A file for tqdm when stderr is not a terminal: each refresh becomes one plain line, no ``\\r``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        line = text.replace("\r", "").strip()
+        if line:
+            self._stream.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def progress(iterable: Any = None, *, quiet: bool = False, **kwargs: Any):
+    """A tqdm progress bar that behaves in logs.
+
+    On a terminal: the usual bar.  Otherwise (CI logs, ``> run.log``): one plain line every 30 s and
+    one at the end, never carriage returns.  ``quiet`` disables it.  Other keyword arguments go to tqdm.
+    """
+    from tqdm import tqdm
+
+    stream = kwargs.pop("file", sys.stderr)
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    if not tty:
+        kwargs.setdefault("mininterval", 30.0)
+        kwargs.setdefault("maxinterval", 60.0)
+        kwargs.setdefault("ascii", True)
+        kwargs["ncols"] = kwargs.get("ncols", 100)
+        stream = _LineStream(stream)
+    return tqdm(iterable, file=stream, disable=quiet, **kwargs)
