@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Sequence
 
 from dancepose.models.cli import run_cli, size_arg
+from dancepose.models.media.draw import STYLES, background_arg
+from dancepose.realtime.osc import osc_target_arg
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dancepose-live",
         description="The dancer performs live: it listens (microphone, a song it plays, or the built-in "
-                    "demo loop) and dances at 60 fps. Keys: space pause, f fullscreen, r record, "
-                    "h HUD, q/Esc quit.")
+                    "demo loop) and dances at 60 fps. Keys: space pause, t tap the tempo, f fullscreen, "
+                    "r record, h HUD, q/Esc quit.")
     p.add_argument("--input", "-i", default="demo", metavar="mic|FILE|demo",
                    help="listen to the microphone, play and dance to FILE, or the built-in demo loop "
                         "(default)")
@@ -33,7 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record what is shown, with the audio, to an MP4 (H.264 + AAC)")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
-    p.add_argument("--background", type=Path, default=None, metavar="IMG", help="stage image")
+    p.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR",
+                   help="stage image, or a flat colour for chroma keying: a name (green, blue, magenta …) "
+                        "or #RRGGBB")
+    p.add_argument("--style", choices=STYLES, default="stick",
+                   help="stick (default) or openpose: the ControlNet OpenPose look (COCO-18 colours on black)")
+    p.add_argument("--save-openpose", type=Path, default=None, metavar="DIR",
+                   help="write every shown pose as OpenPose JSON (COCO-18 pose_keypoints_2d) into DIR")
+    p.add_argument("--osc", type=osc_target_arg, default=None, metavar="HOST:PORT",
+                   help="send /dancepose/pose every frame, /dancepose/beat and /dancepose/tempo on events "
+                        "(OSC over UDP)")
+    p.add_argument("--link", action="store_true",
+                   help="join an Ableton Link session: follow its tempo and beat when peers exist, "
+                        "else publish the tracked tempo")
+    p.add_argument("--bpm", type=float, default=None, metavar="N", help="fix the tempo at N BPM")
+    p.add_argument("--latency-offset", type=float, default=0.0, metavar="MS",
+                   help="how much later the audience hears the sound than it sees the picture: positive "
+                        "holds the picture back (Bluetooth/PA delay), negative moves it earlier (a slow "
+                        "projector); default 0")
     p.add_argument("--headless", action="store_true",
                    help="no window (for recording/CI); FILE/demo use a simulated clock if no audio "
                         "device exists")
@@ -62,7 +81,8 @@ def _run(args: argparse.Namespace) -> int:
                         fullscreen=args.fullscreen, size=args.size, background=args.background,
                         headless=args.headless, duration=args.duration, log_timings=args.log_timings,
                         log_poses=args.log_poses, sim_clock=args.sim_clock, screenshot=args.screenshot,
-                        seed=args.seed, quiet=args.quiet)
+                        seed=args.seed, quiet=args.quiet, style=args.style, save_openpose=args.save_openpose,
+                        osc=args.osc, link=args.link, bpm=args.bpm, latency_offset_ms=args.latency_offset)
     run_live(config=config)
     return 0
 

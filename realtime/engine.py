@@ -11,10 +11,24 @@ Timing model
 ------------
 Model pose ``k`` is computed from the audio before sample ``k * HOP_LENGTH``; its time stamp is the
 stream time of that sample (DAC time for playback — when it is heard —, ADC time for a microphone).
-The engine shows the pose of ``render_time = now - delay - lookback``: ``delay`` follows the running
-minimum over the last half second of "age of the newest model pose" (≈ 0 for playback, the input
-latency for a microphone), and ``lookback`` (half a model frame) keeps the interpolation mostly between
-two known poses.  :class:`TimingLog` writes audio/pose/display times per frame (``--log-timings``).
+The engine shows the pose of ``render_time = now - delay - lookback - latency_offset``: ``delay`` follows
+the running minimum over the last half second of "age of the newest model pose" (≈ 0 for playback, the
+input latency for a microphone), and ``lookback`` (half a model frame) keeps the interpolation mostly
+between two known poses.  :class:`TimingLog` writes audio/pose/display times per frame (``--log-timings``).
+
+Latency offset (``--latency-offset MS``)
+----------------------------------------
+``latency_offset_s`` is how much *later* the audience hears the sound than the stream clock says,
+relative to when it sees the picture.  Positive (Bluetooth speakers, a long PA chain): the picture is held
+back by that much — poses, beat flashes and the beat/pose messages all come later.  Negative (a projector or
+video mixer that delays the picture): the figure moves earlier — the shown pose comes nearer the newest
+analysed audio (never past it) and the dancer's groove leads by whatever could not be gained that way,
+so its kinematic beats still land on the beats the audience hears.  The beat read-outs of
+:class:`FrameState` (``beat_position``, ``beat_phase``, ``beat_in_bar``) are those of the music the
+audience hears at the moment the frame is seen.
+
+The model step (features → dancer) lives in :meth:`Engine._model_step` only, so it can be swapped for
+another audio → pose performer without touching the timing.
 """
 from __future__ import annotations
 
@@ -46,16 +60,23 @@ class EngineConfig:
         Per-frame smoothing factor (0..1] of the delay estimate.
     seed : int
         Dancer seed.
+    latency_offset_s : float
+        How much later the audience hears the sound than it sees the picture (s); see the module notes.
+        Between -1 and +2 s.
     """
 
     lookback_s: float = 0.5 / MODEL_FPS
     delay_window: int = 30
     delay_smoothing: float = 0.1
     seed: int = 0
+    latency_offset_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.lookback_s < 0 or self.delay_window < 1 or not (0 < self.delay_smoothing <= 1):
             raise ParameterError(f"invalid EngineConfig {self}")
+        if not (-1.0 <= self.latency_offset_s <= 2.0):
+            raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, "
+                                 f"got {self.latency_offset_s * 1e3:.0f}")
 
 
 @dataclass(frozen=True)
@@ -76,10 +97,18 @@ class FrameState:
         Dancer steps taken this frame.
     model_ms : float
         Features + dancer cost this frame (ms).
-    level_db, tempo_bpm, beat_phase, beat_confidence : float
+    level_db, tempo_bpm, beat_confidence : float
         Read-outs of the feature stream for the HUD.
     new_samples : int
         Analysis samples consumed this frame.
+    beat_position : float
+        Beats since the start (the feature stream's ``beat_count + beat_phase``) of the music heard when
+        this frame is seen: the newest analysed frame's, advanced at the tempo to that moment.
+    beat_phase : float
+        ``beat_position % 1``: 0 on the beat.
+    beats_per_bar : int
+    beat_in_bar : int
+        0 … beats_per_bar-1, 0 on the downbeat (from the stream's ``bar_phase``).
     """
 
     pose: np.ndarray
@@ -93,6 +122,9 @@ class FrameState:
     beat_phase: float
     beat_confidence: float
     new_samples: int
+    beat_position: float = 0.0
+    beats_per_bar: int = 4
+    beat_in_bar: int = 0
 
 
 class Engine:
@@ -117,9 +149,10 @@ class Engine:
         self.features.reset()
         self.dancer.reset(self.config.seed)
         rest = np.asarray(getattr(self.dancer, "rest_pose", np.zeros((N_JOINTS, 2))), dtype=np.float32)
-        self._p_prev = rest.copy()
-        self._p_last = rest.copy()
-        self._t_prev = -np.inf
+        self._rest = rest.copy()
+        # recent model poses (time, pose): enough for the input delay plus a positive latency offset
+        n_hist = int(np.ceil((max(self.config.latency_offset_s, 0.0) + 1.0) * MODEL_FPS)) + 4
+        self._hist: deque[tuple[float, np.ndarray]] = deque(maxlen=n_hist)
         self._t_last = -np.inf
         self._ages: deque[float] = deque(maxlen=self.config.delay_window)
         self._delay: float | None = None
@@ -145,22 +178,23 @@ class Engine:
         """
         now = source.now()
         t0 = time.perf_counter()
+        offset = self.config.latency_offset_s
+        delay = self._delay or 0.0
+        # How far behind `now` the shown pose is: `delay + lookback` plus the latency offset, but never
+        # nearer than the newest pose (`delay`).  The groove leads by that minus the offset, so the
+        # kinematic beats land on the beats the audience hears (see the module notes).
+        behind = max(delay + self.config.lookback_s + offset, delay)
+        self.dancer.lead_s = behind - offset
         first_frame = self.features.frames_done
-        feats = self.features.process(samples) if len(samples) else None
-        # Poses are shown `delay + lookback` after their audio: let the dancer's groove lead by that much.
-        self.dancer.lead_s = (self._delay or 0.0) + self.config.lookback_s
+        poses = self._model_step(samples)
         self._samples += len(samples)
-        steps = 0
-        if feats is not None:
-            for i, row in enumerate(feats):
-                pose = np.asarray(self.dancer.step(row), dtype=np.float32)
-                t_k = source.sample_time((first_frame + i) * HOP_LENGTH)
-                self._p_prev, self._t_prev = self._p_last, self._t_last
-                self._p_last, self._t_last = pose, t_k
-                if self.keep_model_poses:
-                    self.model_times.append(t_k)
-                    self.model_poses.append(pose)
-                steps += 1
+        for i, pose in enumerate(poses):
+            t_k = source.sample_time((first_frame + i) * HOP_LENGTH)
+            self._hist.append((t_k, pose))
+            self._t_last = t_k
+            if self.keep_model_poses:
+                self.model_times.append(t_k)
+                self.model_poses.append(pose)
         model_ms = (time.perf_counter() - t0) * 1e3
         audio_time = source.sample_time(self._samples) if self._samples else now
         if np.isfinite(self._t_last):
@@ -170,23 +204,59 @@ class Engine:
                 self._delay = target
             else:
                 self._delay += self.config.delay_smoothing * (target - self._delay)
-            render_time = now - self._delay - self.config.lookback_s
+            behind = max(self._delay + self.config.lookback_s + offset, self._delay)
+            render_time = now - behind
         else:
             render_time = now
         pose = self._interpolate(render_time)
         f = self.features
+        bpm = float(f.tempo_bpm)
+        bpb = int(f.beats_per_bar)
+        # The beat the audience hears now: the newest feature frame's, advanced at the tempo.
+        heard = now - offset
+        t_frame = source.sample_time(max(f.frames_done - 1, 0) * HOP_LENGTH) if f.frames_done else heard
+        ahead = (heard - t_frame) * bpm / 60.0
+        position = float(f.beat_count) + float(f.beat_phase) + ahead
+        in_bar = int(np.floor(float(f.bar_phase) * bpb + ahead)) % bpb
         return FrameState(pose=pose, display_time=now, audio_time=audio_time, pose_time=render_time,
-                          model_steps=steps, model_ms=model_ms, level_db=float(f.level_db),
-                          tempo_bpm=float(f.tempo_bpm), beat_phase=float(f.beat_phase),
-                          beat_confidence=float(f.beat_confidence), new_samples=len(samples))
+                          model_steps=len(poses), model_ms=model_ms, level_db=float(f.level_db),
+                          tempo_bpm=bpm, beat_phase=position % 1.0,
+                          beat_confidence=float(f.beat_confidence), new_samples=len(samples),
+                          beat_position=position, beats_per_bar=bpb, beat_in_bar=in_bar)
+
+    def _model_step(self, samples: np.ndarray) -> list[np.ndarray]:
+        """Audio → the poses of the model frames it completes: the one place features meet the dancer.
+
+        Parameters
+        ----------
+        samples : np.ndarray [shape=(n,)]
+
+        Returns
+        -------
+        list of np.ndarray [shape=(N_JOINTS, 2)] float32, one per completed model frame, in order.
+        """
+        if not len(samples):
+            return []
+        feats = self.features.process(samples)
+        return [np.asarray(self.dancer.step(row), dtype=np.float32) for row in feats]
 
     def _interpolate(self, t: float) -> np.ndarray:
-        """Pose at stream time ``t`` between the last two model poses (clamped). [shape=(J, 2)]"""
-        if not np.isfinite(self._t_prev) or self._t_last <= self._t_prev:
-            return self._p_last
-        a = (t - self._t_prev) / (self._t_last - self._t_prev)
-        a = min(max(a, 0.0), 1.0)
-        return (1.0 - a) * self._p_prev + a * self._p_last
+        """Pose at stream time ``t`` between the two model poses around it (clamped). [shape=(J, 2)]"""
+        hist = self._hist
+        if not hist:
+            return self._rest
+        if t >= hist[-1][0] or len(hist) == 1:
+            return hist[-1][1]
+        if t <= hist[0][0]:
+            return hist[0][1]
+        i = len(hist) - 1
+        while hist[i - 1][0] > t:  # walk back from the newest (the usual answer is the last pair)
+            i -= 1
+        (t0, p0), (t1, p1) = hist[i - 1], hist[i]
+        if t1 <= t0:
+            return p1
+        a = (t - t0) / (t1 - t0)
+        return (1.0 - a) * p0 + a * p1
 
 
 # ------------------------------------------------------------------------------------ timing log

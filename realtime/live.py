@@ -1,27 +1,24 @@
-"""The live performance loop behind ``dancepose-live``: source → engine → window (→ recorder, logs).
+"""``dancepose-live`` behind the command line: build a :class:`~dancepose.realtime.performance.Performance`
+and its sinks, run it, close it.
 
-:func:`run_live` is the keyword-only core the CLI wraps.  One iteration per display frame:
-
-1. window events (keys, close);
-2. ``source.read()`` — the samples heard (playback) or captured (mic) since the last frame;
-3. ``Engine.update`` — features, dancer steps, the interpolated pose for this frame;
-4. draw stage + figure + HUD, present;
-5. when recording: the samples of step 2 go to ``Mp4Recorder.add_audio`` and the presented surface to
-   ``Mp4Recorder.process`` as many times as needed to keep the video at ``DISPLAY_FPS`` on the *audio*
-   clock (a late frame is repeated, an early one skipped), so picture and sound stay in sync and a
-   ``--duration`` recording is exactly that long.  Encoding runs in the recorder's thread.
+:func:`run_live` is the keyword-only core the CLI wraps.  The per-frame step (source → engine → sinks) is
+:meth:`Performance.step <dancepose.realtime.performance.Performance.step>`; the sinks are the window
+(:class:`~dancepose.realtime.window.WindowSink`), the recorder
+(:class:`~dancepose.realtime.recording.RecordingSink`), OpenPose JSON, OSC
+(:class:`~dancepose.realtime.osc.OscSink`) and Ableton Link (:class:`~dancepose.realtime.link.LinkSync`,
+also a tempo source).
 
 Ctrl-C (KeyboardInterrupt), closing the window, q/Esc, the end of the song or ``--duration`` all leave
-the recording finalised and the logs written.
+the recording finalised and the logs written.  OSC and Link failures print one line and the show goes on
+without them.
 """
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE
+from dancepose.models.clock import SAMPLE_RATE
 from dancepose.models.errors import ParameterError
 
 
@@ -42,8 +39,8 @@ class LiveConfig:
     fullscreen : bool
     size : (int, int)
         Window / frame size.
-    background : Path or None
-        Stage image.
+    background : Path, (r, g, b) or None
+        Stage image or a flat colour (chroma key); None: the default stage (black for ``openpose``).
     headless : bool
         No window (SDL dummy driver); FILE/demo fall back to a simulated clock without an audio device.
     duration : float or None
@@ -58,6 +55,19 @@ class LiveConfig:
         Save the last frame as PNG.
     seed : int
     quiet : bool
+    style : str
+        ``stick`` or ``openpose`` (the ControlNet OpenPose look).
+    save_openpose : Path or None
+        Write every shown frame's pose as OpenPose JSON into this folder.
+    osc : (str, int) or None
+        Send pose, beats and tempo over OSC to (host, port).
+    link : bool
+        Join an Ableton Link session.
+    bpm : float or None
+        Fix the tempo.
+    latency_offset_ms : float
+        How much later the audience hears the sound than it sees the picture (ms): positive holds the
+        picture back (Bluetooth speakers), negative moves the figure earlier (a slow projector).
     """
 
     input: str = "demo"
@@ -66,7 +76,7 @@ class LiveConfig:
     record: Path | None = None
     fullscreen: bool = False
     size: tuple[int, int] = (1280, 720)
-    background: Path | None = None
+    background: Path | tuple[int, int, int] | None = None
     headless: bool = False
     duration: float | None = None
     log_timings: Path | None = None
@@ -75,6 +85,12 @@ class LiveConfig:
     screenshot: Path | None = None
     seed: int = 0
     quiet: bool = False
+    style: str = "stick"
+    save_openpose: Path | None = None
+    osc: tuple[str, int] | None = None
+    link: bool = False
+    bpm: float | None = None
+    latency_offset_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.duration is not None and not self.duration > 0:
@@ -84,6 +100,10 @@ class LiveConfig:
             raise ParameterError(f"--size must be at least 64x64, got {w}x{h}")
         if self.sim_clock and self.input == "mic":
             raise ParameterError("--sim-clock needs --input FILE or demo, not mic")
+        if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):
+            raise ParameterError(f"--bpm must be between 20 and 400, got {self.bpm}")
+        if not (-1000.0 <= self.latency_offset_ms <= 2000.0):
+            raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, got {self.latency_offset_ms}")
 
 
 @dataclass(frozen=True)
@@ -99,46 +119,20 @@ class LiveResult:
     interrupted: bool
 
 
-class _Recording:
-    """One Mp4Recorder paced on the audio clock."""
+class _OpenPoseSink:
+    """Each shown pose as an OpenPose JSON file (``--save-openpose DIR``)."""
 
-    def __init__(self, path: Path, *, size: tuple[int, int], block: bool) -> None:
-        from dancepose.models.media.recorder import Mp4Recorder
+    def __init__(self, directory: Path, *, window) -> None:
+        from dancepose.models.media.openpose import OpenPoseJsonWriter
 
-        self.size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
-        self.rec = Mp4Recorder(path, width=self.size[0], height=self.size[1], fps=DISPLAY_FPS,
-                               sample_rate=SAMPLE_RATE, drop_when_behind=not block, quiet=True)
-        self.path = Path(path)
-        self.samples = 0
-        self.frames = 0
+        self.window = window
+        self.writer = OpenPoseJsonWriter(directory, image_size=window.size)
 
-    def add(self, y, surface) -> None:
-        from dancepose.models.media.draw import surface_to_rgb
+    def send(self, frame) -> None:
+        from dancepose.models.media.draw import coco18_points, pose_to_pixels
 
-        if len(y):
-            self.rec.add_audio(y)
-            self.samples += len(y)
-        target = self.samples * DISPLAY_FPS // SAMPLE_RATE
-        if self.frames >= target:
-            return
-        if surface.get_size() != self.size:
-            if surface.get_width() >= self.size[0] and surface.get_height() >= self.size[1]:
-                surface = surface.subsurface((0, 0, self.size[0], self.size[1]))
-            else:
-                import pygame
-
-                surface = pygame.transform.smoothscale(surface, self.size)
-        rgb = surface_to_rgb(surface)
-        while self.frames < target:
-            self.rec.process(rgb)
-            self.frames += 1
-
-    def close(self) -> Path | None:
-        return self.rec.close()
-
-
-def _auto_record_path() -> Path:
-    return Path(time.strftime("dancepose-live-%Y%m%d-%H%M%S.mp4"))
+        w, h = self.window.size
+        self.writer.write(coco18_points(pose_to_pixels(frame.pose, width=w, height=h)))
 
 
 def run_live(*, config: LiveConfig) -> LiveResult:
@@ -154,131 +148,99 @@ def run_live(*, config: LiveConfig) -> LiveResult:
 
     Raises
     ------
-    ModelError, DeviceError, InputError, ParameterError
-        Bad model, no audio device / display, undecodable input, bad options (before any output).
+    ModelError, DeviceError, InputError, ParameterError, OutputError
+        Bad model, no audio device / display, undecodable input, bad options, unwritable outputs
+        (before any output).
     KeyboardInterrupt
         Re-raised after the recording and logs are finalised.
     """
+    import time
+
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
+    from dancepose.models.media.draw import floor_units_for, look
+    from dancepose.models.outputs import check_output_file
     from dancepose.realtime.audio_in import open_source
-    from dancepose.models.media.draw import FigureStyle, floor_units_for
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
-    from dancepose.realtime.window import HudInfo, Window
+    from dancepose.realtime.performance import Performance
+    from dancepose.realtime.recording import RecordingSink
+    from dancepose.realtime.window import Window, WindowSink
 
+    if config.record is not None:
+        check_output_file(config.record, suffixes=(".mp4",), what="--record")
+    for path, suffix, what in ((config.log_timings, ".csv", "--log-timings"),
+                               (config.log_poses, ".npz", "--log-poses"),
+                               (config.screenshot, ".png", "--screenshot")):
+        if path is not None:
+            check_output_file(path, suffixes=(suffix,), what=what)
+    style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir)
-    engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed))
+    engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,
+                                                       latency_offset_s=config.latency_offset_ms / 1e3))
     window = Window(size=config.size, headless=config.headless, fullscreen=config.fullscreen,
-                    background=config.background, floor_units=floor_units_for(dancer.rest_pose))
+                    background=background, floor_units=floor_units_for(dancer.rest_pose))
+    # A HUD over a chroma-key or ControlNet picture spoils it: off by default there (h shows it).
+    window.show_hud = not (isinstance(background, tuple) or config.style == "openpose")
+    sinks: list = []
     try:
         window.ensure_stage()  # a bad background fails here, before any audio starts
         source = open_source(input_spec=config.input, device=config.device, simulate=config.sim_clock,
                              allow_simulated=config.headless)
+        recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
+        link = None
+        if config.link:
+            from dancepose.realtime.link import LinkSync
+
+            link = LinkSync(bpm=config.bpm)
+        sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording,
+                            tempo_fixed=lambda: config.bpm is not None or bool(link and link.following)),
+                 recorder]
+        if config.save_openpose is not None:
+            sinks.append(_OpenPoseSink(config.save_openpose, window=window))
+        if config.osc is not None:
+            from dancepose.realtime.osc import OscSink
+
+            sinks.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
+        if link is not None:
+            sinks.append(link)
     except BaseException:
+        for sink in sinks:
+            getattr(sink, "close", lambda: None)()
         window.close()
         raise
-    style = FigureStyle()
     # Rows are kept only when asked for: a live session may run for hours.
     logging = config.log_timings is not None or config.log_poses is not None
     log = TimingLog(keep_poses=config.log_poses is not None) if logging else None
     engine.keep_model_poses = config.log_poses is not None
-    limit = int(round(config.duration * SAMPLE_RATE)) if config.duration else None
-    recording: _Recording | None = None
-    recordings: list[Path] = []
-    dropped = 0
-    frame = 0
-    first_frame_s = float("nan")
+    perf = Performance(engine=engine, source=source, sinks=sinks, inputs=[sinks[0]],
+                       tempo_sources=[link] if link is not None and link.enabled else [],
+                       duration_s=config.duration, bpm=config.bpm, log=log)
     interrupted = False
-    paused = False
-    pg = window.pg
-    clock = pg.time.Clock()
-    dt_est = 1.0 / DISPLAY_FPS
-    last_wall = None
-
-    def stop_recording() -> None:
-        nonlocal recording, dropped
-        if recording is not None:
-            rec, recording = recording, None
-            dropped += rec.rec.dropped_frames
-            out = rec.close()
-            if out is not None:
-                recordings.append(out)
-                if not config.quiet:
-                    print(f"dancepose-live: recorded {out} ({rec.frames / DISPLAY_FPS:.2f} s)",
-                          file=sys.stderr)
-
     try:
-        with source:
-            if config.record is not None:
-                recording = _Recording(config.record, size=window.size, block=True)
-            while True:
-                t_frame = time.perf_counter()
-                actions = window.poll()
-                if "quit" in actions:
-                    break
-                if "pause" in actions:
-                    paused = not paused
-                if "hud" in actions:
-                    window.show_hud = not window.show_hud
-                if "fullscreen" in actions:
-                    window.toggle_fullscreen()
-                if "record" in actions:
-                    if recording is None:
-                        path = config.record if (config.record and not recordings) else _auto_record_path()
-                        recording = _Recording(path, size=window.size, block=True)
-                    else:
-                        stop_recording()
-                source.on_frame()
-                y = source.read()
-                done = source.finished
-                if limit is not None and source.samples_read >= limit:
-                    y = y[: max(0, len(y) - (source.samples_read - limit))]
-                    done = True
-                state = engine.update(y, source=source)
-                if not paused or frame == 0:
-                    shown_pose = state.pose
-                window.draw(shown_pose, style=style)
-                window.draw_hud(HudInfo(fps=1.0 / dt_est, tempo_bpm=state.tempo_bpm, beat_phase=state.beat_phase,
-                                        beat_confidence=state.beat_confidence, level_db=state.level_db,
-                                        xruns=source.xruns, recording=recording is not None,
-                                        paused=paused, source=source.label))
-                window.present()
-                if recording is not None:
-                    recording.add(y, window.surface)
-                wall = time.monotonic()
-                if frame == 0:
-                    first_frame_s = wall - t_start
-                if last_wall is not None and wall > last_wall:
-                    dt_est += 0.05 * ((wall - last_wall) - dt_est)
-                last_wall = wall
-                if log is not None:
-                    log.add(frame=frame, wall_time=wall, state=state,
-                            frame_ms=(time.perf_counter() - t_frame) * 1e3, xruns=source.xruns,
-                            recording=recording is not None)
-                frame += 1
-                if done:
-                    break
-                clock.tick(DISPLAY_FPS)
+        with perf:
+            perf.run(pace=window.tick)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         try:
-            stop_recording()
-        finally:
-            if config.screenshot is not None and frame:
+            if config.screenshot is not None and perf.frames:
                 window.save_png(config.screenshot)
+        finally:
             window.close()
             if log is not None and config.log_timings is not None:
                 log.write_csv(config.log_timings)
             if log is not None and config.log_poses is not None:
                 log.write_poses(config.log_poses, engine=engine)
     seconds = source.samples_read / SAMPLE_RATE
-    result = LiveResult(frames=frame, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,
-                        recordings=tuple(recordings), dropped_frames=dropped, interrupted=interrupted)
+    first_frame_s = (perf.first_frame_wall - t_start) if perf.first_frame_wall is not None else float("nan")
+    result = LiveResult(frames=perf.frames, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,
+                        recordings=tuple(recorder.recordings), dropped_frames=recorder.dropped_frames,
+                        interrupted=interrupted)
     if interrupted:
         raise KeyboardInterrupt
     if not config.quiet:
-        print(f"dancepose-live: {frame} frames, {min(seconds, (limit or 1e18) / SAMPLE_RATE):.2f} s of "
+        limit = perf.limit or 1e18
+        print(f"dancepose-live: {perf.frames} frames, {min(seconds, limit / SAMPLE_RATE):.2f} s of "
               f"audio, first frame after {first_frame_s:.2f} s, xruns {source.xruns}, "
-              f"dropped video frames {dropped}", file=sys.stderr)
+              f"dropped video frames {recorder.dropped_frames}", file=sys.stderr)
     return result

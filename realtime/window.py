@@ -1,8 +1,11 @@
 """The live window: pygame at ``DISPLAY_FPS``, resizable, fullscreen, stage + figure + HUD, keys.
 
-Keys: space pause, f fullscreen, r start/stop recording, h HUD, q / Esc quit.  Headless mode uses SDL's
-dummy video driver and draws into a real ``pygame.Surface`` of the requested size (what would have been
-shown — and what is recorded).  Drawing comes from :mod:`dancepose.models.media.draw`.
+Keys: space pause, t tap the tempo, f fullscreen, r start/stop recording, h HUD, q / Esc quit.  Headless
+mode uses SDL's dummy video driver and draws into a real ``pygame.Surface`` of the requested size (what
+would have been shown — and what is recorded).  Drawing comes from :mod:`dancepose.models.media.draw`.
+
+:class:`WindowSink` is the window as a sink (and input) of a :class:`~dancepose.realtime.performance.Performance`:
+it polls the keys, draws stage + figure + HUD and presents every frame.
 """
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dancepose.models.clock import DISPLAY_FPS
 from dancepose.models.errors import DeviceError
+from dancepose.realtime.performance import BEAT_MIN_CONFIDENCE as BEAT_FLASH_MIN_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,9 @@ class HudInfo:
     recording: bool
     paused: bool
     source: str
+    beats_per_bar: int = 4
+    beat_in_bar: int = 0
+    tempo_fixed: bool = False
 
 
 def _pygame():
@@ -95,6 +103,7 @@ class Window:
         self._font = pg.font.Font(None, 22)
         self._font_big = pg.font.Font(None, 30)
         self.show_hud = True
+        self._clock = pg.time.Clock()
 
     def _open(self, size: tuple[int, int], *, fullscreen: bool) -> None:
         pg = self.pg
@@ -132,7 +141,7 @@ class Window:
         return self.stage
 
     def poll(self) -> list[str]:
-        """Handle window events; returns actions: quit, pause, fullscreen, record, hud."""
+        """Handle window events; returns actions: quit, pause, tap, fullscreen, record, hud."""
         pg = self.pg
         actions: list[str] = []
         for ev in pg.event.get():
@@ -140,12 +149,16 @@ class Window:
                 actions.append("quit")
             elif ev.type == pg.KEYDOWN:
                 key = {pg.K_q: "quit", pg.K_ESCAPE: "quit", pg.K_SPACE: "pause", pg.K_f: "fullscreen",
-                       pg.K_r: "record", pg.K_h: "hud"}.get(ev.key)
+                       pg.K_r: "record", pg.K_h: "hud", pg.K_t: "tap"}.get(ev.key)
                 if key:
                     actions.append(key)
             elif ev.type == pg.VIDEORESIZE and not self.fullscreen and not self.headless:
                 self._windowed_size = (max(ev.w, 64), max(ev.h, 64))
         return actions
+
+    def tick(self) -> None:
+        """Wait for the next display frame (``DISPLAY_FPS``)."""
+        self._clock.tick(DISPLAY_FPS)
 
     def draw(self, pose_norm: np.ndarray, *, style) -> None:
         """Stage + figure onto :attr:`surface`."""
@@ -164,16 +177,22 @@ class Window:
         s = self.surface
         w, h = s.get_size()
         pad = 10
-        txt = (f"{info.fps:4.0f} fps   {info.tempo_bpm:5.1f} BPM ({info.beat_confidence:.2f})   "
-               f"xruns {info.xruns}   {info.source}")
+        fixed = " fixed" if info.tempo_fixed else ""
+        txt = (f"{info.fps:4.0f} fps   {info.tempo_bpm:5.1f} BPM{fixed} ({info.beat_confidence:.2f})   "
+               f"{info.beats_per_bar}/4   xruns {info.xruns}   {info.source}")
         s.blit(self._font.render(txt, True, (220, 220, 235)), (pad, pad))
-        # Beat flash: bright right after the beat, fading over the first 20 % of the beat.
-        flash = max(0.0, 1.0 - info.beat_phase / 0.2) if info.beat_confidence > 0.05 else 0.0
-        c = int(60 + 195 * flash)
-        pg.draw.circle(s, (c, c // 2 + 40, 60), (pad + 12, pad + 42), 10)
+        for kind, on, x in self.flash_state(info):
+            # beat flash (left): bright on every beat; bar flash (right): on the downbeat only
+            c = int(60 + 195 * on)
+            colour = (c, c // 2 + 40, 60) if kind == "beat" else (60, c // 2 + 40, c)
+            pg.draw.circle(s, colour, (pad + x, pad + 42), 10)
+        # Beats of the bar: one small box per beat, the current one lit.
+        for k in range(info.beats_per_bar):
+            lit = info.beat_confidence > BEAT_FLASH_MIN_CONFIDENCE and k == info.beat_in_bar
+            pg.draw.rect(s, (235, 200, 90) if lit else (70, 70, 90), (pad + 4 + 14 * k, pad + 58, 10, 10))
         # Input level bar: -60 … 0 dBFS.
         frac = min(max((info.level_db + 60.0) / 60.0, 0.0), 1.0)
-        bx, by, bw, bh = pad + 32, pad + 35, 160, 14
+        bx, by, bw, bh = pad + 56, pad + 35, 160, 14
         pg.draw.rect(s, (50, 50, 70), (bx, by, bw, bh))
         col = (90, 210, 120) if info.level_db < -6 else (235, 90, 80)
         pg.draw.rect(s, col, (bx, by, int(bw * frac), bh))
@@ -182,6 +201,17 @@ class Window:
             s.blit(self._font_big.render("REC", True, (230, 40, 40)), (w - pad - 46, pad + 2))
         if info.paused:
             s.blit(self._font_big.render("PAUSED", True, (240, 240, 240)), (w // 2 - 40, pad + 2))
+
+    @staticmethod
+    def flash_state(info: HudInfo) -> list[tuple[str, float, int]]:
+        """The HUD's flashes: ``(kind, brightness 0…1, x offset)`` for the beat and the bar (downbeat).
+
+        Bright right after the beat, fading over the first 20 % of it; nothing below the confidence floor.
+        """
+        if info.beat_confidence <= BEAT_FLASH_MIN_CONFIDENCE:
+            return [("beat", 0.0, 12), ("bar", 0.0, 36)]
+        beat = max(0.0, 1.0 - info.beat_phase / 0.2)
+        return [("beat", beat, 12), ("bar", beat if info.beat_in_bar == 0 else 0.0, 36)]
 
     def present(self) -> None:
         """Show the frame (a no-op headless: the surface is the result)."""
@@ -197,3 +227,46 @@ class Window:
 
     def close(self) -> None:
         self.pg.display.quit()
+
+
+class WindowSink:
+    """The window in a performance: input (keys) and sink (draw, HUD, present).
+
+    Parameters
+    ----------
+    window : Window
+    style : FigureStyle or OpenPoseStyle
+    recording : callable returning bool
+        Whether a recording runs (the REC mark).
+    tempo_fixed : callable returning bool
+        Whether the tempo is held (``--bpm``, Link).
+    """
+
+    def __init__(self, *, window: Window, style, recording=lambda: False, tempo_fixed=lambda: False) -> None:
+        self.window = window
+        self.style = style
+        self._recording = recording
+        self._tempo_fixed = tempo_fixed
+
+    def poll(self) -> list[str]:
+        return self.window.poll()
+
+    def handle(self, action: str) -> None:
+        if action == "hud":
+            self.window.show_hud = not self.window.show_hud
+        elif action == "fullscreen":
+            self.window.toggle_fullscreen()
+
+    def hud_info(self, frame) -> HudInfo:
+        st = frame.state
+        return HudInfo(fps=frame.fps, tempo_bpm=st.tempo_bpm, beat_phase=st.beat_phase,
+                       beat_confidence=st.beat_confidence, level_db=st.level_db, xruns=frame.xruns,
+                       recording=bool(self._recording()), paused=frame.paused, source=frame.source,
+                       beats_per_bar=st.beats_per_bar, beat_in_bar=st.beat_in_bar,
+                       tempo_fixed=bool(self._tempo_fixed()))
+
+    def send(self, frame) -> None:
+        w = self.window
+        w.draw(frame.pose, style=self.style)
+        w.draw_hud(self.hud_info(frame))
+        w.present()

@@ -4,15 +4,23 @@ A pose in *normalised body units* (pelvis near the origin, y down, torso length 
 outputs) is mapped to pixels with :func:`pose_to_pixels` and drawn onto a pygame ``Surface`` with
 :func:`draw_figure`: anti-aliased thick limbs (filled quads with anti-aliased edges and round caps),
 round joints and a head circle; the dancer's left and right limbs get slightly different colours.
-:func:`make_stage` builds the background once (gradient + floor, or a picture scaled to cover); per frame
-it is only blitted.  :func:`render_frame` does all of it offscreen and returns an RGB array.
+:func:`make_stage` builds the background once (gradient + floor, a picture scaled to cover, or a flat
+colour for chroma keying); per frame it is only blitted.  :func:`render_frame` does all of it offscreen
+and returns an RGB array.
+
+Two looks (``--style``): ``stick`` (:class:`FigureStyle`, the default) and ``openpose``
+(:class:`OpenPoseStyle`): the look of the ControlNet OpenPose annotator, so the frames can condition
+ControlNet / ComfyUI — black background, the 18 COCO keypoints (:func:`coco18_points`: eyes and ears
+placed from the head) and the annotator's 17 limbs in its order and colours.
 
 Works headless (``SDL_VIDEODRIVER=dummy``): only Surfaces are used, never a display.
 """
 from __future__ import annotations
 
+import argparse
+import colorsys
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +93,125 @@ class FigureStyle:
                 raise ParameterError(f"FigureStyle.{name} must be in [0, 0.5), got {v}")
 
 
+@dataclass(frozen=True)
+class OpenPoseStyle:
+    """The ControlNet OpenPose look (``--style openpose``).  Sizes are fractions of the shorter frame side.
+
+    The annotator draws at 512 px with limbs 4 px half-wide (ellipses) and joints of radius 4 px; the limbs
+    are dimmed to 60 % of their colour, the joints are drawn on top at full colour.
+
+    Attributes
+    ----------
+    limb_half_width, joint_radius : float
+        Relative to ``min(width, height)``.
+    limb_dim : float
+        Limb colour factor.
+    """
+
+    limb_half_width: float = 4.0 / 512.0
+    joint_radius: float = 4.0 / 512.0
+    limb_dim: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not (0 < self.limb_half_width < 0.5 and 0 < self.joint_radius < 0.5 and 0 < self.limb_dim <= 1):
+            raise ParameterError(f"invalid OpenPoseStyle {self}")
+
+
+#: ``--style`` names.
+STYLES: tuple[str, ...] = ("stick", "openpose")
+
+
+def style_named(name: str) -> "FigureStyle | OpenPoseStyle":
+    """The style for a ``--style`` name (``stick`` or ``openpose``)."""
+    if name == "stick":
+        return FigureStyle()
+    if name == "openpose":
+        return OpenPoseStyle()
+    raise ParameterError(f"unknown style {name!r} (choose from {', '.join(STYLES)})")
+
+
+def look(*, style: str, background: "str | os.PathLike | Colour | None" = None
+         ) -> "tuple[FigureStyle | OpenPoseStyle, str | os.PathLike | Colour | None]":
+    """The figure style and stage background for ``--style`` / ``--background``.
+
+    ``openpose`` draws on black unless a background is given; on a flat colour (chroma keying) the stick
+    figure casts no shadow, so the key stays clean.
+
+    Returns
+    -------
+    (style, background) for :func:`draw_figure` and :func:`make_stage`.
+    """
+    st = style_named(style)
+    if background is None and isinstance(st, OpenPoseStyle):
+        background = (0, 0, 0)
+    if isinstance(background, tuple) and isinstance(st, FigureStyle):
+        st = replace(st, shadow=False)
+    return st, background
+
+
+#: COCO-18 keypoint names in OpenPose order (0 nose … 17 left ear).
+COCO18_NAMES: tuple[str, ...] = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow",
+                                 "l_wrist", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle",
+                                 "r_eye", "l_eye", "r_ear", "l_ear")
+#: COCO-18 index of each canonical joint drawn by the annotator (the pelvis is not a COCO joint).
+_COCO18_FROM_JOINT: tuple[tuple[int, Joint], ...] = (
+    (0, Joint.HEAD), (1, Joint.NECK), (2, Joint.R_SHOULDER), (3, Joint.R_ELBOW), (4, Joint.R_WRIST),
+    (5, Joint.L_SHOULDER), (6, Joint.L_ELBOW), (7, Joint.L_WRIST), (8, Joint.R_HIP), (9, Joint.R_KNEE),
+    (10, Joint.R_ANKLE), (11, Joint.L_HIP), (12, Joint.L_KNEE), (13, Joint.L_ANKLE),
+)
+#: The annotator's limbs (COCO-18 index pairs) in its drawing order: arms, legs from the neck, then the face.
+OPENPOSE_LIMBS: tuple[tuple[int, int], ...] = (
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
+    (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+)
+#: The annotator's 18 colours: the hue wheel in 20° steps from red, full saturation (limb i and keypoint i
+#: share colour i).
+OPENPOSE_COLOURS: tuple[Colour, ...] = tuple(
+    tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(i / 18.0, 1.0, 1.0)) for i in range(18))
+#: Eyes and ears from the head, in units of the neck → nose distance: (up, to the side).
+_EYE_OFFSET: tuple[float, float] = (0.22, 0.16)
+_EAR_OFFSET: tuple[float, float] = (0.08, 0.38)
+
+
+def coco18_points(pose: np.ndarray) -> np.ndarray:
+    """The 18 OpenPose COCO keypoints of a canonical pose; eyes and ears are placed from the head.
+
+    The nose is the head joint; the eyes sit a little above it and the ears further out to the sides,
+    measured along the neck → nose line (so they turn with the head) and across it toward each shoulder
+    (the dancer's right eye is on the right shoulder's side).
+
+    Parameters
+    ----------
+    pose : np.ndarray [shape=(..., N_JOINTS, 2)]
+        Canonical joints (pixels or normalised units, y down).  NaN joints stay NaN.
+
+    Returns
+    -------
+    np.ndarray [shape=(..., 18, 2)] float32; NaN where unknown (face points need head and neck).
+    """
+    p = np.asarray(pose, dtype=np.float64)
+    if p.shape[-2:] != (N_JOINTS, 2):
+        raise ParameterError(f"pose must have shape (..., {N_JOINTS}, 2), got {p.shape}")
+    out = np.full(p.shape[:-2] + (18, 2), np.nan)
+    for k, j in _COCO18_FROM_JOINT:
+        out[..., k, :] = p[..., int(j), :]
+    nose, neck = p[..., int(Joint.HEAD), :], p[..., int(Joint.NECK), :]
+    up = nose - neck
+    d = np.linalg.norm(up, axis=-1, keepdims=True)
+    up = up / np.where(d > 1e-9, d, np.nan)
+    side = np.stack([-up[..., 1], up[..., 0]], axis=-1)  # perpendicular to the head line
+    shoulders = p[..., int(Joint.R_SHOULDER), :] - p[..., int(Joint.L_SHOULDER), :]
+    toward_r = np.sum(side * shoulders, axis=-1, keepdims=True)
+    # no shoulders: a dancer facing the camera has the right side on the image's left
+    toward_r = np.where(np.isfinite(toward_r), toward_r, -side[..., :1])
+    side = np.where(toward_r < 0, -side, side)
+    for (k_r, k_l), (a_up, a_side) in (((14, 15), _EYE_OFFSET), ((16, 17), _EAR_OFFSET)):
+        base = nose + a_up * d * up
+        out[..., k_r, :] = base + a_side * d * side
+        out[..., k_l, :] = base - a_side * d * side
+    return out.astype(np.float32)
+
+
 def _side(joint: Joint) -> str:
     name = joint.name
     return "left" if name.startswith("L_") else "right" if name.startswith("R_") else "body"
@@ -152,7 +279,42 @@ def pose_to_pixels(pose_norm: np.ndarray, *, width: int, height: int, scale: flo
     return (pose * np.float32(s) + np.array([cx, cy], dtype=np.float32)).astype(np.float32)
 
 
-def make_stage(width: int, height: int, *, background: str | os.PathLike | None = None,
+def parse_background(text: str) -> "Path | Colour":
+    """A ``--background`` value: an image path, or a colour (a name such as ``green`` or ``#RRGGBB``).
+
+    ``#…`` is always a colour; an existing file is always an image; otherwise a colour name pygame knows
+    (``green`` = ``#00FF00``, ``blue``, ``magenta`` …) is a colour, and anything else is taken as an image
+    path (reported as missing when the stage is built).
+
+    Raises
+    ------
+    ParameterError
+        A malformed ``#RRGGBB``.
+    """
+    text = str(text).strip()
+    if text.startswith("#"):
+        h = text[1:]
+        if len(h) != 6 or any(c not in "0123456789abcdefABCDEF" for c in h):
+            raise ParameterError(f"background colour must look like #00FF00, got {text!r}")
+        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    if os.path.isfile(text):
+        return Path(text)
+    _pygame()
+    from pygame.colordict import THECOLORS
+
+    c = THECOLORS.get(text.lower().replace(" ", ""))
+    return tuple(c[:3]) if c is not None else Path(text)
+
+
+def background_arg(text: str) -> "Path | Colour":
+    """argparse type for ``--background IMG|COLOUR`` (:func:`parse_background`; exit 2 when malformed)."""
+    try:
+        return parse_background(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def make_stage(width: int, height: int, *, background: "str | os.PathLike | Colour | None" = None,
                floor_units: float = FLOOR_UNITS) -> "pygame.Surface":
     """Build the stage drawn behind the figure (once; blit it every frame).
 
@@ -160,8 +322,9 @@ def make_stage(width: int, height: int, *, background: str | os.PathLike | None 
     ----------
     width, height : int
         Frame size in pixels.
-    background : path or None
-        An image scaled to cover the frame (centre-cropped) and dimmed slightly for contrast;
+    background : path, (r, g, b) or None
+        An image scaled to cover the frame (centre-cropped) and dimmed slightly for contrast; a colour
+        gives a flat stage of exactly that colour (chroma keying, the OpenPose look's black);
         ``None`` gives the default stage: a dark blue vertical gradient, a floor with a soft light pool.
     floor_units : float
         Where the floor line is, in torso lengths below the pelvis (see :func:`floor_units_for`).
@@ -178,6 +341,10 @@ def make_stage(width: int, height: int, *, background: str | os.PathLike | None 
     pg = _pygame()
     if width <= 0 or height <= 0:
         raise ParameterError(f"stage size must be positive, got {width}x{height}")
+    if isinstance(background, tuple):
+        stage = pg.Surface((width, height))
+        stage.fill(tuple(int(c) for c in background[:3]))
+        return stage
     if background is not None:
         return _image_stage(pg, Path(background), width, height)
 
@@ -244,7 +411,38 @@ def _thick_segment(gfx, surface, x0: float, y0: float, x1: float, y1: float, hal
         gfx.filled_circle(surface, ix, iy, r, colour)
 
 
-def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *, style: FigureStyle = FigureStyle(),
+def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> None:
+    pts = coco18_points(pose_px).astype(np.float64)
+    ok = np.isfinite(pts).all(axis=1)
+    pts = np.clip(np.nan_to_num(pts), -_COORD_LIMIT, _COORD_LIMIT)
+    side = float(min(surface.get_size()))
+    half = max(style.limb_half_width * side, 1.0)
+    for i, (a, b) in enumerate(OPENPOSE_LIMBS):
+        if not (ok[a] and ok[b]):
+            continue
+        (x0, y0), (x1, y1) = pts[a], pts[b]
+        c = tuple(int(v * style.limb_dim) for v in OPENPOSE_COLOURS[i])
+        # an ellipse spanning the two joints, `half` wide (the annotator's limb shape)
+        mx, my, dx, dy = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+        n = (dx * dx + dy * dy) ** 0.5
+        if n < 1e-6:
+            continue
+        px, py = -dy / n * half, dx / n * half
+        a_ = np.linspace(0.0, 2.0 * np.pi, 36, endpoint=False)
+        ca, sa = np.cos(a_), np.sin(a_)
+        poly = list(zip((mx + ca * dx + sa * px).tolist(), (my + ca * dy + sa * py).tolist()))
+        gfx.aapolygon(surface, poly, c)
+        gfx.filled_polygon(surface, poly, c)
+    r = max(int(round(style.joint_radius * side)), 1)
+    for k in range(18):
+        if ok[k]:
+            x, y = int(round(pts[k][0])), int(round(pts[k][1]))
+            gfx.aacircle(surface, x, y, r, OPENPOSE_COLOURS[k])
+            gfx.filled_circle(surface, x, y, r, OPENPOSE_COLOURS[k])
+
+
+def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
+                style: "FigureStyle | OpenPoseStyle" = FigureStyle(),
                 figure_height: float | None = None) -> None:
     """Draw the stick figure onto ``surface`` (in place).
 
@@ -255,7 +453,7 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *, style: Figure
     pose_px : np.ndarray [shape=(J, 2)]
         Joint positions in pixels (:func:`pose_to_pixels`).  Joints with NaN are skipped, and every limb
         touching one.
-    style : FigureStyle
+    style : FigureStyle or OpenPoseStyle
     figure_height : float or None
         Figure height in pixels the style's relative sizes refer to; default 70 % of the surface height.
     """
@@ -264,6 +462,9 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *, style: Figure
     p = np.asarray(pose_px, dtype=np.float64)
     if p.shape != (N_JOINTS, 2):
         raise ParameterError(f"pose_px must have shape ({N_JOINTS}, 2), got {p.shape}")
+    if isinstance(style, OpenPoseStyle):
+        _draw_openpose(gfx, surface, p, style)
+        return
     ok = np.isfinite(p).all(axis=1)
     p = np.clip(np.nan_to_num(p), -_COORD_LIMIT, _COORD_LIMIT)
     fh = FIGURE_FILL * surface.get_height() if figure_height is None else float(figure_height)
