@@ -98,7 +98,13 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("audio", type=Path)
     p.add_argument("-m", "--model", type=Path, default=None, help="model directory (default: built-in)")
     p.add_argument("-o", "--out", type=Path, required=True)
-    p.add_argument("--background", type=Path, default=None, help="background image")
+    p.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR",
+                   help="background image, or a flat colour for chroma keying: a name (green, blue …) or "
+                        "#RRGGBB")
+    p.add_argument("--style", choices=STYLES, default="stick",
+                   help="stick (default) or openpose: the ControlNet OpenPose look (COCO-18 colours on black)")
+    p.add_argument("--save-openpose", type=Path, default=None, metavar="DIR",
+                   help="also write every frame's pose as OpenPose JSON (COCO-18 pose_keypoints_2d) into DIR")
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
     p.add_argument("--size", type=size_arg, default=(1280, 720), help="WxH, default 1280x720")
     p.add_argument("--save-pose", type=Path, default=None, help="also write the motion as .pose.npz")
@@ -111,7 +117,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from dancepose.offline.render import render_video
 
     render_video(audio=args.audio, model_dir=args.model, out=args.out, fps=args.fps, size=args.size,
-                 background=args.background, save_pose=args.save_pose, seed=args.seed, quiet=args.quiet)
+                 background=args.background, save_pose=args.save_pose, seed=args.seed, quiet=args.quiet,
+                 style=args.style, save_openpose=args.save_openpose)
     return 0
 
 

@@ -49,8 +49,9 @@ def n_video_frames(n_samples: int, *, fps: float, sample_rate: int = SAMPLE_RATE
 
 def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | None = None,
                  out: str | os.PathLike, fps: int = 30, size: tuple[int, int] = (1280, 720),
-                 background: str | os.PathLike | None = None, save_pose: str | os.PathLike | None = None,
-                 seed: int = 0, quiet: bool = False) -> Path:
+                 background: "str | os.PathLike | tuple[int, int, int] | None" = None,
+                 save_pose: str | os.PathLike | None = None, seed: int = 0, quiet: bool = False,
+                 style: str = "stick", save_openpose: str | os.PathLike | None = None) -> Path:
     """Render the dancer dancing to ``audio`` into an MP4 with the song.
 
     Parameters
@@ -66,8 +67,9 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         Video frame rate; poses come at ``MODEL_FPS`` and are linearly interpolated.
     size : (int, int)
         Width, height in pixels (even).
-    background : path or None
-        Background image (scaled to cover); None = the default stage.
+    background : path, (r, g, b) or None
+        Background image (scaled to cover) or a flat colour (chroma keying); None = the default stage
+        (black for ``style="openpose"``).
     save_pose : path or None
         Also write the motion as a ``PoseSequence`` (keypoints in the video's pixels, at ``fps``,
         ``source="generated:<model name>"``).
@@ -75,6 +77,11 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         Generation seed (same song + model + seed → same dance).
     quiet : bool
         No progress bar.
+    style : str
+        ``stick`` (default) or ``openpose`` (the ControlNet OpenPose look).
+    save_openpose : path or None
+        Also write every video frame's pose as OpenPose JSON (COCO-18 ``pose_keypoints_2d``) into this
+        folder.
 
     Returns
     -------
@@ -89,13 +96,13 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     ParameterError
         Bad fps or size.
     """
-    from tqdm import tqdm
-
     from dancepose.models.audio import is_silent, load_audio
     from dancepose.models.dancer import Dancer
     from dancepose.models.features import music_features
     from dancepose.models.posefile import PoseSequence
+    from dancepose.models.cli import progress
     from dancepose.models.media import draw
+    from dancepose.models.media.openpose import OpenPoseJsonWriter
     from dancepose.models.media.recorder import Mp4Recorder
 
     width, height = int(size[0]), int(size[1])
@@ -112,6 +119,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     if len(y) == 0 or is_silent(y):
         raise InputError(f"{audio.name}: audio is silent")
     dancer = Dancer.load(model_dir)
+    style_, background = draw.look(style=style, background=background)
     stage = draw.make_stage(width, height, background=background,
                             floor_units=draw.floor_units_for(dancer.rest_pose))
     track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2)
@@ -121,17 +129,19 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     n_frames = n_video_frames(len(y), fps=fps)
     poses_px = draw.pose_to_pixels(resample_poses(poses, n_frames=n_frames, fps=fps),
                                    width=width, height=height)
-    style = draw.FigureStyle()
     work = stage.copy()
+    json_out = OpenPoseJsonWriter(save_openpose, image_size=(width, height)) if save_openpose else None
 
     rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=OUTPUT_SAMPLE_RATE,
                       audio_channels=2, drop_when_behind=False, quiet=quiet)
     done = 0
     try:
         rec.add_audio(track)
-        for k in tqdm(range(n_frames), desc=f"render {out.name}", unit="frame", disable=quiet):
+        for k in progress(range(n_frames), quiet=quiet, desc=f"render {out.name}", unit="frame"):
             work.blit(stage, (0, 0))
-            draw.draw_figure(work, poses_px[k], style=style)
+            draw.draw_figure(work, poses_px[k], style=style_)
+            if json_out is not None:
+                json_out.write(draw.coco18_points(poses_px[k]))
             rec.process(draw.surface_to_rgb(work))
             done += 1
     except KeyboardInterrupt:
