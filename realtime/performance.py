@@ -85,6 +85,8 @@ class _Events:
     """Beat/tempo event state (one per performance)."""
 
     last_beat: int | None = None
+    last_phase: float | None = None
+    last_time: float | None = None
     last_tempo: tuple[float, float] | None = None
     beats: list[tuple[int, int]] = field(default_factory=list)
 
@@ -269,16 +271,25 @@ class Performance:
         return list(self._events.beats)
 
     def _beat(self, state) -> tuple[int, int] | None:
+        """A beat event when the heard beat phase wraps (at most one per half beat).
+
+        The index is the engine's beat count there (``floor(beat_position)``), kept strictly increasing:
+        a tracker that pulls its phase back over the beat does not make the same beat twice.
+        """
         ev = self._events
-        index = int(math.floor(state.beat_position))
-        if ev.last_beat is None:  # the first frame: nothing has been crossed yet
-            ev.last_beat = index
+        phase, t = float(state.beat_phase), float(state.display_time)
+        prev, ev.last_phase = ev.last_phase, phase
+        if prev is None or not phase < prev - 0.5:
             return None
-        if index <= ev.last_beat:
+        half_beat = 30.0 / max(float(state.tempo_bpm), 1.0)
+        if ev.last_time is not None and t - ev.last_time < half_beat:
             return None
-        ev.last_beat = index
         if state.beat_confidence < BEAT_MIN_CONFIDENCE:
             return None
+        index = int(math.floor(state.beat_position))
+        if ev.last_beat is not None:
+            index = max(index, ev.last_beat + 1)
+        ev.last_beat, ev.last_time = index, t
         beat = (index, int(state.beat_in_bar) + 1)
         ev.beats.append(beat)
         return beat
