@@ -92,14 +92,15 @@ class LinkSync:
         bpm = float(state.tempo())
         beat = float(state.beatAtTime(lk.clock().micros(), QUANTUM))
         self.session_tempo = bpm
+        index = math.floor(beat)
+        if self._last_beat is not None and index > self._last_beat:
+            # the session's beat `index` fell (beat - index) beats ago: put the beat there …
+            features.tap(feature_now - (beat - index) * 60.0 / bpm)
+        self._last_beat = index
+        # … and hold the session's tempo exactly (taps set the tempo from their own spacing)
         if not self.following or abs(features.tempo_bpm - bpm) > 1e-6:
             features.fix_tempo(bpm)
         self.following = True
-        index = math.floor(beat)
-        if self._last_beat is not None and index > self._last_beat:
-            # the session's beat `index` fell (beat - index) beats ago
-            features.tap(feature_now - (beat - index) * 60.0 / bpm)
-        self._last_beat = index
 
     # ------------------------------------------------------------------ sink
     def send(self, frame) -> None:

@@ -1,0 +1,130 @@
+"""Ableton Link: a second Link peer inside the test process sets 133 BPM and the figure dances at 133;
+alone, dancepose publishes the tempo it tracks; without the Link library the show goes on."""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from dancepose.models.clock import DISPLAY_FPS
+from dancepose.models.dancer import DEFAULT_MODEL_DIR, Dancer
+from dancepose.models.features import COL_TEMPO
+from dancepose.realtime.audio_in import SimulatedPlayback
+from dancepose.realtime.engine import Engine, EngineConfig
+from dancepose.realtime.performance import Performance
+
+from live_helpers import click_track
+
+pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "dancer.npz").is_file(),
+                                reason="the default dancer (models/default) is not there yet")
+link = pytest.importorskip("link", reason="LinkPython-extern is a dependency of dancepose")
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.frames = []
+
+    def send(self, frame) -> None:
+        self.frames.append(frame)
+
+
+class FeatureRows:
+    """Keeps the feature rows the dancer steps on (the dancer's view of the tempo)."""
+
+    def __init__(self, engine) -> None:
+        self.rows = []
+        step = engine.dancer.step
+
+        def spy(row):
+            self.rows.append(np.array(row))
+            return step(row)
+
+        engine.dancer.step = spy
+
+
+def _paced(perf, seconds: float) -> None:
+    """Run at the display rate on the wall clock (Link's beats are on the wall clock)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds and not perf.finished:
+        perf.step()
+        k = perf.frames
+        time.sleep(max(0.0, t0 + k / DISPLAY_FPS - time.monotonic()))
+
+
+def _wait(cond, timeout: float = 10.0) -> bool:
+    t0 = time.monotonic()
+    while not cond() and time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+    return cond()
+
+
+def test_second_peer_at_133_bpm_sets_the_figures_tempo():
+    from dancepose.realtime.link import LinkSync
+
+    y, _ = click_track(seconds=30.0, bpm=120.0)  # the music says 120, the session says 133
+    engine = Engine(dancer=Dancer.load(None), config=EngineConfig(seed=0))
+    rows = FeatureRows(engine)
+    sync = LinkSync()
+    assert sync.enabled
+    frames = ListSink()
+    peer = link.Link(100.0)
+    peer.enabled = True
+    try:
+        perf = Performance(engine=engine, source=SimulatedPlayback(y), sinks=[frames, sync], tempo_sources=[sync])
+        with perf:
+            _paced(perf, 1.0)
+            assert _wait(lambda: peer.numPeers() > 0), "the two Link peers did not find each other"
+            state = peer.captureAppSessionState()
+            state.setTempo(133.0, peer.clock().micros())
+            peer.commitAppSessionState(state)
+            _paced(perf, 4.0)
+            assert sync.following and sync.peers >= 1
+            assert perf.features.tempo_bpm == pytest.approx(133.0, abs=0.01)
+            last = frames.frames[-DISPLAY_FPS:]
+            assert all(f.state.tempo_bpm == pytest.approx(133.0, abs=0.01) for f in last)
+            # the dancer steps on 133 BPM: its tempo column is log2(133 / 120)
+            assert rows.rows[-1][COL_TEMPO] == pytest.approx(np.log2(133.0 / 120.0), abs=1e-3)
+            # the beats come at the session's rate
+            beats = [f.state.display_time for f in frames.frames[-2 * DISPLAY_FPS:] if f.beat is not None]
+            assert len(beats) >= 3
+            assert np.median(np.diff(beats)) == pytest.approx(60.0 / 133.0, abs=1.5 / DISPLAY_FPS)
+            # the peer leaves: the tempo follows the music again
+            peer.enabled = False
+            assert _wait(lambda: sync._link.numPeers() == 0)
+            _paced(perf, 0.5)
+            assert not sync.following
+    finally:
+        peer.enabled = False
+
+
+def test_alone_it_publishes_the_tracked_tempo():
+    from dancepose.realtime.link import LinkSync
+
+    y, _ = click_track(seconds=12.0, bpm=126.0)
+    engine = Engine(dancer=Dancer.load(None), config=EngineConfig(seed=0))
+    sync = LinkSync(start_bpm=90.0)
+    with Performance(engine=engine, source=SimulatedPlayback(y), sinks=[sync], tempo_sources=[sync]) as perf:
+        perf.run()
+        tracked = perf.features.tempo_bpm
+        session = sync._link.captureAppSessionState().tempo()
+        assert not sync.following
+    assert tracked == pytest.approx(126.0, rel=0.03)
+    assert session == pytest.approx(tracked, abs=0.6)  # published (within the 0.5 BPM hysteresis)
+
+
+def test_link_unavailable_one_line_and_the_show_goes_on(monkeypatch, capsys):
+    from dancepose.realtime.link import LinkSync
+
+    monkeypatch.setitem(sys.modules, "link", None)  # the library cannot be imported
+    sync = LinkSync()
+    assert not sync.enabled
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Ableton Link unavailable" in err[0] and "going on without it" in err[0]
+    y, _ = click_track(seconds=1.0)
+    frames = ListSink()
+    engine = Engine(dancer=Dancer.load(None), config=EngineConfig(seed=0))
+    with Performance(engine=engine, source=SimulatedPlayback(y), sinks=[frames, sync], tempo_sources=[sync]) as p:
+        p.run()
+    assert len(frames.frames) == DISPLAY_FPS
