@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from dancepose.models.cli import run_cli, size_arg
+from dancepose.models.media.draw import STYLES, background_arg
 
 
 # ------------------------------------------------------------------------------------------ fetch

@@ -119,3 +119,71 @@ def test_reused_target_gives_same_frame(shared_data):
     draw.render_frame(poses[1], stage=stage, target=target)
     b = draw.render_frame(poses[0], stage=stage, target=target)
     np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------------- OpenPose look, colours
+def test_coco18_points_face_from_the_head(shared_data):
+    pose = _real_poses(shared_data, n=1)[0]
+    px = draw.pose_to_pixels(pose, width=W, height=H)
+    c = draw.coco18_points(px)
+    assert c.shape == (18, 2) and np.isfinite(c).all()
+    # the 14 body points are the canonical joints (nose = head); the pelvis is not a COCO point
+    for k, j in ((0, sk.Joint.HEAD), (1, sk.Joint.NECK), (4, sk.Joint.R_WRIST), (13, sk.Joint.L_ANKLE)):
+        np.testing.assert_allclose(c[k], px[j], atol=1e-3)
+    nose, neck = c[0], c[1]
+    d = np.linalg.norm(nose - neck)
+    up = (nose - neck) / d
+    # eyes above the nose, ears above too but further out; right eye/ear on the right shoulder's side
+    for k in (14, 15, 16, 17):
+        assert np.dot(c[k] - nose, up) > 0.05 * d
+    side_r = np.dot(c[14] - nose, px[sk.Joint.R_SHOULDER] - px[sk.Joint.L_SHOULDER])
+    assert side_r > 0
+    assert np.linalg.norm(c[16] - c[17]) > 1.8 * np.linalg.norm(c[14] - c[15])
+    np.testing.assert_allclose(np.linalg.norm(c[14] - nose), np.linalg.norm(c[15] - nose), rtol=1e-4)
+    # a NaN head gives NaN face points, batches work
+    bad = px.copy()
+    bad[sk.Joint.HEAD] = np.nan
+    both = draw.coco18_points(np.stack([px, bad]))
+    assert both.shape == (2, 18, 2) and np.isnan(both[1, [0, 14, 15, 16, 17]]).all()
+    assert np.isfinite(both[1, 1:14]).all()
+
+
+def test_openpose_style_colours_on_black(shared_data):
+    """The ControlNet look: black stage, each keypoint in its annotator colour, limbs at 60 % of theirs."""
+    assert draw.OPENPOSE_COLOURS[:4] == ((255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0))
+    assert draw.OPENPOSE_COLOURS[12] == (0, 0, 255) and draw.OPENPOSE_COLOURS[17] == (255, 0, 85)
+    assert len(draw.OPENPOSE_LIMBS) == 17 and draw.OPENPOSE_LIMBS[0] == (1, 2)
+    style, bg = draw.look(style="openpose")
+    assert bg == (0, 0, 0) and isinstance(style, draw.OpenPoseStyle)
+    pose = _real_poses(shared_data, n=1)[0]
+    stage = draw.make_stage(W, H, background=bg)
+    img = draw.render_frame(pose, stage=stage, style=style)
+    assert (img[:5, :5] == 0).all() and (img[-5:, -5:] == 0).all()
+    pts = np.round(draw.coco18_points(draw.pose_to_pixels(pose, width=W, height=H))).astype(int)
+    for k in range(18):
+        x, y = pts[k]
+        np.testing.assert_array_equal(img[y, x], draw.OPENPOSE_COLOURS[k])
+    # the middle of the right upper arm (limb 2: r_shoulder → r_elbow) is 60 % of its colour
+    mx, my = np.round(0.5 * (pts[2] + pts[3])).astype(int)
+    np.testing.assert_allclose(img[my, mx], 0.6 * np.array(draw.OPENPOSE_COLOURS[2]), atol=2)
+    # nothing but black and the 18 colours (and their 60 % and anti-aliased edges) — no white stick
+    assert not ((img > 240).all(-1)).any()
+
+
+def test_colour_backgrounds_for_chroma_keying(shared_data, tmp_path):
+    assert draw.parse_background("green") == (0, 255, 0)
+    assert draw.parse_background("#FF00ff") == (255, 0, 255)
+    with pytest.raises(ValueError, match="#00FF00"):
+        draw.parse_background("#12345")
+    img_path = shared_data / "images" / "p3_dance.png"
+    assert draw.parse_background(str(img_path)) == img_path
+    assert draw.parse_background(str(tmp_path / "nope.png")) == tmp_path / "nope.png"
+    style, bg = draw.look(style="stick", background=draw.parse_background("green"))
+    assert bg == (0, 255, 0) and style.shadow is False  # a shadow would smear the key
+    stage = draw.make_stage(W, H, background=bg)
+    img = draw.render_frame(_real_poses(shared_data, n=1)[0], stage=stage, style=style)
+    figure = _mask(img, np.array([0, 255, 0]))
+    assert 0.01 < figure.mean() < 0.3
+    # every pixel is either exactly the key colour or belongs to the figure's drawn area
+    keyed = (img == (0, 255, 0)).all(-1)
+    assert keyed.mean() > 0.7 and (keyed | figure).mean() > 0.995

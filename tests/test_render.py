@@ -124,3 +124,64 @@ def test_render_bad_input(shared_data, tmp_path, capsys, case, code, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dancepose: error:") and message in err[0], err
     assert set(tmp_path.iterdir()) == before  # nothing written, no temporaries left
+
+
+@needs_default
+def test_render_openpose_style_and_json_read_back(shared_data, tmp_path):
+    """--style openpose on black + --save-openpose: one COCO-18 JSON per frame that the project's importer
+    reads back to the rendered motion."""
+    song = _excerpt(shared_data, tmp_path, 2.0)
+    out, pose, js = tmp_path / "op.mp4", tmp_path / "op.pose.npz", tmp_path / "json"
+    assert main(["render", str(song), "-o", str(out), "--size", "320x240", "--style", "openpose",
+                 "--save-openpose", str(js), "--save-pose", str(pose), "-q"]) == 0
+    files = sorted(js.glob("*_keypoints.json"))
+    assert len(files) == 60 and files[0].name == "frame_000000000000_keypoints.json"
+    import json
+
+    doc = json.loads(files[10].read_text())
+    kp = np.array(doc["people"][0]["pose_keypoints_2d"]).reshape(18, 3)
+    assert (doc["canvas_width"], doc["canvas_height"]) == (320, 240)
+    assert (kp[:, 2] == 1).all()  # all 18 points, eyes and ears included
+    back = PoseSequence.from_openpose_json(js, fps=30, image_size=(320, 240))
+    ref = PoseSequence.load(pose)
+    assert len(back) == len(ref) == 60
+    from dancepose.models.skeleton import Joint
+
+    body = [j for j in range(15) if j != Joint.PELVIS]  # COCO has no pelvis: the importer puts it mid-hips
+    np.testing.assert_allclose(back.keypoints[:, body], ref.keypoints[:, body], atol=0.01)
+    hips = 0.5 * (ref.keypoints[:, Joint.L_HIP] + ref.keypoints[:, Joint.R_HIP])
+    np.testing.assert_allclose(back.keypoints[:, Joint.PELVIS], hips, atol=0.01)
+    # the video: black with the annotator's colours
+    import imageio_ffmpeg as iio
+
+    reader = iio.read_frames(str(out), pix_fmt="rgb24")
+    meta = next(reader)
+    frame = np.frombuffer(next(reader), np.uint8).reshape(meta["size"][1], meta["size"][0], 3)
+    reader.close()
+    assert np.median(frame) < 8 and frame.max() > 200
+
+
+@needs_default
+def test_render_green_background_and_log_friendly_progress(shared_data, tmp_path):
+    """stderr to a file (not a TTY): a few plain progress lines, no carriage returns."""
+    import sys
+
+    song = _excerpt(shared_data, tmp_path, 2.0)
+    out, log = tmp_path / "g.mp4", tmp_path / "stderr.log"
+    with open(log, "w") as fh:
+        proc = subprocess.run([sys.executable, "-m", "dancepose.offline.cli", "render", str(song), "-o", str(out),
+                               "--size", "320x240", "--background", "green"], stderr=fh, stdout=subprocess.PIPE,
+                              timeout=300)
+    assert proc.returncode == 0
+    text = log.read_text()
+    assert "\r" not in text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert 1 <= len(lines) <= 4 and any("render g.mp4" in ln and "60/60" in ln for ln in lines), text
+    import imageio_ffmpeg as iio
+
+    reader = iio.read_frames(str(out), pix_fmt="rgb24")
+    meta = next(reader)
+    frame = np.frombuffer(next(reader), np.uint8).reshape(meta["size"][1], meta["size"][0], 3)
+    reader.close()
+    corner = frame[:20, :20].reshape(-1, 3).astype(int)
+    assert np.abs(corner - [0, 255, 0]).max() < 12  # the key colour (after H.264's 4:2:0)
