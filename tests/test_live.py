@@ -89,6 +89,45 @@ def test_run_live_in_process_sim_clock(tmp_path):
     assert (tmp_path / "shot.png").stat().st_size > 1000
 
 
+def test_rig_outputs_end_to_end(tmp_path):
+    """One headless run with every rig output: OpenPose look on a green key, OpenPose JSON per shown frame,
+    OSC to a real server, Link, a fixed tempo and a latency offset (the HUD off for a keyable picture)."""
+    import json
+    import threading
+
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    from dancepose.models.media.draw import OPENPOSE_COLOURS
+
+    got = []
+    d = Dispatcher()
+    d.set_default_handler(lambda addr, *a: got.append(addr))
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), d)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    js, shot = tmp_path / "json", tmp_path / "shot.png"
+    try:
+        p = _run("--input", "demo", *model_args(), "--headless", "--sim-clock", "--duration", "2", "--size",
+                 "320x240", "--style", "openpose", "--background", "#00FF00", "--save-openpose", str(js),
+                 "--osc", f"127.0.0.1:{server.server_address[1]}", "--link", "--bpm", "110",
+                 "--latency-offset", "120", "--screenshot", str(shot), "-q")
+        time.sleep(0.3)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert p.returncode == 0, p.stderr
+    files = sorted(js.glob("*_keypoints.json"))
+    assert len(files) == 2 * DISPLAY_FPS
+    assert len(json.loads(files[-1].read_text())["people"][0]["pose_keypoints_2d"]) == 54
+    assert got.count("/dancepose/pose") == 2 * DISPLAY_FPS and "/dancepose/tempo" in got
+    import pygame
+
+    img = pygame.surfarray.array3d(pygame.image.load(str(shot))).transpose(1, 0, 2)
+    assert (img[:40, :] == (0, 255, 0)).all()  # no HUD over the key
+    colours = {tuple(c) for c in img.reshape(-1, 3)}
+    assert sum(c in colours for c in OPENPOSE_COLOURS) >= 12
+
+
 # ------------------------------------------------------------------------------------- bad input
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(live_cmd(*args), env=env or live_env(), capture_output=True, text=True,
