@@ -1,7 +1,9 @@
 """Benchmark of ``dancepose-live`` on this machine; prints a table.
 
 * frame time p50/p99 (CPU work per frame) and frame interval p99 / dropped frames, with and without
-  recording (demo input, 1280x720, headless; real playback when an audio device exists);
+  recording, and with the rig outputs on: ``--osc`` to a python-osc server in this process (its receive
+  rate is reported) and ``--link`` with a second Link peer in this process (so the session path runs)
+  (demo input, 1280x720, headless; real playback when an audio device exists);
 * features + dancer cost per frame p50/p99;
 * time to first frame (process launch → first presented frame);
 * audio → motion latency through the virtual microphone (PulseAudio null sink, ``.ci/pulse.sh``):
@@ -49,9 +51,9 @@ def _frames(csv: Path) -> np.recarray:
     return np.genfromtxt(csv, delimiter=",", names=True)
 
 
-def run_frames(tmp: Path, model: list[str], seconds: float, record: bool) -> dict:
-    csv = tmp / f"frames_{record}.csv"
-    extra = ["--record", str(tmp / "rec.mp4")] if record else []
+def run_frames(tmp: Path, model: list[str], seconds: float, record: bool, extra: tuple[str, ...] = ()) -> dict:
+    csv = tmp / f"frames_{record}_{len(extra)}.csv"
+    extra = (["--record", str(tmp / "rec.mp4")] if record else []) + list(extra)
     p, t0 = _live(["--input", "demo", "--headless", "--size", "1280x720", "--duration", str(seconds),
                    "--log-timings", str(csv), *extra], model)
     try:
@@ -69,6 +71,82 @@ def run_frames(tmp: Path, model: list[str], seconds: float, record: bool) -> dic
             "frames": len(d),
             "model_ms": np.percentile(d["model_ms"], [50, 99]),
             "first_frame": d["wall_time"][0] - t0}
+
+
+def run_rig(tmp: Path, model: list[str], seconds: float) -> dict:
+    """Frames with --osc (to a real server here) and --link (a second peer here, at 128 BPM)."""
+    import threading
+
+    import link
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    times: list[float] = []
+    d = Dispatcher()
+    d.map("/dancepose/pose", lambda *a: times.append(time.monotonic()))
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), d)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    peer = link.Link(128.0)
+    peer.enabled = True
+    try:
+        r = run_frames(tmp, model, seconds, record=False,
+                       extra=("--osc", f"127.0.0.1:{server.server_address[1]}", "--link"))
+        time.sleep(0.2)
+    finally:
+        peer.enabled = False
+        server.shutdown()
+        server.server_close()
+    t = np.asarray(times)
+    r["osc_messages"] = len(t)
+    r["osc_rate"] = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 else float("nan")
+    return r
+
+
+def run_sink_costs(n: int = 3000) -> dict:
+    """In-process cost of the rig outputs per frame: OscSink.send (pose + events) and LinkSync
+    (apply with a peer in the session + send), on real frames of a simulated-clock performance."""
+    import link
+
+    from dancepose.models.dancer import Dancer
+    from dancepose.realtime.audio_in import SimulatedPlayback
+    from dancepose.realtime.engine import Engine
+    from dancepose.realtime.link import LinkSync
+    from dancepose.realtime.osc import OscSink
+    from dancepose.realtime.performance import Performance
+
+    y, _ = click_track(seconds=n / DISPLAY_FPS + 1)
+    frames = []
+
+    class Keep:
+        def send(self, f):
+            frames.append(f)
+
+    with Performance(engine=Engine(dancer=Dancer.load(None)), source=SimulatedPlayback(y), sinks=[Keep()]) as perf:
+        perf.run(max_frames=n)
+    osc = OscSink(host="127.0.0.1", port=9, size=(1280, 720))  # the discard port: nobody listens
+    peer = link.Link(128.0)
+    peer.enabled = True
+    sync = LinkSync()
+    try:
+        t0 = time.monotonic()
+        while sync._link.numPeers() == 0 and time.monotonic() - t0 < 10:
+            time.sleep(0.05)
+        feats = perf.features
+        osc_us, link_us = [], []
+        for f in frames:
+            t = time.perf_counter()
+            osc.send(f)
+            osc_us.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            sync.apply(feats, feature_now=f.state.display_time)
+            sync.send(f)
+            link_us.append(time.perf_counter() - t)
+    finally:
+        osc.close()
+        sync.close()
+        peer.enabled = False
+    return {"osc_us": np.percentile(osc_us, [50, 99]) * 1e6, "link_us": np.percentile(link_us, [50, 99]) * 1e6,
+            "link_peers": sync.peers}
 
 
 def run_latency(tmp: Path, model: list[str]) -> dict | None:
@@ -137,6 +215,8 @@ def main() -> None:
         tmp = Path(td)
         plain = run_frames(tmp, model, a.seconds, record=False)
         rec = run_frames(tmp, model, a.seconds, record=True)
+        rig = run_rig(tmp, model, a.seconds)
+        costs = run_sink_costs()
         lat = run_latency(tmp, model)
     load = os.getloadavg()[0]
     rows = [
@@ -144,6 +224,11 @@ def main() -> None:
         ("frame interval p99 / dropped, no recording", f"{plain['interval_p99']:.1f} ms / {plain['dropped']} of {plain['frames']}", "0 dropped"),
         ("frame time p50 / p99, recording (ms)", f"{rec['frame_ms'][0]:.2f} / {rec['frame_ms'][1]:.2f}", "p99 ≤ 16.7"),
         ("frame interval p99 / dropped, recording", f"{rec['interval_p99']:.1f} ms / {rec['dropped']} of {rec['frames']}", "0 dropped"),
+        ("frame time p50 / p99, OSC + Link on (ms)", f"{rig['frame_ms'][0]:.2f} / {rig['frame_ms'][1]:.2f}", "p99 ≤ 16.7"),
+        ("frame interval p99 / dropped, OSC + Link on", f"{rig['interval_p99']:.1f} ms / {rig['dropped']} of {rig['frames']}", "0 dropped"),
+        ("OSC /dancepose/pose received: count / rate", f"{rig['osc_messages']} / {rig['osc_rate']:.1f} per s", f"≈ {DISPLAY_FPS}"),
+        ("OSC send per frame p50 / p99 (µs, in process)", f"{costs['osc_us'][0]:.0f} / {costs['osc_us'][1]:.0f}", "≪ 16 700"),
+        (f"Link apply + publish per frame p50 / p99 (µs, {costs['link_peers']} peer)", f"{costs['link_us'][0]:.0f} / {costs['link_us'][1]:.0f}", "≪ 16 700"),
         ("features + dancer per frame p50 / p99 (ms)", f"{plain['model_ms'][0]:.3f} / {plain['model_ms'][1]:.3f}", "≤ 1"),
         ("time to first frame (launch → frame, s)", f"{plain['first_frame']:.2f}", "≤ 1.5"),
     ]

@@ -94,9 +94,10 @@ class OscSink:
         self.skipped = 0
         self._client = None
         try:
-            from pythonosc.osc_message_builder import OscMessageBuilder  # noqa: F401
+            from pythonosc.osc_message_builder import OscMessageBuilder
             from pythonosc.udp_client import UDPClient
 
+            self._builder = OscMessageBuilder
             # resolve once (a name lookup per send could block a frame), then hand python-osc the address
             addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][4][0]
             self._client = UDPClient(addr, port)  # non-blocking UDP socket
@@ -111,9 +112,7 @@ class OscSink:
         self.close()
 
     def _send(self, address: str, args: list) -> None:
-        from pythonosc.osc_message_builder import OscMessageBuilder
-
-        b = OscMessageBuilder(address=address)
+        b = self._builder(address=address)
         for a in args:
             b.add_arg(a)
         try:
