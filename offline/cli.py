@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from dancepose.models.cli import run_cli, size_arg
-from dancepose.models.media.draw import STYLES, background_arg
+from dancepose.models.media.draw import add_look_arguments
 
 
 # ------------------------------------------------------------------------------------------ fetch
@@ -99,13 +99,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("audio", type=Path)
     p.add_argument("-m", "--model", type=Path, default=None, help="model directory (default: built-in)")
     p.add_argument("-o", "--out", type=Path, required=True)
-    p.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR",
-                   help="background image, or a flat colour for chroma keying: a name (green, blue …) or "
-                        "#RRGGBB")
-    p.add_argument("--style", choices=STYLES, default="stick",
-                   help="stick (default) or openpose: the ControlNet OpenPose look (COCO-18 colours on black)")
-    p.add_argument("--save-openpose", type=Path, default=None, metavar="DIR",
-                   help="also write every frame's pose as OpenPose JSON (COCO-18 pose_keypoints_2d) into DIR")
+    add_look_arguments(p, frames="frame")
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
     p.add_argument("--size", type=size_arg, default=(1280, 720), help="WxH, default 1280x720")
     p.add_argument("--save-pose", type=Path, default=None, help="also write the motion as .pose.npz")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dancepose.models.cli import run_cli, size_arg
-from dancepose.models.media.draw import STYLES, background_arg
+from dancepose.models.media.draw import add_look_arguments
 from dancepose.realtime.osc import osc_target_arg
 
 
@@ -35,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record what is shown, with the audio, to an MP4 (H.264 + AAC)")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
-    p.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR",
-                   help="stage image, or a flat colour for chroma keying: a name (green, blue, magenta …) "
-                        "or #RRGGBB")
-    p.add_argument("--style", choices=STYLES, default="stick",
-                   help="stick (default) or openpose: the ControlNet OpenPose look (COCO-18 colours on black)")
-    p.add_argument("--save-openpose", type=Path, default=None, metavar="DIR",
-                   help="write every shown pose as OpenPose JSON (COCO-18 pose_keypoints_2d) into DIR")
+    add_look_arguments(p, frames="shown frame")
     p.add_argument("--osc", type=osc_target_arg, default=None, metavar="HOST:PORT",
                    help="send /dancepose/pose every frame, /dancepose/beat and /dancepose/tempo on events "
                         "(OSC over UDP)")

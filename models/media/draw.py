@@ -314,6 +314,19 @@ def background_arg(text: str) -> "Path | Colour":
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_look_arguments(parser: argparse.ArgumentParser, *, frames: str = "frame") -> None:
+    """The ``--background``, ``--style`` and ``--save-openpose`` options both command lines share."""
+    parser.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR",
+                        help="background image, or a flat colour for chroma keying: a name (green, blue, "
+                             "magenta …) or #RRGGBB")
+    parser.add_argument("--style", choices=STYLES, default="stick",
+                        help="stick (default) or openpose: the ControlNet OpenPose look (COCO-18 colours "
+                             "on black)")
+    parser.add_argument("--save-openpose", type=Path, default=None, metavar="DIR",
+                        help=f"also write every {frames}'s pose as OpenPose JSON (COCO-18 pose_keypoints_2d) "
+                             "into DIR")
+
+
 def make_stage(width: int, height: int, *, background: "str | os.PathLike | Colour | None" = None,
                floor_units: float = FLOOR_UNITS) -> "pygame.Surface":
     """Build the stage drawn behind the figure (once; blit it every frame).
