@@ -102,7 +102,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     from dancepose.models.posefile import PoseSequence
     from dancepose.models.cli import progress
     from dancepose.models.media import draw
-    from dancepose.models.media.openpose import OpenPoseJsonWriter
+    from dancepose.models.media.openpose import write_openpose_json
     from dancepose.models.media.recorder import Mp4Recorder
 
     width, height = int(size[0]), int(size[1])
@@ -130,7 +130,6 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     poses_px = draw.pose_to_pixels(resample_poses(poses, n_frames=n_frames, fps=fps),
                                    width=width, height=height)
     work = stage.copy()
-    json_out = OpenPoseJsonWriter(save_openpose, image_size=(width, height)) if save_openpose else None
 
     rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=OUTPUT_SAMPLE_RATE,
                       audio_channels=2, drop_when_behind=False, quiet=quiet)
@@ -140,8 +139,6 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         for k in progress(range(n_frames), quiet=quiet, desc=f"render {out.name}", unit="frame"):
             work.blit(stage, (0, 0))
             draw.draw_figure(work, poses_px[k], style=style_)
-            if json_out is not None:
-                json_out.write(draw.coco18_points(poses_px[k]))
             rec.process(draw.surface_to_rgb(work))
             done += 1
     except KeyboardInterrupt:
@@ -157,4 +154,6 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     if save_pose is not None:
         PoseSequence(keypoints=poses_px, confidence=np.ones(poses_px.shape[:2], np.float32), fps=float(fps),
                      image_size=(width, height), source=f"generated:{dancer.name}").save(save_pose)
+    if save_openpose is not None:
+        write_openpose_json(save_openpose, draw.coco18_points(poses_px), image_size=(width, height))
     return result

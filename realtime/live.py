@@ -166,13 +166,13 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     from dancepose.realtime.recording import RecordingSink
     from dancepose.realtime.window import Window, WindowSink
 
-    if config.record is not None:
-        check_output_file(config.record, suffixes=(".mp4",), what="--record")
-    for path, suffix, what in ((config.log_timings, ".csv", "--log-timings"),
-                               (config.log_poses, ".npz", "--log-poses"),
-                               (config.screenshot, ".png", "--screenshot")):
+    # Every output checked before the run (not after it): path, not under a file, not a device, extension.
+    for path, suffixes, what in ((config.record, (".mp4",), "--record"),
+                                 (config.screenshot, (".png",), "--screenshot"),
+                                 (config.log_timings, (".csv",), "--log-timings"),
+                                 (config.log_poses, (".npz",), "--log-poses")):
         if path is not None:
-            check_output_file(path, suffixes=(suffix,), what=what)
+            check_output_file(path, suffixes=suffixes, what=what)
     style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,
@@ -215,12 +215,12 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     perf = Performance(engine=engine, source=source, sinks=sinks, inputs=[sinks[0]],
                        tempo_sources=[link] if link is not None and link.enabled else [],
                        duration_s=config.duration, bpm=config.bpm, log=log)
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     try:
         with perf:
             perf.run(pace=window.tick)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupted = exc  # re-raised below: keeps SIGTERM's exit code 143
     finally:
         try:
             if config.screenshot is not None and perf.frames:
@@ -235,9 +235,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     first_frame_s = (perf.first_frame_wall - t_start) if perf.first_frame_wall is not None else float("nan")
     result = LiveResult(frames=perf.frames, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,
                         recordings=tuple(recorder.recordings), dropped_frames=recorder.dropped_frames,
-                        interrupted=interrupted)
+                        interrupted=bool(interrupted))
     if interrupted:
-        raise KeyboardInterrupt
+        raise interrupted
     if not config.quiet:
         limit = perf.limit or 1e18
         print(f"dancepose-live: {perf.frames} frames, {min(seconds, limit / SAMPLE_RATE):.2f} s of "

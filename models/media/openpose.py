@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dancepose.models.outputs import as_output_error, check_output_dir, temp_name
+from dancepose.models.outputs import as_output_error, atomic_output_dir, check_output_dir, temp_name
 
 
 class OpenPoseJsonWriter:
@@ -33,8 +33,9 @@ class OpenPoseJsonWriter:
 
     Notes
     -----
-    Each file is written under a temporary name and renamed, so a reader never sees half a file; a
-    performance stopped early leaves every frame written so far.
+    Streaming (live): each file is written under a temporary name and renamed, so a reader never sees half
+    a file, and a performance stopped early leaves every frame written so far.  A whole track (render):
+    :func:`write_openpose_json`, all or nothing.
     """
 
     def __init__(self, directory: str | os.PathLike, *, image_size: tuple[int, int], stem: str = "frame") -> None:
@@ -75,3 +76,26 @@ class OpenPoseJsonWriter:
             raise err from None
         self.frames += 1
         return path
+
+
+def write_openpose_json(directory: str | os.PathLike, points_px: np.ndarray, *, image_size: tuple[int, int],
+                        stem: str = "frame") -> Path:
+    """Write a whole track as OpenPose JSON, all or nothing (the folder appears complete or not at all).
+
+    Parameters
+    ----------
+    directory : path
+        Replaced only once every file is written.
+    points_px : np.ndarray [shape=(T, 18, 2)]
+        COCO-18 keypoints in pixels per frame (NaN = unknown).
+    image_size : (int, int)
+
+    Returns
+    -------
+    Path of the folder.
+    """
+    with atomic_output_dir(directory) as tmp:
+        writer = OpenPoseJsonWriter(tmp, image_size=image_size, stem=stem)
+        for pts in np.asarray(points_px):
+            writer.write(pts)
+    return Path(directory)
