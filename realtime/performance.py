@@ -181,7 +181,8 @@ class Performance:
         return self.engine.features
 
     def tap(self, time_s: float | None = None) -> None:
-        """A tap on the beat (key ``t``) at feature-stream time ``time_s`` (default: now)."""
+        """A tap on the beat at feature-stream time ``time_s`` (default: the stream's now).  Key ``t``
+        taps at :meth:`feature_now`: on the beat the audience hears."""
         self.features.tap(time_s)
 
     def fix_tempo(self, bpm: float | None) -> None:
@@ -190,12 +191,14 @@ class Performance:
         self.features.fix_tempo(bpm)
 
     def feature_now(self) -> float:
-        """Now on the feature stream's clock (s of analysed audio; what :meth:`tap` expects)."""
+        """What the audience hears now, on the feature stream's clock (s of analysed audio; what
+        :meth:`tap` expects): the stream's "now" less the engine's latency offset."""
         f = self.features
         if not f.frames_done:
             return 0.0
         k = f.frames_done - 1
-        return k / MODEL_FPS + (self.source.now() - self.source.sample_time(k * HOP_LENGTH))
+        heard = self.source.now() - self.engine.config.latency_offset_s
+        return k / MODEL_FPS + (heard - self.source.sample_time(k * HOP_LENGTH))
 
     def handle(self, action: str) -> None:
         """Act on one input action and pass it on to the sinks."""
