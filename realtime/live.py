@@ -186,23 +186,25 @@ def run_live(*, config: LiveConfig) -> LiveResult:
         window.ensure_stage()  # a bad background fails here, before any audio starts
         source = open_source(input_spec=config.input, device=config.device, simulate=config.sim_clock,
                              allow_simulated=config.headless)
-        recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
+        # after the window (which draws) and the recorder (which encodes what was drawn)
+        outputs: list = []
+        if config.save_openpose is not None:
+            outputs.append(_OpenPoseSink(config.save_openpose, window=window))
+        if config.osc is not None:
+            from dancepose.realtime.osc import OscSink
+
+            outputs.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
         link = None
         if config.link:
             from dancepose.realtime.link import LinkSync
 
             link = LinkSync(bpm=config.bpm)
+            outputs.append(link)
+        sinks = list(outputs)
+        recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
         sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording,
                             tempo_fixed=lambda: config.bpm is not None or bool(link and link.following)),
-                 recorder]
-        if config.save_openpose is not None:
-            sinks.append(_OpenPoseSink(config.save_openpose, window=window))
-        if config.osc is not None:
-            from dancepose.realtime.osc import OscSink
-
-            sinks.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
-        if link is not None:
-            sinks.append(link)
+                 recorder, *outputs]
     except BaseException:
         for sink in sinks:
             getattr(sink, "close", lambda: None)()

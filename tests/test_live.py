@@ -184,3 +184,22 @@ def test_bad_duration_and_size():
     _one_error_line(p.stderr)
     p = _run("--input", "demo", "--headless", "--size", "abc")
     assert p.returncode == 2 and "size must look like" in p.stderr
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--bpm", "5"], 2, "--bpm must be between 20 and 400"),
+    (["--latency-offset", "5000"], 2, "--latency-offset must be between"),
+    (["--style", "neon"], 2, "invalid choice"),
+    (["--background", "#12345"], 2, "background colour must look like #00FF00"),
+])
+def test_bad_rig_options(args, code, message):
+    p = _run("--input", "demo", "--headless", "--sim-clock", "--duration", "1", *args)
+    assert p.returncode == code and message in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_save_openpose_under_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    p = _run("--input", "demo", *model_args(), "--headless", "--sim-clock", "--duration", "1",
+             "--save-openpose", str(tmp_path / "f" / "json"))
+    assert p.returncode == 6
+    assert "not a directory" in _one_error_line(p.stderr)
