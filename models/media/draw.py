@@ -424,32 +424,43 @@ def _thick_segment(gfx, surface, x0: float, y0: float, x1: float, y1: float, hal
         gfx.filled_circle(surface, ix, iy, r, colour)
 
 
+def _unit_ellipse(n: int = 24) -> np.ndarray:
+    a = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    e = np.stack([np.cos(a), np.sin(a)], axis=1)
+    e.setflags(write=False)
+    return e
+
+
+#: (cos, sin) around the limb ellipses of the OpenPose look, [shape=(24, 2)].
+_ELLIPSE: np.ndarray = _unit_ellipse()
+_OP_A = np.array([a for a, _ in OPENPOSE_LIMBS])
+_OP_B = np.array([b for _, b in OPENPOSE_LIMBS])
+
+
 def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> None:
     pts = coco18_points(pose_px).astype(np.float64)
     ok = np.isfinite(pts).all(axis=1)
     pts = np.clip(np.nan_to_num(pts), -_COORD_LIMIT, _COORD_LIMIT)
     side = float(min(surface.get_size()))
     half = max(style.limb_half_width * side, 1.0)
-    for i, (a, b) in enumerate(OPENPOSE_LIMBS):
-        if not (ok[a] and ok[b]):
-            continue
-        (x0, y0), (x1, y1) = pts[a], pts[b]
-        c = tuple(int(v * style.limb_dim) for v in OPENPOSE_COLOURS[i])
-        # an ellipse spanning the two joints, `half` wide (the annotator's limb shape)
-        mx, my, dx, dy = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (x1 - x0), 0.5 * (y1 - y0)
-        n = (dx * dx + dy * dy) ** 0.5
-        if n < 1e-6:
-            continue
-        px, py = -dy / n * half, dx / n * half
-        a_ = np.linspace(0.0, 2.0 * np.pi, 36, endpoint=False)
-        ca, sa = np.cos(a_), np.sin(a_)
-        poly = list(zip((mx + ca * dx + sa * px).tolist(), (my + ca * dy + sa * py).tolist()))
-        gfx.aapolygon(surface, poly, c)
-        gfx.filled_polygon(surface, poly, c)
+    # every limb an ellipse spanning its two joints, `half` wide (the annotator's limb shape)
+    a, b = pts[_OP_A], pts[_OP_B]
+    mid, axis = 0.5 * (a + b), 0.5 * (b - a)
+    n = np.linalg.norm(axis, axis=1, keepdims=True)
+    normal = np.stack([-axis[:, 1], axis[:, 0]], axis=1) / np.maximum(n, 1e-9) * half
+    polys = (mid[:, None, :] + _ELLIPSE[None, :, :1] * axis[:, None, :]
+             + _ELLIPSE[None, :, 1:] * normal[:, None, :]).tolist()
+    draw_limb = (ok[_OP_A] & ok[_OP_B] & (n[:, 0] > 1e-6)).tolist()
+    for i, poly in enumerate(polys):
+        if draw_limb[i]:
+            c = tuple(int(v * style.limb_dim) for v in OPENPOSE_COLOURS[i])
+            gfx.aapolygon(surface, poly, c)
+            gfx.filled_polygon(surface, poly, c)
     r = max(int(round(style.joint_radius * side)), 1)
+    ipts = np.round(pts).astype(int).tolist()
     for k in range(18):
         if ok[k]:
-            x, y = int(round(pts[k][0])), int(round(pts[k][1]))
+            x, y = ipts[k]
             gfx.aacircle(surface, x, y, r, OPENPOSE_COLOURS[k])
             gfx.filled_circle(surface, x, y, r, OPENPOSE_COLOURS[k])
 
