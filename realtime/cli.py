@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dancepose-live",
         description="The dancer performs live: it listens (microphone, a song it plays, or the built-in "
                     "demo loop) and dances at 60 fps. Keys: space pause, t tap the tempo, f fullscreen, "
-                    "r record, h HUD, q/Esc quit.")
+                    "r record, h HUD, q/Esc quit. With --style openpose or a colour --background the HUD "
+                    "starts hidden, so the picture stays clean for ControlNet or a chroma key.")
     p.add_argument("--input", "-i", default="demo", metavar="mic|FILE|demo",
                    help="listen to the microphone, play and dance to FILE, or the built-in demo loop "
                         "(default)")
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-offset", type=float, default=0.0, metavar="MS",
                    help="how much later the audience hears the sound than it sees the picture: positive "
                         "holds the picture back (Bluetooth/PA delay), negative moves it earlier (a slow "
-                        "projector); default 0")
+                        "projector); shifts the figure, the beat flashes and OSC (a --record made with it "
+                        "carries the shift); default 0")
     p.add_argument("--headless", action="store_true",
                    help="no window (for recording/CI); FILE/demo use a simulated clock if no audio "
                         "device exists")
