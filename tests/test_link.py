@@ -109,6 +109,8 @@ def test_alone_it_publishes_the_tracked_tempo():
         perf.run()
         tracked = perf.features.tempo_bpm
         session = sync._link.captureAppSessionState().tempo()
+        if sync.peers:
+            pytest.skip("another Link peer is on this network: dancepose is not alone")
         assert not sync.following
     assert tracked == pytest.approx(126.0, rel=0.03)
     assert session == pytest.approx(tracked, abs=0.6)  # published (within the 0.5 BPM hysteresis)
