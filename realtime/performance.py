@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol
 
 import numpy as np
@@ -88,7 +88,6 @@ class _Events:
     last_phase: float | None = None
     last_time: float | None = None
     last_tempo: tuple[float, float] | None = None
-    beats: list[tuple[int, int]] = field(default_factory=list)
 
 
 class Performance:
@@ -268,11 +267,6 @@ class Performance:
         return n
 
     # ------------------------------------------------------------------ events
-    @property
-    def beats(self) -> list[tuple[int, int]]:
-        """Every beat event so far, ``(beat index, beat in bar)``."""
-        return list(self._events.beats)
-
     def _beat(self, state) -> tuple[int, int] | None:
         """A beat event when the heard beat phase wraps (at most one per half beat).
 
@@ -293,9 +287,7 @@ class Performance:
         if ev.last_beat is not None:
             index = max(index, ev.last_beat + 1)
         ev.last_beat, ev.last_time = index, t
-        beat = (index, int(state.beat_in_bar) + 1)
-        ev.beats.append(beat)
-        return beat
+        return (index, int(state.beat_in_bar) + 1)
 
     def _tempo(self, state) -> tuple[float, float] | None:
         ev = self._events
