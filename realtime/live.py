@@ -135,6 +135,24 @@ class _OpenPoseSink:
         self.writer.write(coco18_points(pose_to_pixels(frame.pose, width=w, height=h)))
 
 
+def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
+    """The sinks after the window and the recorder: OpenPose JSON, OSC, Link (also returned, or None)."""
+    outputs: list = []
+    if config.save_openpose is not None:
+        outputs.append(_OpenPoseSink(config.save_openpose, window=window))
+    if config.osc is not None:
+        from dancepose.realtime.osc import OscSink
+
+        outputs.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
+    link = None
+    if config.link:
+        from dancepose.realtime.link import LinkSync
+
+        link = LinkSync(bpm=config.bpm)
+        outputs.append(link)
+    return outputs, link
+
+
 def run_live(*, config: LiveConfig) -> LiveResult:
     """Perform live until the song ends, ``duration`` is reached, the window closes or Ctrl-C.
 
@@ -186,20 +204,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
         window.ensure_stage()  # a bad background fails here, before any audio starts
         source = open_source(input_spec=config.input, device=config.device, simulate=config.sim_clock,
                              allow_simulated=config.headless)
-        # after the window (which draws) and the recorder (which encodes what was drawn)
-        outputs: list = []
-        if config.save_openpose is not None:
-            outputs.append(_OpenPoseSink(config.save_openpose, window=window))
-        if config.osc is not None:
-            from dancepose.realtime.osc import OscSink
-
-            outputs.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
-        link = None
-        if config.link:
-            from dancepose.realtime.link import LinkSync
-
-            link = LinkSync(bpm=config.bpm)
-            outputs.append(link)
+        outputs, link = _rig_outputs(config, window=window)
         sinks = list(outputs)
         recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
         sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording,
