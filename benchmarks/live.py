@@ -209,6 +209,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="also run N alternating off/on pairs of the OSC + Link comparison (a shared machine's "
+                         "load drifts: alternating keeps the comparison fair)")
     a = ap.parse_args()
     model = ["--model", a.model] if a.model else []
     with tempfile.TemporaryDirectory() as td:
@@ -253,6 +256,15 @@ def main() -> None:
     print(f"{'measure':<{w}}  {'value':<28}  target")
     for name, val, target in rows:
         print(f"{name:<{w}}  {val:<28}  {target}")
+    if a.pairs:
+        print(f"\nOSC + Link off / on, alternating runs of {a.seconds:.0f} s: frame time p50 / p99 (ms), dropped")
+        with tempfile.TemporaryDirectory() as td:
+            for i in range(a.pairs):
+                off = run_frames(Path(td), model, a.seconds, record=False)
+                on = run_rig(Path(td), model, a.seconds)
+                print(f"  pair {i + 1} (load {os.getloadavg()[0]:.1f}):  off {off['frame_ms'][0]:.2f} / "
+                      f"{off['frame_ms'][1]:.2f}, {off['dropped']} of {off['frames']}   on {on['frame_ms'][0]:.2f} / "
+                      f"{on['frame_ms'][1]:.2f}, {on['dropped']} of {on['frames']}  (OSC {on['osc_rate']:.1f}/s)")
 
 
 if __name__ == "__main__":
