@@ -26,6 +26,8 @@ QUANTUM: float = 4.0
 PUBLISH_MIN_CONFIDENCE: float = 0.3
 PUBLISH_MIN_CHANGE_BPM: float = 0.5
 PUBLISH_INTERVAL_S: float = 1.0
+#: The peer count is read every this many frames (peers come and go rarely; the call takes a lock).
+PEER_POLL_FRAMES: int = 15
 
 
 def _warn(msg: str) -> None:
@@ -61,6 +63,7 @@ class LinkSync:
         self.peers = 0
         self._link = None
         self._last_beat: int | None = None
+        self._poll = 0
         self._published: float | None = None
         self._published_at = -math.inf
         self.session_tempo: float | None = None
@@ -81,7 +84,9 @@ class LinkSync:
         if not self.enabled:
             return
         lk = self._link
-        self.peers = int(lk.numPeers())
+        if self._poll == 0:
+            self.peers = int(lk.numPeers())
+        self._poll = (self._poll + 1) % PEER_POLL_FRAMES
         if self.peers == 0:
             if self.following:
                 self.following = False

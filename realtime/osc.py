@@ -111,10 +111,10 @@ class OscSink:
         self._warn(f"{msg}; going on without OSC")
         self.close()
 
-    def _send(self, address: str, args: list) -> None:
+    def _send(self, address: str, args: list, arg_type: str) -> None:
         b = self._builder(address=address)
         for a in args:
-            b.add_arg(a)
+            b.add_arg(a, arg_type)  # typed: no per-value type inference
         try:
             self._client.send(b.build())
             self.sent += 1
@@ -130,17 +130,17 @@ class OscSink:
 
         w, h = self._size()
         px = pose_to_pixels(frame.pose, width=w, height=h)
-        norm = px / np.array([w, h], dtype=np.float32)
-        return [float(v) for v in norm.reshape(-1)]
+        return (px / np.array([w, h], dtype=np.float32)).reshape(-1).tolist()
 
     def send(self, frame) -> None:
         if not self.enabled:
             return
-        self._send(POSE_ADDRESS, self.pose_message(frame))
+        f, i = self._builder.ARG_TYPE_FLOAT, self._builder.ARG_TYPE_INT
+        self._send(POSE_ADDRESS, self.pose_message(frame), f)
         if self.enabled and frame.beat is not None:
-            self._send(BEAT_ADDRESS, [int(frame.beat[0]), int(frame.beat[1])])
+            self._send(BEAT_ADDRESS, [int(frame.beat[0]), int(frame.beat[1])], i)
         if self.enabled and frame.tempo is not None:
-            self._send(TEMPO_ADDRESS, [float(frame.tempo[0]), float(frame.tempo[1])])
+            self._send(TEMPO_ADDRESS, [float(frame.tempo[0]), float(frame.tempo[1])], f)
 
     def close(self) -> None:
         if self._client is not None:
