@@ -484,10 +484,15 @@ class SimulatedPlayback(AudioSource):
 
     is_playback = True
 
-    def __init__(self, samples: np.ndarray, *, loop: bool = False, label: str = "file") -> None:
+    def __init__(self, samples: np.ndarray, *, loop: bool = False, label: str = "file",
+                 wall_clock: bool = False) -> None:
         super().__init__()
         self.label = f"{label} (simulated clock)"
         self.loop = loop
+        #: Advance with the wall clock (like a device would, frames late or not) instead of exactly one
+        #: display frame per frame: for tests that meet other real-time clocks (Ableton Link).
+        self.wall_clock = wall_clock
+        self._t0: float | None = None
         self._song = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if len(self._song) == 0:
             raise ParameterError("nothing to play: empty signal")
@@ -497,7 +502,13 @@ class SimulatedPlayback(AudioSource):
             raise ParameterError("SAMPLE_RATE must be a multiple of DISPLAY_FPS for the simulated clock")
 
     def on_frame(self) -> None:
-        self._frames += 1
+        if not self.wall_clock:
+            self._frames += 1
+            return
+        t = time.monotonic()
+        if self._t0 is None:
+            self._t0 = t - 1.0 / DISPLAY_FPS
+        self._frames = int((t - self._t0) * DISPLAY_FPS)
 
     def now(self) -> float:
         return self._frames / DISPLAY_FPS

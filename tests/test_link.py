@@ -45,7 +45,7 @@ class FeatureRows:
 
 
 def _paced(perf, seconds: float) -> None:
-    """Run at the display rate on the wall clock (Link's beats are on the wall clock)."""
+    """Step at (up to) the display rate for ``seconds`` of wall time."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds and not perf.finished:
         perf.step()
@@ -72,7 +72,9 @@ def test_second_peer_at_133_bpm_sets_the_figures_tempo():
     peer = link.Link(100.0)
     peer.enabled = True
     try:
-        perf = Performance(engine=engine, source=SimulatedPlayback(y), sinks=[frames, sync], tempo_sources=[sync])
+        # the song runs on the wall clock, like a sound card's: Link's beats are on the wall clock too
+        perf = Performance(engine=engine, source=SimulatedPlayback(y, wall_clock=True), sinks=[frames, sync],
+                           tempo_sources=[sync])
         with perf:
             _paced(perf, 1.0)
             assert _wait(lambda: peer.numPeers() > 0), "the two Link peers did not find each other"
@@ -93,8 +95,15 @@ def test_second_peer_at_133_bpm_sets_the_figures_tempo():
             # the peer leaves: the tempo follows the music again
             peer.enabled = False
             assert _wait(lambda: sync._link.numPeers() == 0)
-            _paced(perf, 0.5)
+            t0 = time.monotonic()
+            while sync.following and time.monotonic() - t0 < 5.0:  # noticed within PEER_POLL_FRAMES frames
+                _paced(perf, 0.25)
             assert not sync.following
+            # released: the tempo goes back to the music's 120
+            t0 = time.monotonic()
+            while perf.features.tempo_bpm > 126.0 and time.monotonic() - t0 < 6.0:
+                _paced(perf, 0.25)
+            assert perf.features.tempo_bpm == pytest.approx(120.0, rel=0.05)
     finally:
         peer.enabled = False
 
