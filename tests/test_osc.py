@@ -102,7 +102,9 @@ def test_osc_rate_values_and_beats_on_a_real_server(receiver):
     assert n == 5 * DISPLAY_FPS and len(poses) == n  # one datagram per frame, none lost on loopback
     times = np.array([t for t, _ in poses])
     rate = (n - 1) / (times[-1] - times[0])
-    assert 0.75 * DISPLAY_FPS < rate < 1.05 * DISPLAY_FPS, (rate, wall)
+    shown = n / wall  # the display rate achieved (60 fps, less on a loaded machine)
+    assert rate == pytest.approx(shown, rel=0.1) and rate < 1.05 * DISPLAY_FPS, (rate, shown)
+    assert rate > 0.5 * DISPLAY_FPS, (rate, shown)  # the paced loop did run at about the display rate
     got = np.array([a for _, a in poses], dtype=np.float64)
     assert got.shape == (n, 30) and np.all((got >= 0) & (got <= 1))
     drawn = np.stack([pose_to_pixels(f.pose, width=SIZE[0], height=SIZE[1]) for f in frames.frames])
