@@ -46,8 +46,8 @@ def main() -> int:
     w, h = (int(v) for v in args.size.split("x"))
 
     from dancepose.models.clock import SAMPLE_RATE
-    from dancepose.realtime import draw
-    from dancepose.realtime.recorder import Mp4Recorder
+    from dancepose.models.media import draw
+    from dancepose.models.media.recorder import Mp4Recorder
 
     poses, where = _poses(args.frames)
     stage = draw.make_stage(w, h)

@@ -30,7 +30,7 @@ def main() -> None:
     from dancepose.models.clock import MODEL_FPS
     from dancepose.models.dancer import Dancer
     from dancepose.models.features import music_features
-    from dancepose.realtime.draw import floor_units_for, make_stage, render_frame
+    from dancepose.models.media.draw import floor_units_for, make_stage, render_frame
 
     dancer = Dancer.load(args.model)
     y = load_audio(args.song, duration=args.start + 4.0)

@@ -174,7 +174,7 @@ def load_pose_track(path: Path, *, audio: Path | None) -> Track:
 def in_frame_pixels(*, poses: np.ndarray, frame_size: tuple[int, int]) -> float:
     """Fraction of frames fully inside a ``W×H`` render, with the renderer's own mapping if available."""
     try:
-        from dancepose.realtime.draw import pose_to_pixels
+        from dancepose.models.media.draw import pose_to_pixels
     except ImportError:  # renderer not installed: documented body-unit box
         return metrics.in_frame_ratio(poses=poses)
     w, h = frame_size

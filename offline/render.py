@@ -1,8 +1,9 @@
 """``dancepose render``: the dancer performing to a song, as an H.264 + AAC MP4 as long as the song.
 
 Audio → :func:`dancepose.models.features.music_features` → ``Dancer.generate`` (poses at ``MODEL_FPS``) →
-linear interpolation to the video frame rate → :mod:`dancepose.realtime.draw` (the same drawing as the
-live window) → :class:`dancepose.realtime.recorder.Mp4Recorder` (the same MP4 writer as ``--record``).
+linear interpolation to the video frame rate → :mod:`dancepose.models.media.draw` (the same drawing as
+the live window) → :class:`dancepose.models.media.recorder.Mp4Recorder` (the same MP4 writer as
+``--record``).
 
 All inputs (audio, model, background) are checked before anything is written: bad input leaves no file.
 """
@@ -94,8 +95,8 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     from dancepose.models.dancer import Dancer
     from dancepose.models.features import music_features
     from dancepose.models.posefile import PoseSequence
-    from dancepose.realtime import draw
-    from dancepose.realtime.recorder import Mp4Recorder
+    from dancepose.models.media import draw
+    from dancepose.models.media.recorder import Mp4Recorder
 
     width, height = int(size[0]), int(size[1])
     if width < 16 or height < 16 or width % 2 or height % 2:

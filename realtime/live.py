@@ -103,7 +103,7 @@ class _Recording:
     """One Mp4Recorder paced on the audio clock."""
 
     def __init__(self, path: Path, *, size: tuple[int, int], block: bool) -> None:
-        from dancepose.realtime.recorder import Mp4Recorder
+        from dancepose.models.media.recorder import Mp4Recorder
 
         self.size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
         self.rec = Mp4Recorder(path, width=self.size[0], height=self.size[1], fps=DISPLAY_FPS,
@@ -113,7 +113,7 @@ class _Recording:
         self.frames = 0
 
     def add(self, y, surface) -> None:
-        from dancepose.realtime.draw import surface_to_rgb
+        from dancepose.models.media.draw import surface_to_rgb
 
         if len(y):
             self.rec.add_audio(y)
@@ -162,7 +162,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
     from dancepose.realtime.audio_in import open_source
-    from dancepose.realtime.draw import FigureStyle, floor_units_for
+    from dancepose.models.media.draw import FigureStyle, floor_units_for
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
     from dancepose.realtime.window import HudInfo, Window
 

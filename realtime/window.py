@@ -2,7 +2,7 @@
 
 Keys: space pause, f fullscreen, r start/stop recording, h HUD, q / Esc quit.  Headless mode uses SDL's
 dummy video driver and draws into a real ``pygame.Surface`` of the requested size (what would have been
-shown — and what is recorded).  Drawing comes from :mod:`dancepose.realtime.draw`.
+shown — and what is recorded).  Drawing comes from :mod:`dancepose.models.media.draw`.
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ class Window:
 
     def ensure_stage(self) -> "object":
         """The stage for the current size (rebuilt after a resize)."""
-        from dancepose.realtime.draw import make_stage
+        from dancepose.models.media.draw import make_stage
 
         key = self.size
         if key != self._stage_key:
@@ -149,7 +149,7 @@ class Window:
 
     def draw(self, pose_norm: np.ndarray, *, style) -> None:
         """Stage + figure onto :attr:`surface`."""
-        from dancepose.realtime.draw import draw_figure, pose_to_pixels
+        from dancepose.models.media.draw import draw_figure, pose_to_pixels
 
         stage = self.ensure_stage()
         self.surface.blit(stage, (0, 0))

@@ -1,4 +1,4 @@
-"""The shared figure drawing (realtime/draw.py) on real poses from Dance with Melody, headless."""
+"""The shared figure drawing (models/media/draw.py) on real poses from Dance with Melody, headless."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from dancepose.models import skeleton as sk
 from dancepose.models.errors import InputError
-from dancepose.realtime import draw
+from dancepose.models.media import draw
 
 W, H = 640, 360
 

@@ -39,7 +39,7 @@ def test_drum_loop_is_deterministic_and_sections_gate_it():
 
 def _write_real_pose_file(shared_data, tmp_path, *, seconds=20.0):
     """Real dance (DwM cha-cha) as a pixel .pose.npz at MODEL_FPS, its own music as WAV beside it."""
-    from dancepose.realtime.draw import pose_to_pixels
+    from dancepose.models.media.draw import pose_to_pixels
 
     folder = shared_data / "dance_with_melody" / "DANCE_C_8"
     poses, offset, _ = load_dwm_2d(folder)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dancepose.models.clock import DISPLAY_FPS
-from dancepose.realtime.recorder import probe_streams
+from dancepose.models.media.probe import probe_streams
 
 from live_helpers import live_cmd, live_env, model_args
 

@@ -13,7 +13,8 @@ import pytest
 
 from dancepose.models.clock import SAMPLE_RATE
 from dancepose.models.errors import InputError
-from dancepose.realtime.recorder import Mp4Recorder, probe_streams
+from dancepose.models.media.probe import probe_streams
+from dancepose.models.media.recorder import Mp4Recorder
 
 W, H, FPS = 320, 240, 30
 
@@ -91,7 +92,7 @@ def test_no_frames_writes_nothing(tmp_path):
 _CHILD = r"""
 import sys, time
 import numpy as np
-from dancepose.realtime.recorder import Mp4Recorder
+from dancepose.models.media.recorder import Mp4Recorder
 out = sys.argv[1]
 try:
     with Mp4Recorder(out, width=320, height=240, fps=30, sample_rate=24000) as rec:

@@ -14,7 +14,7 @@ from dancepose.models.dancer import DEFAULT_MODEL_DIR
 from dancepose.models.posefile import PoseSequence
 from dancepose.offline.cli import main
 from dancepose.offline.render import n_video_frames, resample_poses
-from dancepose.realtime.recorder import probe_streams
+from dancepose.models.media.probe import probe_streams
 
 needs_default = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "dancer.npz").is_file(),
                                    reason="the default dancer (models/default) is not there yet")

@@ -8,7 +8,7 @@ import pytest
 
 from dancepose.models.posefile import PoseSequence
 from dancepose.offline.cli import main
-from dancepose.realtime.recorder import probe_streams
+from dancepose.models.media.probe import probe_streams
 
 
 @pytest.mark.slow
