@@ -256,7 +256,7 @@ def verify_media(path: str | os.PathLike, *, video: bool = True, audio: bool = F
     Returns
     -------
     dict
-        The probe (see :func:`dancepose.realtime.recorder.probe_streams`).
+        The probe (see :func:`dancepose.models.media.probe.probe_streams`).
 
     Raises
     ------
@@ -267,7 +267,7 @@ def verify_media(path: str | os.PathLike, *, video: bool = True, audio: bool = F
 
     from .audio import ffmpeg_exe
     from .errors import InputError
-    from dancepose.realtime.recorder import probe_streams  # moving to models/media (layering)
+    from .media.probe import probe_streams
 
     path = Path(path)
     name = what or path.name
