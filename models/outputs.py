@@ -87,8 +87,6 @@ def check_output_file(path: str | os.PathLike, *, suffixes: Sequence[str] | None
         Under a file, a directory or device at that name, folder not writable, disk too full.
     """
     path = Path(path)
-    if suffixes and not any(path.name.lower().endswith(s) for s in suffixes):
-        raise ParameterError(f"{what} must end with {' or '.join(suffixes)}, got {str(path)!r}")
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -104,6 +102,8 @@ def check_output_file(path: str | os.PathLike, *, suffixes: Sequence[str] | None
         if not stat.S_ISREG(st.st_mode):
             raise OutputError(f"cannot write {path}: it is not a regular file (a device or pipe); "
                               "choose a file name")
+    if suffixes and not any(path.name.lower().endswith(s) for s in suffixes):
+        raise ParameterError(f"{what} must end with {' or '.join(suffixes)}, got {str(path)!r}")
     _check_parent(path, expected_bytes=expected_bytes)
     return path
 

@@ -160,6 +160,15 @@ def run_live(*, config: LiveConfig) -> LiveResult:
         Re-raised after the recording and logs are finalised.
     """
     t_start = time.monotonic()
+    from dancepose.models.outputs import check_output_file
+
+    # Every output checked before the run (not after it): path, not under a file, not a device, extension.
+    for path, suffixes, what in ((config.record, (".mp4",), "--record"),
+                                 (config.screenshot, (".png",), "--screenshot"),
+                                 (config.log_timings, (".csv",), "--log-timings"),
+                                 (config.log_poses, (".npz",), "--log-poses")):
+        if path is not None:
+            check_output_file(path, suffixes=suffixes, what=what)
     from dancepose.models.dancer import Dancer
     from dancepose.realtime.audio_in import open_source
     from dancepose.models.media.draw import FigureStyle, floor_units_for
@@ -259,8 +268,8 @@ def run_live(*, config: LiveConfig) -> LiveResult:
                 if done:
                     break
                 clock.tick(DISPLAY_FPS)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupted = exc  # re-raised below: keeps SIGTERM's exit code 143
     finally:
         try:
             stop_recording()
@@ -274,9 +283,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
                 log.write_poses(config.log_poses, engine=engine)
     seconds = source.samples_read / SAMPLE_RATE
     result = LiveResult(frames=frame, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,
-                        recordings=tuple(recordings), dropped_frames=dropped, interrupted=interrupted)
+                        recordings=tuple(recordings), dropped_frames=dropped, interrupted=bool(interrupted))
     if interrupted:
-        raise KeyboardInterrupt
+        raise interrupted
     if not config.quiet:
         print(f"dancepose-live: {frame} frames, {min(seconds, (limit or 1e18) / SAMPLE_RATE):.2f} s of "
               f"audio, first frame after {first_frame_s:.2f} s, xruns {source.xruns}, "
