@@ -105,7 +105,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     from dancepose.models.outputs import check_output_file
 
     audio = Path(audio)
-    # ---- outputs checked first (extension, path, not a device, writable); free space once the length is known
+    # ---- outputs first (extension, path, not a device, writable); free space once the length is known
     out = check_output_file(out, suffixes=(".mp4",), what="render output")
     if save_pose is not None:
         save_pose = check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose")

@@ -16,6 +16,7 @@ is what ``--headless`` uses for reproducible recordings.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -37,9 +38,66 @@ STALL_RESTART_S: float = 0.5
 
 
 # ----------------------------------------------------------------------------------- sounddevice
+class AlsaMessages:
+    """ALSA's library messages ("ALSA lib pcm.c:…: underrun occurred", probing noise at start-up),
+    counted instead of printed on the user's terminal.
+
+    ALSA prints through one process-wide handler (``snd_lib_error_set_handler``); this installs a
+    counting handler in its place.  It runs only when ALSA reports something (never per audio block),
+    so it adds no work to the audio thread in normal operation.  Xruns themselves are counted from
+    PortAudio's callback status flags (``AudioSource.xruns``, shown in the HUD and the logs).
+
+    Attributes
+    ----------
+    count : int
+        Messages so far.
+    underruns : int
+        Of those, xrun recoveries (``snd_pcm_recover``).
+    installed : bool
+        False where libasound is not there (then there is nothing to route).
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        self.count = 0
+        self.underruns = 0
+        self.installed = False
+        name = ctypes.util.find_library("asound")
+        if name is None:
+            return
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            return
+        # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...):
+        # the variadic tail is not read (allowed by the calling convention).
+        proto = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                 ctypes.c_char_p)
+        self._handler = proto(self._on_message)  # kept alive as long as this object (process lifetime)
+        self.installed = lib.snd_lib_error_set_handler(self._handler) == 0
+
+    def _on_message(self, file: bytes, line: int, function: bytes, err: int, fmt: bytes) -> None:
+        self.count += 1
+        if function == b"snd_pcm_recover":
+            self.underruns += 1
+
+
+@functools.lru_cache(maxsize=1)
+def alsa_messages() -> AlsaMessages:
+    """The process's ALSA message counter (installed on the first call, before PortAudio starts)."""
+    return AlsaMessages()
+
+
 def import_sounddevice() -> Any:
-    """Import :mod:`sounddevice`, turning a missing PortAudio library into a :class:`DeviceError`."""
+    """Import :mod:`sounddevice`, turning a missing PortAudio library into a :class:`DeviceError`.
+
+    ALSA's messages are routed to :func:`alsa_messages` first (PortAudio's device scan at import
+    already triggers some).
+    """
     os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)  # read by libpulse per stream
+    alsa_messages()
     try:
         import sounddevice as sd
     except OSError:

@@ -136,7 +136,8 @@ class Mp4Recorder:
         try:
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.rec-", dir=self.path.parent))
         except OSError as exc:
-            raise (as_output_error(exc, self.path) or OutputError(f"cannot write {self.path}: {exc}")) from None
+            err = as_output_error(exc, self.path) or OutputError(f"cannot write {self.path}: {exc}")
+            raise err from None
         try:
             self._start(queue_frames)
         except BaseException:
