@@ -32,6 +32,13 @@ RING_SECONDS: float = 4.0
 #: of output that PortAudio does not report in its DAC times (the figure would dance ahead of the sound)
 #: and delivers captured audio in large fragments.
 PULSE_LATENCY_MSEC: str = "30"
+#: The same for the playback stream (``--input FILE|demo``).  30 ms of output buffer underruns on a busy
+#: machine (34–74 xruns in 8 s at load average 8.5, and PulseAudio's clock then stalls: 8 s of song took
+#: 25–38 s); 100 ms gave 0–1 xruns, a real-time stream clock, and DAC times still within 1–6 ms of when a
+#: click is heard (played into the null sink, captured from its monitor).  The output latency is
+#: compensated in :meth:`PlaybackSource.read`, so the dancer stays with the sound.  Capture keeps 30 ms:
+#: there the buffer *is* the dancer's reaction delay.
+PULSE_OUTPUT_LATENCY_MSEC: str = "100"
 #: A playback stream whose callback has not run for this long (s) is restarted (seen with ALSA's pulse
 #: plugin after underruns on a loaded machine: PortAudio keeps polling, PulseAudio never asks for data).
 STALL_RESTART_S: float = 0.5
@@ -487,9 +494,22 @@ class PlaybackSource(_DeviceSource):
                                                  dtype="float32", blocksize=blocksize, latency="high",
                                                  callback=self._callback)
             self._latency = float(self._stream.latency)
-            self._stream.start()
+            self._start_stream()
         except Exception as exc:
             raise DeviceError(f"cannot open audio output: {exc}") from None
+
+    def _start_stream(self) -> None:
+        """Start (or restart) the stream with PulseAudio's playback buffer at
+        :data:`PULSE_OUTPUT_LATENCY_MSEC` (libpulse reads the variable when the stream connects)."""
+        before = os.environ.get("PULSE_LATENCY_MSEC")
+        os.environ["PULSE_LATENCY_MSEC"] = PULSE_OUTPUT_LATENCY_MSEC
+        try:
+            self._stream.start()
+        finally:
+            if before is None:
+                os.environ.pop("PULSE_LATENCY_MSEC", None)
+            else:
+                os.environ["PULSE_LATENCY_MSEC"] = before
 
     def _heard_index(self, now: float) -> int:
         """Device-rate index of the sample reaching the listener at stream time ``now``."""
@@ -514,7 +534,7 @@ class PlaybackSource(_DeviceSource):
             self._last_progress = t
             try:
                 self._stream.abort()
-                self._stream.start()
+                self._start_stream()
             except Exception as exc:
                 raise DeviceError(f"audio output stopped working: {exc}") from None
 
