@@ -104,20 +104,13 @@ def test_render_onto_a_small_disk_fails_early_with_one_line(shared_data, tmp_pat
 
 def _fill(folder):
     """Fill the disk of ``folder`` to the last byte (a real ENOSPC for everyone writing there)."""
-    with open(folder / "filler", "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    try:
-        with open(folder / "filler", "ab") as fh:  # the last partial block
-            while True:
-                fh.write(b"\0")
-                fh.flush()
-    except OSError:
-        pass
+    with open(folder / "filler", "wb", buffering=0) as fh:
+        for chunk in (b"\0" * 65536, b"\0"):
+            try:
+                while True:
+                    fh.write(chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
 
 
 def test_disk_full_at_mux_time_leaves_nothing_and_one_error(small_disk):
