@@ -284,10 +284,10 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     seconds = source.samples_read / SAMPLE_RATE
     result = LiveResult(frames=frame, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,
                         recordings=tuple(recordings), dropped_frames=dropped, interrupted=bool(interrupted))
-    if interrupted:
-        raise interrupted
-    if not config.quiet:
+    if not config.quiet:  # also when interrupted: the figures of a stopped performance matter too
         print(f"dancepose-live: {frame} frames, {min(seconds, (limit or 1e18) / SAMPLE_RATE):.2f} s of "
               f"audio, first frame after {first_frame_s:.2f} s, xruns {source.xruns}, "
               f"dropped video frames {dropped}", file=sys.stderr)
+    if interrupted:
+        raise interrupted
     return result
