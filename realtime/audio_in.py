@@ -42,6 +42,10 @@ PULSE_OUTPUT_LATENCY_MSEC: str = "100"
 #: A playback stream whose callback has not run for this long (s) is restarted (seen with ALSA's pulse
 #: plugin after underruns on a loaded machine: PortAudio keeps polling, PulseAudio never asks for data).
 STALL_RESTART_S: float = 0.5
+#: Consecutive failed restarts (each after ``STALL_RESTART_S`` without progress) before the output is
+#: declared dead.  Under heavy load a restart itself can time out ("Wait timed out" while PortAudio starts
+#: its thread); one failure must not end a 30-minute performance.
+MAX_FAILED_RESTARTS: int = 20
 
 
 # ----------------------------------------------------------------------------------- sounddevice
@@ -454,6 +458,7 @@ class PlaybackSource(_DeviceSource):
         self._stream = None
         self._done = False
         self.restarts = 0
+        self._failed_restarts = 0
         self._last_written = -1
         self._last_progress = time.monotonic()
 
@@ -501,10 +506,13 @@ class PlaybackSource(_DeviceSource):
     def _start_stream(self) -> None:
         """Start (or restart) the stream with PulseAudio's playback buffer at
         :data:`PULSE_OUTPUT_LATENCY_MSEC` (libpulse reads the variable when the stream connects)."""
+        from dancepose.models.cli import silence_native_stderr
+
         before = os.environ.get("PULSE_LATENCY_MSEC")
         os.environ["PULSE_LATENCY_MSEC"] = PULSE_OUTPUT_LATENCY_MSEC
         try:
-            self._stream.start()
+            with silence_native_stderr():  # PortAudio's debug lines when a start times out
+                self._stream.start()
         finally:
             if before is None:
                 os.environ.pop("PULSE_LATENCY_MSEC", None)
@@ -533,10 +541,16 @@ class PlaybackSource(_DeviceSource):
             self.restarts += 1
             self._last_progress = t
             try:
-                self._stream.abort()
+                from dancepose.models.cli import silence_native_stderr
+
+                with silence_native_stderr():
+                    self._stream.abort()
                 self._start_stream()
-            except Exception as exc:
-                raise DeviceError(f"audio output stopped working: {exc}") from None
+                self._failed_restarts = 0
+            except Exception as exc:  # retried after the next STALL_RESTART_S; fatal only if it persists
+                self._failed_restarts += 1
+                if self._failed_restarts >= MAX_FAILED_RESTARTS:
+                    raise DeviceError(f"audio output stopped working: {exc}") from None
 
     def read(self) -> np.ndarray:
         self._watchdog()
