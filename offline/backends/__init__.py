@@ -15,6 +15,7 @@ from typing import Iterator, Protocol, TextIO
 
 import numpy as np
 
+from dancepose.models.cli import silence_native_stderr  # noqa: F401  (moved there; used here)
 from dancepose.models.errors import ParameterError
 
 BACKENDS: tuple[str, ...] = ("mediapipe", "openpose")
@@ -81,30 +82,6 @@ def make_detector(backend: str, *, static_image: bool = False, openpose_model: P
 
         return OpenPoseDetector(model=openpose_model)
     raise ParameterError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-
-
-@contextlib.contextmanager
-def silence_native_stderr() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for a while (C++ log lines of MediaPipe/TensorFlow Lite).
-
-    Python-level ``sys.stderr`` writes made meanwhile are lost too, so keep the block short.
-    """
-    fd = 2
-    sys.stderr.flush()
-    try:
-        saved = os.dup(fd)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
 
 
 @contextlib.contextmanager
