@@ -120,7 +120,7 @@ def test_resume_after_interrupt(video, tmp_path):
     ckpt = out / "dancer_fullbody_70s.pose.partial.npz"
     assert ckpt.is_file() and not (out / "dancer_fullbody_70s.pose.npz").exists()
     with np.load(ckpt) as d:
-        assert d["points"].shape == (100, 33, 2)
+        assert d["counts"].shape == (100,)             # every frame done, saved on the interrupt
 
     seen: list[int] = []
     seq = PoseSequence.load(extract_video(path=video, out_dir=out, quiet=True, max_frames=150,
@@ -128,11 +128,11 @@ def test_resume_after_interrupt(video, tmp_path):
     assert seen[0] == 100 and seen[-1] == 149       # started from the checkpoint
     assert not ckpt.exists()
     assert len(seq) == len(ref) == 150
-    # MediaPipe's tracking restarts at frame 100, so allow small differences there
-    both = (seq.flags != MISSING) & (ref.flags != MISSING)
-    assert both.sum() > 0.8 * (ref.flags != MISSING).sum()
-    diff = np.linalg.norm(seq.keypoints - ref.keypoints, axis=-1)[both]
-    assert np.median(diff) < 2.0 and np.percentile(diff, 95) < 10.0
+    # the resumed run re-processed frames before 100 (WARMUP_FRAMES) so MediaPipe's state is that of an
+    # uninterrupted run, and tracking and smoothing ran over the whole video: the same file
+    np.testing.assert_array_equal(seq.flags, ref.flags)
+    np.testing.assert_allclose(seq.keypoints, ref.keypoints, atol=1e-3, equal_nan=True)
+    np.testing.assert_allclose(seq.confidence, ref.confidence, atol=1e-5)
 
 
 def test_existing_outputs_are_skipped_unless_forced(shared_data, tmp_path):

@@ -20,6 +20,13 @@ from dancepose.models.errors import ParameterError
 BACKENDS: tuple[str, ...] = ("mediapipe", "openpose")
 #: Source skeleton name (for ``skeleton.adapt``) and number of points of each backend.
 SOURCE_SKELETON: dict[str, tuple[str, int]] = {"mediapipe": ("mediapipe33", 33), "openpose": ("coco18", 18)}
+#: Frames a backend must see before its output no longer depends on where reading started.  MediaPipe
+#: in video mode carries state from frame to frame (region of interest, landmark and visibility filters):
+#: started 15 frames early its landmarks already match a run from the start bit for bit, but the
+#: visibilities still differ by up to 0.19; by 120 frames by 1.4e-4, by 240 frames not at all (measured
+#: on the 70 s shared clip at frame 600).  OpenPose is stateless.  Resumed runs and the segments of
+#: ``extract --ray`` re-process this many frames before their first one.
+WARMUP_FRAMES: dict[str, int] = {"mediapipe": 240, "openpose": 0}
 
 
 @dataclass(frozen=True)
