@@ -5,7 +5,7 @@ import numpy as np
 
 from dancepose.models.errors import ModelError
 
-from . import Person, silence_native_stderr
+from . import Person, signals_deferred, silence_native_stderr
 
 
 class MediaPipeDetector:
@@ -32,7 +32,7 @@ class MediaPipeDetector:
 
     def __enter__(self) -> "MediaPipeDetector":
         try:
-            with silence_native_stderr():
+            with silence_native_stderr(), signals_deferred():
                 import mediapipe as mp
 
                 self._pose = mp.solutions.pose.Pose(**self._kwargs)

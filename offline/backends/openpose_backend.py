@@ -271,10 +271,11 @@ class OpenPoseDetector:
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "OpenPoseDetector":
-        if self.model.suffix.lower() == ".pb":
-            self._load_tf()
-        else:
-            self._load_caffe()
+        with signals_deferred():
+            if self.model.suffix.lower() == ".pb":
+                self._load_tf()
+            else:
+                self._load_caffe()
         return self
 
     def __exit__(self, *exc: object) -> None:
