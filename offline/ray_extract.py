@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from dancepose.models.cli import progress
+from dancepose.models.cli import Interrupted, progress
 from dancepose.models.errors import DanceposeError, DeviceError, InputError, ParameterError
 
 from .backends import SOURCE_SKELETON, WARMUP_FRAMES
@@ -151,6 +151,11 @@ def _image_task(**kwargs: Any) -> Path:
 
 
 # --------------------------------------------------------------------------------------- driver
+def _absolute(path: Path) -> Path:
+    """``path`` for the workers, whose working folder differs: absolute, symbolic links kept (names!)."""
+    return Path(os.path.abspath(path))
+
+
 def _connect(ray: Any, address: str) -> int:
     """Start or join the cluster (keeping this process's signal handlers); returns its CPU count."""
     quiet_logs = dict(log_to_driver=False, logging_level=logging.ERROR)
@@ -161,9 +166,11 @@ def _connect(ray: Any, address: str) -> int:
         else:
             ray.init(address=address, **quiet_logs)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError …
+        reasons = [_first_line(e) for e in (exc, exc.__cause__) if e is not None]
+        hint = (" (a cluster with Ray's default token authentication needs RAY_AUTH_MODE=token and its "
+                "token here)" if address != "local" else "")
         raise DeviceError(f"cannot start or reach the Ray cluster at {address!r}: "
-                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") \
-            from None
+                          f"{'; '.join(reasons)}{hint}") from None
     finally:
         try:   # ray.init installs its own SIGTERM handler: keep the one signal policy of models.cli
             for s, h in handlers.items():
@@ -184,6 +191,11 @@ class _Video:
     failed: bool = False
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def _cause_message(ray: Any, exc: BaseException) -> BaseException | str:
     """The user-facing exception inside a Ray error (to re-raise), or a one-line message (item failure)."""
     cause = getattr(exc, "cause", None) if isinstance(exc, ray.exceptions.RayTaskError) else None
@@ -191,9 +203,7 @@ def _cause_message(ray: Any, exc: BaseException) -> BaseException | str:
         return str(cause)
     if isinstance(cause, DanceposeError):   # out of disk, broken model …: not this item's fault
         return cause
-    inner = cause if cause is not None else exc
-    text = str(inner).strip().splitlines()
-    return f"{type(inner).__name__}: {text[0] if text else ''}".rstrip(": ")
+    return _first_line(cause if cause is not None else exc)
 
 
 def extract_on_ray(*, paths: list[Path], out_dir: Path, backend: str, openpose_model: Path | None,
@@ -233,12 +243,52 @@ def extract_on_ray(*, paths: list[Path], out_dir: Path, backend: str, openpose_m
         return errors
     cpus = _connect(ray, address)
     try:
-        _run(ray, paths=paths, out_dir=out_dir, backend=backend, openpose_model=openpose_model,
-             overlay=overlay, openpose_json=openpose_json, quiet=quiet, force=force, max_frames=max_frames,
-             clean=clean, segment_seconds=segment_seconds, log=log, cpus=cpus, errors=errors)
+        with _SignalNote() as note:
+            try:
+                _run(ray, paths=paths, out_dir=out_dir, backend=backend, openpose_model=openpose_model,
+                     overlay=overlay, openpose_json=openpose_json, quiet=quiet, force=force,
+                     max_frames=max_frames, clean=clean, segment_seconds=segment_seconds, log=log, cpus=cpus,
+                     errors=errors)
+            except KeyboardInterrupt as exc:
+                if note.signum is not None and not hasattr(exc, "exit_code"):
+                    raise Interrupted(note.signum) from None   # Ray re-raised a bare KeyboardInterrupt
+                raise
     finally:
         ray.shutdown()
     return errors
+
+
+class _SignalNote:
+    """Notes which signal arrived, around this process's own handlers.
+
+    Ray's blocking calls turn the exception a signal handler raises into a new, bare
+    ``KeyboardInterrupt``; knowing the signal keeps the exit code (143 for SIGTERM, 130 for SIGINT).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> "_SignalNote":
+        for s in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(s)
+            if callable(handler):
+                try:
+                    signal.signal(s, self._wrap(handler))
+                except ValueError:   # not the main thread
+                    break
+                self._saved[s] = handler
+        return self
+
+    def _wrap(self, handler: Any) -> Any:
+        def noted(signum: int, frame: Any) -> None:
+            self.signum = signum
+            handler(signum, frame)
+        return noted
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._saved.items():
+            signal.signal(s, handler)
 
 
 def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_model: Path | None,
@@ -247,8 +297,8 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
          errors: dict[Path, str]) -> None:
     n_points = SOURCE_SKELETON[backend][1]
     warmup = WARMUP_FRAMES[backend]
-    model = openpose_model.resolve() if openpose_model else None
-    out_abs = out_dir.resolve()
+    model = _absolute(openpose_model) if openpose_model else None
+    out_abs = _absolute(out_dir)
     options = dict(num_cpus=1, max_retries=TASK_RETRIES)
     segment_task = ray.remote(**options)(_segment_task)
     finish_task = ray.remote(**options)(_finish_task)
@@ -263,7 +313,7 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
         print(f"{path.name}: failed: {message}", file=log)
 
     def submit_finish(v: _Video) -> None:
-        ref = finish_task.remote(path=v.path.resolve(), source=v.path, out_dir=out_abs, parts=v.parts,
+        ref = finish_task.remote(path=_absolute(v.path), source=v.path, out_dir=out_abs, parts=v.parts,
                                  segments=v.segments, info=v.info, expected=v.expected, backend=backend,
                                  openpose_model=model, overlay=overlay, openpose_json=openpose_json,
                                  clean=clean)
@@ -271,7 +321,7 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
 
     for path in paths:
         if media_kind(path) == "image":
-            ref = image_task.remote(path=path.resolve(), source=path, out_dir=out_abs, backend=backend,
+            ref = image_task.remote(path=_absolute(path), source=path, out_dir=out_abs, backend=backend,
                                     openpose_model=model, overlay=overlay, openpose_json=openpose_json)
             jobs[ref] = ("image", path)
             continue
@@ -297,7 +347,7 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
             if got is not None:
                 already += len(got)
                 continue
-            ref = segment_task.remote(path=path.resolve(), segment=seg, warmup=warmup, backend=backend,
+            ref = segment_task.remote(path=_absolute(path), segment=seg, warmup=warmup, backend=backend,
                                       openpose_model=model, file=file, fingerprint=sfp, counter=counter)
             jobs[ref] = ("segment", path)
             v.pending.add(ref)

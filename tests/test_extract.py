@@ -322,3 +322,15 @@ def test_signals_during_library_start_are_delivered_afterwards():
     finally:
         for s, h in saved.items():
             signal.signal(s, h)
+
+
+def test_ray_option_without_ray_installed(short_video, tmp_path):
+    """``--ray`` where Ray is not installed: one line saying how to install it, exit 2, nothing done."""
+    code = ("import sys; sys.modules['ray'] = None; from dancepose.offline.cli import main; "
+            f"sys.exit(main(['extract', {str(short_video)!r}, '-o', {str(tmp_path / 'out')!r}, '--ray']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == ('dancepose: error: --ray needs Ray, which is not installed: '
+                                'pip install "dancepose[ray]"')
+    assert not (tmp_path / "out").exists()
