@@ -111,15 +111,17 @@ def _stop_head(head) -> None:
             pass
 
 
-def _watch_workers(head, peaks: dict, stop) -> None:
-    """Peak RSS (MB) of every process running a segment task, sampled every 0.5 s."""
+def _watch_workers(head, peaks: dict, cpu: dict, stop) -> None:
+    """Peak RSS (MB) and CPU seconds of every process that ran a segment task, sampled every 0.5 s."""
     import psutil
 
     while not stop.is_set():
         for p in psutil.Process(head.pid).children(recursive=True):
             try:
-                if p.cmdline()[:1] == ["ray::_segment_task"]:
+                if p.cmdline()[:1] == ["ray::_segment_task"] or p.pid in cpu:
                     peaks[p.pid] = max(peaks.get(p.pid, 0.0), p.memory_info().rss / 2**20)
+                    t = p.cpu_times()
+                    cpu[p.pid] = t.user + t.system
             except psutil.Error:
                 pass
         stop.wait(0.5)
@@ -144,12 +146,14 @@ def scaling(videos: list[Path], *, max_frames: int, segment_seconds: float) -> l
             if cpus:
                 head, address = _ray_head(cpus, Path(tempfile.mkdtemp(prefix="ray", dir=tmp)))
             peaks: dict = {}
+            cpu: dict = {}
             stop = threading.Event()
-            watcher = threading.Thread(target=_watch_workers, args=(head, peaks, stop), daemon=True) \
+            watcher = threading.Thread(target=_watch_workers, args=(head, peaks, cpu, stop), daemon=True) \
                 if head else None
             load0 = os.getloadavg()[0]
             if watcher:
                 watcher.start()
+            own0 = os.times()
             t0 = time.perf_counter()
             try:
                 paths = extract_pose(sources=[src], out_dir=out, quiet=True, max_frames=max_frames,
@@ -162,8 +166,10 @@ def scaling(videos: list[Path], *, max_frames: int, segment_seconds: float) -> l
             import numpy as np
 
             frames = sum(int(np.load(p)["keypoints"].shape[0]) for p in paths)
+            own1 = os.times()
+            cpu_s = sum(cpu.values()) if head else (own1.user + own1.system - own0.user - own0.system)
             rows.append(dict(mode=label, cpus=cpus or "-", videos=len(paths), frames=frames, wall=wall,
-                             fps=frames / wall, vpm=60 * len(paths) / wall,
+                             fps=frames / wall, vpm=60 * len(paths) / wall, cpu_ms=1000 * cpu_s / frames,
                              rss=max(peaks.values()) if peaks else float("nan"),
                              load=(load0 + os.getloadavg()[0]) / 2))
     return rows
@@ -186,18 +192,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.ray_scaling:
         rows = scaling(videos, max_frames=args.max_frames, segment_seconds=args.segment_seconds)
         head = (f"{'mode':6s} {'CPUs':>4s} {'videos':>6s} {'frames':>6s} {'wall s':>7s} {'frames/s':>8s} "
-                f"{'videos/min':>10s} {'worker MB':>9s} {'load':>5s}")
+                f"{'videos/min':>10s} {'CPU ms/frame':>12s} {'worker MB':>9s} {'load':>5s}")
         print(head)
         print("-" * len(head))
         for r in rows:
             print(f"{r['mode']:6s} {str(r['cpus']):>4s} {r['videos']:>6d} {r['frames']:>6d} {r['wall']:>7.1f} "
-                  f"{r['fps']:>8.1f} {r['vpm']:>10.2f} {r['rss']:>9.0f} {r['load']:>5.2f}")
+                  f"{r['fps']:>8.1f} {r['vpm']:>10.2f} {r['cpu_ms']:>12.1f} {r['rss']:>9.0f} {r['load']:>5.2f}")
         one, two = (r for r in rows if r["mode"] == "ray")
         print(f"\n{os.cpu_count()} CPUs; 2 vs 1 Ray CPU: x{two['fps'] / one['fps']:.2f} frames/s.  Wall time includes "
               "starting the workers (MediaPipe import), not the cluster; a video longer than "
               f"--segment-seconds={args.segment_seconds:g} is split, each later segment re-reading "
-              "240 warm-up frames (counted as work, not as output frames).  'load' = mean 1-min load "
-              "average before/after the run.")
+              "240 warm-up frames (counted as work, not as output frames).  'CPU ms/frame': CPU time of the "
+              "extracting process (local) or of the Ray workers, per output frame: 1000 / it is the "
+              "frames/s one core gives when nothing else runs.  'load' = mean 1-min load average "
+              "before/after the run.")
         return 0
     rows = []
     for backend in args.backends:
