@@ -30,8 +30,6 @@ BIN = Path(sys.executable).parent
 MAX_FRAMES = 600          # 20 s of the 70 s clip …
 SEGMENT_SECONDS = 10.0    # … in two segments: [0, 300) and [300, 600), the second warmed up from frame 60
 
-pytestmark = pytest.mark.slow
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -116,6 +114,7 @@ def test_split_plan():
     assert len(plan_segments(n_frames=65, fps=30.0, segment_seconds=10.0, max_frames=None)) == 1
 
 
+@pytest.mark.slow
 def test_ray_outputs_equal_local_and_a_corrupt_video_is_reported(cluster, videos, local, tmp_path, capfd):
     src = tmp_path / "videos"
     src.mkdir()
@@ -132,6 +131,7 @@ def test_ray_outputs_equal_local_and_a_corrupt_video_is_reported(cluster, videos
     assert sorted(p.name for p in out.iterdir()) == ["clip2.pose.npz", "clip70.pose.npz"]   # no parts left
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_segment_loses_nothing(cluster, videos, local, tmp_path):
     out = tmp_path / "out"
     killed: list[int] = []
@@ -163,6 +163,7 @@ def test_worker_killed_mid_segment_loses_nothing(cluster, videos, local, tmp_pat
     _assert_same(path, local / "clip70.pose.npz")      # Ray redid the segment: nothing lost
 
 
+@pytest.mark.slow
 def test_sigterm_keeps_finished_segments_and_rerun_resumes(cluster, videos, local, tmp_path):
     out = tmp_path / "out"
     cmd = [str(BIN / "dancepose"), "extract", str(videos / "clip70.mp4"), "-o", str(out), "--ray",
