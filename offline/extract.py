@@ -541,7 +541,7 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
     ray : str or None
         None: extract here, one source after the other.  Otherwise on a Ray cluster
         (:mod:`dancepose.offline.ray_extract`): ``"local"`` starts one on this machine's cores, anything
-        else is the address of a running cluster (``"auto"``, ``"10.0.0.5:6379"``, ``"ray://…"``).
+        else is the address of a running cluster (``"auto"``, ``"10.0.0.5:6379"``).
     segment_seconds : float > 0
         Ray only: videos longer than this are split into segments of about this length.
 
