@@ -51,7 +51,8 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
                         "(with its .caffemodel beside it)")
     p.add_argument("--overlay", action="store_true", help="also write the source with the skeleton drawn")
     p.add_argument("--openpose-json", action="store_true", help="also write OpenPose JSON per frame")
-    p.add_argument("--force", action="store_true", help="redo sources whose outputs already exist (and drop their checkpoints)")
+    p.add_argument("--force", action="store_true",
+                   help="redo sources whose outputs already exist (and drop their checkpoints)")
     p.add_argument("--max-frames", type=int, default=None, help="process only the first N frames of videos")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="extract on a Ray cluster (needs dancepose[ray]): without ADDRESS a local one on "
