@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['mode']:6s} {str(r['cpus']):>4s} {r['videos']:>6d} {r['frames']:>6d} {r['wall']:>7.1f} "
                   f"{r['fps']:>8.1f} {r['vpm']:>10.2f} {r['cpu_ms']:>12.1f} {r['rss']:>9.0f} {r['load']:>5.2f}")
         one, two = (r for r in rows if r["mode"] == "ray")
-        print(f"\n{os.cpu_count()} CPUs; 2 vs 1 Ray CPU: x{two['fps'] / one['fps']:.2f} frames/s.  Wall time includes "
+        print(f"\n{os.cpu_count()} CPUs; 2 vs 1 Ray CPU: x{two['fps'] / one['fps']:.2f} frames/s.  "
+              "Wall time includes "
               "starting the workers (MediaPipe import), not the cluster; a video longer than "
               f"--segment-seconds={args.segment_seconds:g} is split, each later segment re-reading "
               "240 warm-up frames (counted as work, not as output frames).  'CPU ms/frame': CPU time of the "
