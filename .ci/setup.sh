@@ -24,4 +24,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[test]"
+# [ray]: CI runs the Ray tests (tests/test_ray_extract.py: a real local cluster)
+.venv/bin/python -m pip install -q -e ".[test,ray]"

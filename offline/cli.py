@@ -40,7 +40,10 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------- extract
 def _add_extract(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("extract", help="2D pose of the main dancer in videos or images",
-                       description="Extract the main dancer's 2D pose per frame into <name>.pose.npz.")
+                       description="Extract the main dancer's 2D pose per frame into <name>.pose.npz. "
+                                   "Sources that fail are reported one by one and the rest carries on "
+                                   "(exit 3 at the end if any failed); a rerun skips what is done and "
+                                   "resumes interrupted videos (Ctrl-C and SIGTERM checkpoint).")
     p.add_argument("sources", nargs="+", type=Path, help="videos, images or directories of them")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
     p.add_argument("--backend", choices=("mediapipe", "openpose"), default="mediapipe")
@@ -49,8 +52,16 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
                         "(with its .caffemodel beside it)")
     p.add_argument("--overlay", action="store_true", help="also write the source with the skeleton drawn")
     p.add_argument("--openpose-json", action="store_true", help="also write OpenPose JSON per frame")
-    p.add_argument("--force", action="store_true", help="redo sources whose outputs already exist")
+    p.add_argument("--force", action="store_true",
+                   help="redo sources whose outputs already exist (and drop their checkpoints)")
     p.add_argument("--max-frames", type=int, default=None, help="process only the first N frames of videos")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="extract on a Ray cluster (needs dancepose[ray]): without ADDRESS a local one on "
+                        "this machine's cores; with one (HOST:6379, or auto) join that cluster. "
+                        "Sources and -o must be on storage every node sees at the same path")
+    p.add_argument("--segment-seconds", type=float, default=120.0,
+                   help="with --ray: split videos longer than this into segments run in parallel "
+                        "(default 120)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_extract)
 
@@ -61,7 +72,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     extract_pose(sources=args.sources, out_dir=args.out, backend=args.backend,
                  openpose_model=args.openpose_model, overlay=args.overlay,
                  openpose_json=args.openpose_json, quiet=args.quiet, force=args.force,
-                 max_frames=args.max_frames)
+                 max_frames=args.max_frames, ray=args.ray, segment_seconds=args.segment_seconds)
     return 0
 
 
