@@ -22,6 +22,7 @@ phase, a beat counter, a fixed tempo (:meth:`BeatTracker.fix_tempo`) and tap tem
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,9 @@ class BeatNet:
             raise ModelError(f"beat network file lacks {e}") from None
         if self.mean.shape != (N_BEAT_INPUTS,) or not self.grus:
             raise ModelError("beat network file has the wrong input size or no recurrent layer")
+        # The input normalisation folded into the first layer: ((x - mean) / std) W + b = x W' + b'.
+        self._w0 = (self.dense_w * self.inv_std[:, None]).astype(np.float32)
+        self._b0 = (self.dense_b - (self.mean * self.inv_std) @ self.dense_w).astype(np.float32)
         self.reset()
 
     @classmethod
@@ -140,22 +144,26 @@ class BeatNet:
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """x [shape=(N_BEAT_INPUTS,)] → probabilities [shape=(3,)] (no beat, beat, downbeat)."""
-        v = (np.asarray(x, np.float32) - self.mean) * self.inv_std
-        v = np.maximum(v @ self.dense_w + self.dense_b, 0.0)
+        v = np.asarray(x, np.float32) @ self._w0
+        v += self._b0
+        np.maximum(v, 0.0, out=v)
         for j, (w, u, b) in enumerate(self.grus):
             h = self.h[j]
             n = len(h)
-            xw = v @ w + b[0]
-            hu = h @ u + b[1]
-            z = _sigmoid(xw[:n] + hu[:n])
-            r = _sigmoid(xw[n:2 * n] + hu[n:2 * n])
-            hh = np.tanh(xw[2 * n:] + r * hu[2 * n:])
-            h = z * h + (1.0 - z) * hh
+            xw = v @ w
+            xw += b[0]
+            hu = h @ u
+            hu += b[1]
+            zr = _sigmoid(xw[:2 * n] + hu[:2 * n])
+            hh = np.tanh(xw[2 * n:] + zr[n:] * hu[2 * n:])
+            h = hh + zr[:n] * (h - hh)
             self.h[j] = h
             v = h
-        o = v @ self.out_w + self.out_b
-        e = np.exp(o - o.max())
-        return e / e.sum()
+        o = (v @ self.out_w + self.out_b).tolist()  # 3 logits: softmax in plain Python is cheaper
+        m = max(o)
+        e = [math.exp(a - m) for a in o]
+        s = e[0] + e[1] + e[2]
+        return np.array([e[0] / s, e[1] / s, e[2] / s])
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """A whole sequence, frame by frame from a fresh state: [shape=(T, N_BEAT_INPUTS)] → (T, 3)."""
@@ -183,10 +191,10 @@ class BeatConfig:
     uniform_mix: float = 1e-4
     #: Gain of the displayed phase toward the posterior mean per frame.
     phase_gain: float = 0.35
-    #: Time constant (s) of the recent-evidence read-out behind the confidence.
-    evidence_tau_s: float = 1.5
-    #: Beat activation that counts as full evidence.
-    evidence_full: float = 0.35
+    #: Time constant (s) of the running on-beat / off-beat activation averages behind the confidence.
+    evidence_tau_s: float = 2.0
+    #: Mean on-beat activation that counts as full evidence.
+    evidence_full: float = 0.2
     #: Tap tempo: taps further apart than this (s) start a new tap sequence.
     tap_timeout_s: float = 2.0
     #: Beat network file (None: the shipped ``models/beatnet.npz``).
@@ -275,6 +283,7 @@ class BarPointer:
 
     def reset(self) -> None:
         self.p = np.full(self.n_states, 1.0 / self.n_states, dtype=np.float32)
+        self.prior_beat = 0.0
 
     def set_tempo_mask(self, bpm: float | None, *, tolerance: float = 0.04) -> None:
         """Restrict the tempo to ``bpm`` ± ``tolerance`` (at least the nearest interval); None releases."""
@@ -317,7 +326,11 @@ class BarPointer:
         # Within a beat every state moves q positions on: one shifted copy of the flat state vector
         # (the beat-start states it also fills are overwritten below).
         np.multiply(old[:-q], none, out=new[q:])
-        new[self._cross_dst] = (self._trans @ cross) * col_obs
+        arrive = self._trans @ cross
+        #: prior probability that this frame is a beat (mass arriving at a beat start), before the
+        #: observation: with the activation it tells how well the music fits the predicted grid.
+        self.prior_beat = float(arrive.sum())
+        new[self._cross_dst] = arrive * col_obs
         if self._tempo_mask is not None:
             new *= self._tempo_mask
         s = float(new.sum())
@@ -343,17 +356,17 @@ class BarPointer:
 
     def readout(self) -> tuple[float, float, float, float, np.ndarray]:
         """(beat phase, its resultant length, bar phase, bpm, meter posterior) of the posterior."""
-        r = self._readout @ self.p
-        beat = float(np.arctan2(r[1], r[0]) / (2 * np.pi)) % 1.0
-        res = float(np.hypot(r[0], r[1]))
-        bar = float(np.arctan2(r[3], r[2]) / (2 * np.pi)) % 1.0
+        c0, s0, c1, s1 = (self._readout @ self.p).tolist()
+        beat = (math.atan2(s0, c0) / (2 * math.pi)) % 1.0
+        res = math.hypot(c0, s0)
+        bar = (math.atan2(s1, c1) / (2 * math.pi)) % 1.0
         bm = self.block_mass()
         tp = bm.sum(axis=0)
-        k = int(np.argmax(tp))
+        k = int(tp.argmax())
         lo, hi = max(0, k - 2), min(len(tp), k + 3)
         w = tp[lo:hi]
-        log_n = float(np.dot(w, self._log_n[lo:hi]) / max(float(w.sum()), 1e-12))
-        bpm = 60.0 * MODEL_FPS * self.config.substeps / np.exp(log_n)
+        log_n = float(w @ self._log_n[lo:hi]) / max(float(w.sum()), 1e-12)
+        bpm = 60.0 * MODEL_FPS * self.config.substeps / math.exp(log_n)
         return beat, res, bar, bpm, bm.sum(axis=1)
 
 
@@ -364,7 +377,7 @@ class BeatTracker:
         self.config = config
         self.net = net if net is not None else BeatNet.load(config.net_path or BEATNET_PATH)
         self.filter = BarPointer(config=config, lag=self.net.lag)
-        self._ev_decay = float(np.exp(-1.0 / (config.evidence_tau_s * MODEL_FPS)))
+        self._ev_alpha = 1.0 - float(np.exp(-1.0 / (config.evidence_tau_s * MODEL_FPS)))
         self._fixed_bpm: float | None = None
         self.reset()
 
@@ -381,20 +394,20 @@ class BeatTracker:
         self.confidence = 0.0
         self.beat_count = 0
         self.activation = 0.0
-        self._evidence = 0.0
+        self._ev = [0.0, 1e-3, 0.0, 1e-3]  # running means: act·pb, pb, act·(1-pb), 1-pb
         self._taps: list[float] = []
 
     def step(self, x: np.ndarray, *, activity: float) -> None:
         """One frame: network input ``x`` [shape=(N_BEAT_INPUTS,)] and the 0…1 music activity gate."""
         act = self.net.step(x)
-        self.activation = float(act[1] + act[2])
+        self.activation = float(act[1]) + float(act[2])
         f = self.filter
         f.step(act)
         beat, res, bar, bpm, meter_post = f.readout()
         if self._fixed_bpm is not None:
             bpm = self._fixed_bpm
         self.tempo_bpm = float(bpm)
-        self.beats_per_bar = int(self.config.meters[int(np.argmax(meter_post))])
+        self.beats_per_bar = self.config.meters[int(meter_post.argmax())]
         # Displayed phase: advance at the tempo, pulled toward the posterior mean, never backward.
         adv = bpm / (60.0 * MODEL_FPS)
         err = (beat - (self.beat_phase + adv) + 0.5) % 1.0 - 0.5
@@ -404,9 +417,17 @@ class BeatTracker:
             self.beat_count += 1
         self.beat_phase = new_phase % 1.0
         self.bar_phase = bar
-        self._evidence = max(self._evidence * self._ev_decay, self.activation)
-        ev = min(1.0, self._evidence / self.config.evidence_full)
-        self.confidence = float(np.clip(res * ev * activity, 0.0, 1.0))
+        # Confidence: phase concentration × how much more the network fires where the filter expected
+        # a beat than elsewhere (on/off contrast) × how strongly it fires there × activity.
+        pb = f.prior_beat
+        a_ = self.activation
+        al, ev = self._ev_alpha, self._ev
+        for i, v in enumerate((a_ * pb, pb, a_ * (1.0 - pb), 1.0 - pb)):
+            ev[i] += al * (v - ev[i])
+        on = ev[0] / ev[1]
+        off = ev[2] / ev[3]
+        contrast = max(0.0, (on - off) / (on + off + 1e-6))
+        self.confidence = min(1.0, max(0.0, res * contrast * min(1.0, on / self.config.evidence_full) * activity))
         self.frames += 1
 
     def fix_tempo(self, bpm: float | None) -> None:
