@@ -276,28 +276,33 @@ class BarPointer:
         self._readout = np.ascontiguousarray(np.stack(
             [np.cos(2 * np.pi * ahead), np.sin(2 * np.pi * ahead),
              np.cos(2 * np.pi * bar_ahead), np.sin(2 * np.pi * bar_ahead)]), dtype=np.float32)
-        self._uniform = np.float32(config.uniform_mix / n_s)
+        # The flat prior: every (meter, tempo) equally likely, spread over its positions (a uniform
+        # over *states* would favour slow tempi, which have more positions).
+        block = (mk * nk).astype(np.float64)
+        self._flat = (1.0 / (len(c.meters) * K) / block).astype(np.float32)
+        self._uniform = (config.uniform_mix * self._flat).astype(np.float32)
         self._log_n = np.log(self.intervals.astype(np.float64))
         self._tempo_mask: np.ndarray | None = None
         self.reset()
 
     def reset(self) -> None:
-        self.p = np.full(self.n_states, 1.0 / self.n_states, dtype=np.float32)
+        self.p = self._flat.copy()
         self.prior_beat = 0.0
 
     def set_tempo_mask(self, bpm: float | None, *, tolerance: float = 0.04) -> None:
         """Restrict the tempo to ``bpm`` ± ``tolerance`` (at least the nearest interval); None releases."""
         if bpm is None:
             self._tempo_mask = None
-            self._uniform = np.float32(self.config.uniform_mix / self.n_states)
+            self._uniform = (self.config.uniform_mix * self._flat).astype(np.float32)
             return
         near = np.abs(np.log(self.bpm_grid / bpm)) <= np.log1p(tolerance)
         near[int(np.argmin(np.abs(np.log(self.bpm_grid / bpm))))] = True
         self._tempo_mask = near[self.tempo_idx].astype(np.float32)
-        self._uniform = (self.config.uniform_mix * self._tempo_mask / self._tempo_mask.sum()).astype(np.float32)
+        masked = self._flat * self._tempo_mask
+        self._uniform = (self.config.uniform_mix * masked / masked.sum()).astype(np.float32)
         self.p *= self._tempo_mask
         s = self.p.sum()
-        self.p = self.p / s if s > 0 else self._tempo_mask / self._tempo_mask.sum()
+        self.p = self.p / s if s > 0 else masked / masked.sum()
 
     def set_phase(self, *, bpm: float, beats_since: float) -> None:
         """Concentrate the posterior on tempo ``bpm`` with the last beat ``beats_since`` beats ago."""
@@ -335,7 +340,7 @@ class BarPointer:
             new *= self._tempo_mask
         s = float(new.sum())
         if not np.isfinite(s) or s <= 0:
-            new[:] = 1.0 if self._tempo_mask is None else self._tempo_mask
+            new[:] = self._flat if self._tempo_mask is None else self._flat * self._tempo_mask
             s = float(new.sum())
         u = c.uniform_mix
         new *= (1.0 - u) / s
