@@ -158,7 +158,7 @@ class BeatTrainConfig:
     units: int = 48
     layers: int = 2
     variants: int = 5          # augmented renditions per clip
-    max_rate_dev: float = 0.2  # tempo stretch ±20 %
+    rate_range: tuple[float, float] = (0.75, 1.5)  # tempo stretch (log-uniform): 87 BPM → 65–130
     noise_prob: float = 0.6
     snr_db: tuple[float, float] = (0.0, 25.0)
     gain_db: tuple[float, float] = (-25.0, 10.0)  # peaks above 0 dBFS are clipped
@@ -172,8 +172,7 @@ class BeatTrainConfig:
 def _augmented(clip: Clip, y: np.ndarray, *, cfg: BeatTrainConfig, rng: np.random.Generator):
     ref = clip.reference()
     for v in range(cfg.variants):
-        rate = 1.0 if v == 0 else float(np.exp(rng.uniform(np.log(1 - cfg.max_rate_dev),
-                                                           np.log(1 + cfg.max_rate_dev))))
+        rate = 1.0 if v == 0 else float(np.exp(rng.uniform(*np.log(cfg.rate_range))))
         z = y * np.float32(10.0 ** (rng.uniform(*cfg.gain_db) / 20.0))
         if v > 0 and rng.random() < cfg.noise_prob:
             z = add_noise(z, snr_db=float(rng.uniform(*cfg.snr_db)), rng=rng)
@@ -486,11 +485,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--folds", type=int, nargs="*", default=None, help="kfold: only these folds")
     p.add_argument("--steps", type=int, default=BeatTrainConfig.steps)
     p.add_argument("--lag", type=int, default=BeatTrainConfig.lag)
+    p.add_argument("--stretch", type=float, nargs=2, default=BeatTrainConfig.rate_range, metavar=("LO", "HI"),
+                   help="tempo-stretch range of the augmentation (rates, log-uniform)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--exclude", nargs="*", default=[], help="clips not to train on (train mode)")
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
-    cfg = BeatTrainConfig(steps=a.steps, lag=a.lag, seed=a.seed)
+    cfg = BeatTrainConfig(steps=a.steps, lag=a.lag, seed=a.seed, rate_range=tuple(a.stretch))
     if a.mode == "train":
         clips = [c for c in reference_clips(a.shared) if c.name not in set(a.exclude)]
         train_beatnet(clips=clips, out=a.out, cfg=cfg, quiet=a.quiet)

@@ -33,7 +33,7 @@ def phase_steps(f: np.ndarray) -> np.ndarray:
 
 
 def test_music_is_confident(music_conf):
-    assert music_conf > 0.5
+    assert music_conf > 0.3  # this excerpt holds a 4-s break; full-band passages read 0.7-0.9
 
 
 def test_silence(music_conf):
@@ -44,7 +44,7 @@ def test_silence(music_conf):
 def test_pink_noise(music_conf):
     y = 0.1 * pink_noise(15 * SAMPLE_RATE, rng=np.random.default_rng(0))
     c = conf_after(y, 5.0)
-    assert c.mean() < 0.4 * music_conf, (c.mean(), music_conf)
+    assert c.mean() < 0.2 * music_conf, (c.mean(), music_conf)
 
 
 def test_sustained_chord(music_conf):
@@ -52,7 +52,7 @@ def test_sustained_chord(music_conf):
     y = sum(np.sin(2 * np.pi * f0 * t) for f0 in (261.6, 329.6, 392.0, 523.3)) * 0.1
     y *= np.minimum(1.0, t / 0.3)  # soft attack, then held
     c = conf_after(y.astype(np.float32), 5.0)
-    assert c.mean() < 0.4 * music_conf, (c.mean(), music_conf)
+    assert c.mean() < 0.2 * music_conf, (c.mean(), music_conf)
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
@@ -64,7 +64,7 @@ def test_speech(tmp_path, music_conf):
     y = load_audio(wav)
     c = conf_after(y, 5.0)
     assert len(c) > 10 * MODEL_FPS
-    assert c.mean() < 0.5 * music_conf, (c.mean(), music_conf)
+    assert c.mean() < 0.2 * music_conf, (c.mean(), music_conf)
 
 
 def test_music_then_silence_confidence_falls(shared_data, music_conf):
