@@ -24,4 +24,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[test]"
+# [ray]: CI runs the Ray tests (tests/test_ray_extract.py: a real local cluster)
+# PYTHONWARNINGS: setuptools' editable-install notice ("Editable installation … be careful with folders
+# named like your package") is informational and the same on every install; keep the set-up log clean.
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".[test,ray]"

@@ -1,12 +1,17 @@
 """Benchmark: pose-extraction frames/s per backend on the shared dance videos, with per-stage times.
 
     .venv/bin/python benchmarks/extract.py [--max-frames 300] [--openpose-model PATH]
+    .venv/bin/python benchmarks/extract.py --ray-scaling [--max-frames 600] [--segment-seconds 10]
 
 For every video and backend it decodes up to ``--max-frames`` frames (OpenCV), optionally resizes them
 ("480p" = the shorter side scaled to 480 lines, aspect kept; videos already at or below 480 lines are
 left native), runs the detector and the main-dancer tracker, and reports frames/s of the whole loop and
 milliseconds per frame for decode(+resize), inference (network, incl. MediaPipe's own pre/post-processing)
 and PAF decoding (openpose only).  Target: MediaPipe >= 60 fps at 480p on 2 cores.
+
+``--ray-scaling`` extracts the shared videos (each capped at ``--max-frames``) with ``dancepose extract``
+locally, then with ``--ray`` on a local cluster of 1 and then 2 CPUs, and prints videos/min, frames/s,
+the peak memory of a Ray worker and the load average.  Target: ≥ 1.7× from 1 to 2 CPUs on 2 cores.
 """
 from __future__ import annotations
 
@@ -69,16 +74,140 @@ def bench(video: Path, backend: str, *, mode: str, max_frames: int, model: Path 
                 infer=1000 * (t_infer - paf) / n, paf=1000 * paf / n, found=found / n)
 
 
+# ------------------------------------------------------------------------------ scaling on Ray
+def _ray_head(num_cpus: int, temp: Path):
+    """``ray start --head --block`` with ``num_cpus`` on 127.0.0.1 (no token auth: loopback only)."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen([ray_bin, "start", "--head", "--block", "--num-cpus", str(num_cpus),
+                             "--node-ip-address", "127.0.0.1", "--port", str(port), "--temp-dir", str(temp),
+                             "--include-dashboard", "false", "--object-store-memory", str(80 << 20),
+                             "--disable-usage-stats"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+    address = f"127.0.0.1:{port}"
+    while subprocess.run([ray_bin, "status", "--address", address], capture_output=True, env=env).returncode:
+        if head.poll() is not None:
+            raise RuntimeError("ray start --head exited")
+        time.sleep(1.0)
+    return head, address
+
+
+def _stop_head(head) -> None:
+    import psutil
+
+    procs = psutil.Process(head.pid).children(recursive=True)
+    head.terminate()
+    head.wait(timeout=60)
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _watch_workers(head, peaks: dict, cpu: dict, stop) -> None:
+    """Peak RSS (MB) and CPU seconds of every process that ran a segment task, sampled every 0.5 s."""
+    import psutil
+
+    while not stop.is_set():
+        for p in psutil.Process(head.pid).children(recursive=True):
+            try:
+                if p.cmdline()[:1] == ["ray::_segment_task"] or p.pid in cpu:
+                    peaks[p.pid] = max(peaks.get(p.pid, 0.0), p.memory_info().rss / 2**20)
+                    t = p.cpu_times()
+                    cpu[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        stop.wait(0.5)
+
+
+def scaling(videos: list[Path], *, max_frames: int, segment_seconds: float) -> list[dict]:
+    """Frames/s and videos/min of ``extract`` locally and with ``--ray`` on clusters of 1 and 2 CPUs."""
+    import tempfile
+    import threading
+
+    from dancepose.offline.extract import extract_pose
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dp-bench-") as tmp:
+        src = Path(tmp) / "videos"
+        src.mkdir()
+        for v in videos:
+            (src / v.name).symlink_to(v)
+        for label, cpus in (("local", 0), ("ray", 1), ("ray", 2)):
+            out = Path(tmp) / f"out-{label}-{cpus}"
+            head = address = None
+            if cpus:
+                head, address = _ray_head(cpus, Path(tempfile.mkdtemp(prefix="ray", dir=tmp)))
+            peaks: dict = {}
+            cpu: dict = {}
+            stop = threading.Event()
+            watcher = threading.Thread(target=_watch_workers, args=(head, peaks, cpu, stop), daemon=True) \
+                if head else None
+            load0 = os.getloadavg()[0]
+            if watcher:
+                watcher.start()
+            own0 = os.times()
+            t0 = time.perf_counter()
+            try:
+                paths = extract_pose(sources=[src], out_dir=out, quiet=True, max_frames=max_frames,
+                                     ray=address, segment_seconds=segment_seconds)
+            finally:
+                wall = time.perf_counter() - t0
+                stop.set()
+                if head:
+                    _stop_head(head)
+            import numpy as np
+
+            frames = sum(int(np.load(p)["keypoints"].shape[0]) for p in paths)
+            own1 = os.times()
+            cpu_s = sum(cpu.values()) if head else (own1.user + own1.system - own0.user - own0.system)
+            rows.append(dict(mode=label, cpus=cpus or "-", videos=len(paths), frames=frames, wall=wall,
+                             fps=frames / wall, vpm=60 * len(paths) / wall, cpu_ms=1000 * cpu_s / frames,
+                             rss=max(peaks.values()) if peaks else float("nan"),
+                             load=(load0 + os.getloadavg()[0]) / 2))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-frames", type=int, default=300)
     ap.add_argument("--openpose-model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--backends", nargs="+", default=["mediapipe", "openpose"])
+    ap.add_argument("--ray-scaling", action="store_true",
+                    help="instead: extract the shared videos locally and on Ray with 1 and 2 CPUs "
+                         "(videos/min, frames/s, peak memory per worker); needs dancepose[ray]")
+    ap.add_argument("--segment-seconds", type=float, default=10.0, help="with --ray-scaling")
     args = ap.parse_args(argv)
     videos = sorted((SHARED / "dance_videos").glob("*.mp4"))
     if not videos:
         print(f"no videos under {SHARED / 'dance_videos'}", file=sys.stderr)
         return 1
+    if args.ray_scaling:
+        rows = scaling(videos, max_frames=args.max_frames, segment_seconds=args.segment_seconds)
+        head = (f"{'mode':6s} {'CPUs':>4s} {'videos':>6s} {'frames':>6s} {'wall s':>7s} {'frames/s':>8s} "
+                f"{'videos/min':>10s} {'CPU ms/frame':>12s} {'worker MB':>9s} {'load':>5s}")
+        print(head)
+        print("-" * len(head))
+        for r in rows:
+            print(f"{r['mode']:6s} {str(r['cpus']):>4s} {r['videos']:>6d} {r['frames']:>6d} {r['wall']:>7.1f} "
+                  f"{r['fps']:>8.1f} {r['vpm']:>10.2f} {r['cpu_ms']:>12.1f} {r['rss']:>9.0f} {r['load']:>5.2f}")
+        one, two = (r for r in rows if r["mode"] == "ray")
+        print(f"\n{os.cpu_count()} CPUs; 2 vs 1 Ray CPU: x{two['fps'] / one['fps']:.2f} frames/s.  "
+              "Wall time includes "
+              "starting the workers (MediaPipe import), not the cluster; a video longer than "
+              f"--segment-seconds={args.segment_seconds:g} is split, each later segment re-reading "
+              "240 warm-up frames (counted as work, not as output frames).  'CPU ms/frame': CPU time of the "
+              "extracting process (local) or of the Ray workers, per output frame: 1000 / it is the "
+              "frames/s one core gives when nothing else runs.  'load' = mean 1-min load average "
+              "before/after the run.")
+        return 0
     rows = []
     for backend in args.backends:
         model = args.openpose_model if backend == "openpose" else None

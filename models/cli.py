@@ -9,10 +9,11 @@ and every :func:`~dancepose.models.outputs.atomic_output` finalises or cleans up
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from .errors import DanceposeError
 
@@ -114,3 +115,28 @@ def progress(iterable: Any = None, *, quiet: bool = False, **kwargs: Any):
         kwargs["ncols"] = kwargs.get("ncols", 100)
         stream = _LineStream(stream)
     return tqdm(iterable, file=stream, disable=quiet, **kwargs)
+
+
+@contextlib.contextmanager
+def silence_native_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a while: native log lines (MediaPipe/TensorFlow Lite C++,
+    PortAudio's "Expression … failed" when a stream (re)starts) that the user cannot act on.
+
+    Python-level ``sys.stderr`` writes made meanwhile are lost too, so keep the block short.
+    """
+    fd = 2
+    sys.stderr.flush()
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 from contextlib import contextmanager
@@ -86,8 +87,6 @@ def check_output_file(path: str | os.PathLike, *, suffixes: Sequence[str] | None
         Under a file, a directory or device at that name, folder not writable, disk too full.
     """
     path = Path(path)
-    if suffixes and not any(path.name.lower().endswith(s) for s in suffixes):
-        raise ParameterError(f"{what} must end with {' or '.join(suffixes)}, got {str(path)!r}")
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -103,6 +102,8 @@ def check_output_file(path: str | os.PathLike, *, suffixes: Sequence[str] | None
         if not stat.S_ISREG(st.st_mode):
             raise OutputError(f"cannot write {path}: it is not a regular file (a device or pipe); "
                               "choose a file name")
+    if suffixes and not any(path.name.lower().endswith(s) for s in suffixes):
+        raise ParameterError(f"{what} must end with {' or '.join(suffixes)}, got {str(path)!r}")
     _check_parent(path, expected_bytes=expected_bytes)
     return path
 
@@ -231,3 +232,63 @@ def atomic_output_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+def verify_media(path: str | os.PathLike, *, video: bool = True, audio: bool = False,
+                 duration: float | None = None, tolerance: float = 0.25, what: str = "") -> dict:
+    """Probe a finished media file: it opens, has the streams asked for, reads to its end without error.
+
+    Used before a video is finalised (``atomic_output(..., verify=...)``) or kept (``fetch``): a file
+    without its index ("moov atom not found"), cut short ("partial file") or missing a stream fails.
+
+    Parameters
+    ----------
+    path : path-like
+    video, audio : bool
+        Require a video / an audio stream.
+    duration : float or None
+        Expected length in seconds: every required stream must run at least ``duration - tolerance``.
+    tolerance : float
+        Seconds.
+    what : str
+        How the message names the file (default: its name).
+
+    Returns
+    -------
+    dict
+        The probe (see :func:`dancepose.models.media.probe.probe_streams`).
+
+    Raises
+    ------
+    OutputError
+        Unreadable, truncated, a stream missing or too short.
+    """
+    import subprocess
+
+    from .audio import ffmpeg_exe
+    from .errors import InputError
+    from .media.probe import probe_streams
+
+    path = Path(path)
+    name = what or path.name
+    try:
+        info = probe_streams(path)
+    except InputError as exc:
+        raise OutputError(f"{name} is not a playable file: {exc}") from None
+    errors = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0",
+                             "-c", "copy", "-f", "null", "-"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    bad = [re.sub(r"^\[[^\]]*\]\s*", "", ln.strip())  # without ffmpeg's "[in#0/mov @ 0x…]" prefix
+           for ln in errors.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    if errors.returncode != 0 or bad:
+        raise OutputError(f"{name} is damaged: {bad[-1] if bad else f'ffmpeg exit {errors.returncode}'}")
+    for kind, wanted in (("video", video), ("audio", audio)):
+        if not wanted:
+            continue
+        s = info[kind]
+        if s is None or not s.get("packets"):
+            raise OutputError(f"{name} has no {kind} stream")
+        if duration is not None and (s["duration"] or 0.0) < duration - tolerance:
+            raise OutputError(f"{name}: its {kind} lasts {s['duration'] or 0.0:.2f} s, expected "
+                              f"{duration:.2f} s")
+    return info

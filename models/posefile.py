@@ -73,18 +73,24 @@ class PoseSequence:
 
     # ------------------------------------------------------------------ npz
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically (to a temporary name, then rename); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part.npz")
-        np.savez_compressed(
-            tmp, format=np.str_(POSE_FORMAT), version=np.int32(POSE_VERSION),
-            skeleton=np.str_(self.skeleton), joint_names=np.array(self.joint_names),
-            keypoints=self.keypoints, confidence=self.confidence, flags=self.flags,
-            fps=np.float64(self.fps), image_size=np.array(self.image_size, dtype=np.int32),
-            source=np.str_(self.source),
-        )
-        os.replace(tmp, path)
+        """Write through :func:`~dancepose.models.outputs.atomic_output` (temporary, then rename).
+
+        Raises
+        ------
+        OutputError
+            The file cannot be written (under a file, a device, no permission, a full disk).
+        """
+        from .outputs import atomic_output, check_output_file
+
+        path = check_output_file(path, suffixes=(".npz",), what="pose file")
+        with atomic_output(path) as tmp:
+            np.savez_compressed(
+                tmp, format=np.str_(POSE_FORMAT), version=np.int32(POSE_VERSION),
+                skeleton=np.str_(self.skeleton), joint_names=np.array(self.joint_names),
+                keypoints=self.keypoints, confidence=self.confidence, flags=self.flags,
+                fps=np.float64(self.fps), image_size=np.array(self.image_size, dtype=np.int32),
+                source=np.str_(self.source),
+            )
         return path
 
     @classmethod

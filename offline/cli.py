@@ -40,7 +40,10 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------- extract
 def _add_extract(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("extract", help="2D pose of the main dancer in videos or images",
-                       description="Extract the main dancer's 2D pose per frame into <name>.pose.npz.")
+                       description="Extract the main dancer's 2D pose per frame into <name>.pose.npz. "
+                                   "Sources that fail are reported one by one and the rest carries on "
+                                   "(exit 3 at the end if any failed); a rerun skips what is done and "
+                                   "resumes interrupted videos (Ctrl-C and SIGTERM checkpoint).")
     p.add_argument("sources", nargs="+", type=Path, help="videos, images or directories of them")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
     p.add_argument("--backend", choices=("mediapipe", "openpose"), default="mediapipe")
@@ -49,8 +52,16 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
                         "(with its .caffemodel beside it)")
     p.add_argument("--overlay", action="store_true", help="also write the source with the skeleton drawn")
     p.add_argument("--openpose-json", action="store_true", help="also write OpenPose JSON per frame")
-    p.add_argument("--force", action="store_true", help="redo sources whose outputs already exist")
+    p.add_argument("--force", action="store_true",
+                   help="redo sources whose outputs already exist (and drop their checkpoints)")
     p.add_argument("--max-frames", type=int, default=None, help="process only the first N frames of videos")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="extract on a Ray cluster (needs dancepose[ray]): without ADDRESS a local one on "
+                        "this machine's cores; with one (HOST:6379, or auto) join that cluster. "
+                        "Sources and -o must be on storage every node sees at the same path")
+    p.add_argument("--segment-seconds", type=float, default=120.0,
+                   help="with --ray: split videos longer than this into segments run in parallel "
+                        "(default 120)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_extract)
 
@@ -61,7 +72,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     extract_pose(sources=args.sources, out_dir=args.out, backend=args.backend,
                  openpose_model=args.openpose_model, overlay=args.overlay,
                  openpose_json=args.openpose_json, quiet=args.quiet, force=args.force,
-                 max_frames=args.max_frames)
+                 max_frames=args.max_frames, ray=args.ray, segment_seconds=args.segment_seconds)
     return 0
 
 
@@ -159,6 +170,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes-in-frame", type=float, default=10.0,
                    help="length of the continuous stay-in-frame run (0: skip)")
     p.add_argument("--no-model", action="store_true", help="do not generate; score files / real dance only")
+    p.add_argument("--beats", action="store_true",
+                   help="score the beat tracker instead: per clip of --data (with beats/) F-measure, CMLt, "
+                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=Path("eval_report"), help="report directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -166,6 +180,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.beats:
+        from dancepose.offline.beats import beat_report, shared_root
+
+        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, quiet=args.quiet)
+        return 0
     from dancepose.offline.evaluate import evaluate
 
     evaluate(poses=args.poses, audio=args.audio, model_dir=args.model, data=args.data, songs=args.songs,

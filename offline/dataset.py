@@ -15,6 +15,7 @@ share the time ``t / MODEL_FPS`` of the song.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from dancepose.models.audio import load_audio
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.errors import InputError
+from dancepose.models.errors import DanceposeError, InputError
 from dancepose.models.features import music_features
 from dancepose.models.posefile import PoseSequence
 from dancepose.models.skeleton import N_JOINTS, adapt, mirror, rotate_yaw_project, to_body_units
@@ -128,8 +129,19 @@ def load_pose_file(path: str | os.PathLike, *, audio: str | os.PathLike | None =
                 poses2d=poses, meta={"audio": str(audio_path), "image_size": seq.image_size})
 
 
-def load_songs(paths: list[str | os.PathLike], *, quiet: bool = False) -> list[Song]:
-    """Load every DwM folder / pose file named (directories are searched for both)."""
+class SongList(list):
+    """The songs that loaded, and in :attr:`failed` one ``"name: reason"`` line per item that did not."""
+
+    failed: tuple[str, ...] = ()
+
+
+def load_songs(paths: list[str | os.PathLike], *, quiet: bool = False) -> SongList:
+    """Load every DwM folder / pose file named (directories are searched for both).
+
+    One bad item does not stop the batch (the policy of extract and fetch): it is reported on one line
+    and listed in ``SongList.failed``; the caller exits non-zero at the end.  A single named item, or a
+    batch where nothing loads, raises the ``InputError`` at once.
+    """
     from tqdm import tqdm
 
     items: list[Path] = []
@@ -147,9 +159,20 @@ def load_songs(paths: list[str | os.PathLike], *, quiet: bool = False) -> list[S
             items.append(p)
         else:
             raise InputError(f"unsupported training data {p} (want a sequence folder or a .pose.npz)")
-    songs = []
+    songs = SongList()
+    failed: list[str] = []
     for item in tqdm(items, desc="loading songs", unit="song", disable=quiet):
-        songs.append(load_dwm_sequence(item) if item.is_dir() else load_pose_file(item))
+        try:
+            songs.append(load_dwm_sequence(item) if item.is_dir() else load_pose_file(item))
+        except (DanceposeError, KeyError, ValueError) as exc:  # a bad file, whatever way it is bad
+            err = exc if isinstance(exc, DanceposeError) else InputError(f"cannot use {item}: {exc!r}")
+            if len(items) == 1:
+                raise err from None
+            failed.append(f"{item.name}: {err}")
+            print(f"dancepose: skipped {failed[-1]}", file=sys.stderr)
+    if failed and not songs:
+        raise InputError(f"no training data could be read ({len(failed)} items; first: {failed[0]})")
+    songs.failed = tuple(failed)
     return songs
 
 

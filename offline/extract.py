@@ -4,9 +4,16 @@ Per source the pipeline is: detector backend (:mod:`dancepose.offline.backends`)
 dancer (:class:`MainPersonTracker`) → canonical skeleton (:func:`dancepose.models.skeleton.adapt`) →
 cleaning (:mod:`dancepose.offline.clean`) → :class:`~dancepose.models.posefile.PoseSequence` file.
 
-Videos are resumable: the raw per-frame results are checkpointed every ``checkpoint_every`` frames (and
-on Ctrl-C or any error) to ``<out>/<stem>.pose.partial.npz``; a rerun continues after the last frame
-saved.  Every output is written under a temporary name and renamed when complete.
+The detector's raw output (every person of every frame) is kept until the end; choosing the dancer and
+cleaning run once over the whole video (:func:`finish_video`), so a video extracted in pieces — resumed
+after an interruption, or split into segments on a Ray cluster (:mod:`dancepose.offline.ray_extract`) —
+gives the same file as one uninterrupted run.
+
+Videos are resumable: the raw detections are checkpointed every ``checkpoint_every`` frames, and on
+Ctrl-C, SIGTERM or any error, to ``<out>/<stem>.pose.partial.npz``; a rerun continues after the last frame
+saved.  An unreadable checkpoint is discarded with a one-line warning (it only saves time); ``force``
+deletes it.  The output folder is checked before any work, and every output is written under a
+temporary name and renamed when complete (:mod:`dancepose.models.outputs`).
 """
 from __future__ import annotations
 
@@ -19,15 +26,19 @@ from typing import Callable, Iterable, Sequence, TextIO
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS
-from dancepose.models.errors import InputError, ParameterError
+from dancepose.models.cli import progress
+from dancepose.models.errors import InputError, OutputError, ParameterError
+from dancepose.models.outputs import atomic_output, atomic_output_dir, check_output_dir
 from dancepose.models.posefile import MISSING, PoseSequence
 from dancepose.models.skeleton import LIMBS, LEFT_RIGHT, adapt
 
-from .backends import BACKENDS, SOURCE_SKELETON, Person, make_detector, native_stderr_redirected
+from .backends import (BACKENDS, SOURCE_SKELETON, WARMUP_FRAMES, Person, make_detector,
+                       native_stderr_redirected)
 from .clean import CleanConfig, clean_sequence
-from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, iter_frames, media_kind, probe_video, read_image
+from .video import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoInfo, iter_frames, media_kind, probe_video,
+                    read_image)
 
-CHECKPOINT_FORMAT = "dancepose-extract-checkpoint-1"
+CHECKPOINT_FORMAT = "dancepose-extract-checkpoint-2"   # every person of every frame, before tracking
 
 #: Default cleaning per backend: MediaPipe's visibilities and OpenPose heatmap peaks live on different
 #: scales (a PAF-assembled OpenPose part at 0.15 is a good detection; a MediaPipe point at 0.15 is a guess).
@@ -110,35 +121,103 @@ class MainPersonTracker:
         return choice[0]
 
 
-# ------------------------------------------------------------------------------------- checkpoint
+# ---------------------------------------------------------------------------- detections on disk
 def _fingerprint(path: Path, backend: str, model: Path | None) -> str:
     st = path.stat()
     return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{backend}|{model.resolve() if model else ''}"
 
 
-def _load_checkpoint(path: Path, *, fingerprint: str, n_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Raw points (n, K, 2) and confidence (n, K) saved for the same input, or empty arrays."""
-    empty = np.zeros((0, n_points, 2), np.float32), np.zeros((0, n_points), np.float32)
-    if not path.is_file():
-        return empty
-    try:
-        with np.load(path) as d:
-            if str(d["format"]) != CHECKPOINT_FORMAT or str(d["fingerprint"]) != fingerprint:
-                return empty
-            pts, conf = d["points"].astype(np.float32), d["confidence"].astype(np.float32)
-    except (OSError, ValueError, KeyError):
-        return empty
-    if pts.ndim != 3 or pts.shape[1:] != (n_points, 2) or conf.shape != pts.shape[:2]:
-        return empty
-    return pts, conf
+def pack_detections(frames: Sequence[Sequence[Person]], *, n_points: int) -> dict[str, np.ndarray]:
+    """Every person of every frame as flat arrays (the inverse of :func:`unpack_detections`).
+
+    Returns ``counts`` (n,) int32 people per frame, ``points`` (P, n_points, 2) float32,
+    ``confidence`` (P, n_points) float32 and ``score`` (P,) float32, P = counts.sum().
+    """
+    people = [p for f in frames for p in f]
+    return dict(counts=np.array([len(f) for f in frames], np.int32),
+                points=np.array([p.points for p in people], np.float32).reshape(-1, n_points, 2),
+                confidence=np.array([p.confidence for p in people], np.float32).reshape(-1, n_points),
+                score=np.array([p.score for p in people], np.float32))
 
 
-def _save_checkpoint(path: Path, *, fingerprint: str, points: list[np.ndarray], confidence: list[np.ndarray]
-                     ) -> None:
+def unpack_detections(d, *, n_points: int) -> list[list[Person]]:
+    """The people of each frame from :func:`pack_detections` arrays (any mapping, e.g. an open npz).
+
+    Raises ``ValueError`` when the arrays do not fit together.
+    """
+    counts, pts = np.asarray(d["counts"], np.int64), np.asarray(d["points"], np.float32)
+    conf, score = np.asarray(d["confidence"], np.float32), np.asarray(d["score"], np.float32)
+    if (counts.ndim != 1 or (counts < 0).any() or pts.shape != (int(counts.sum()), n_points, 2)
+            or conf.shape != pts.shape[:2] or score.shape != pts.shape[:1]):
+        raise ValueError("detection arrays of inconsistent shapes")
+    ends = np.cumsum(counts)
+    return [[Person(points=pts[i], confidence=conf[i], score=float(score[i])) for i in range(e - c, e)]
+            for c, e in zip(counts, ends)]
+
+
+def save_detections(path: Path, *, fingerprint: str, frames: Sequence[Sequence[Person]], n_points: int) -> None:
+    """Write raw detections (a checkpoint or an ``extract --ray`` segment) atomically."""
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, format=np.str_(CHECKPOINT_FORMAT), fingerprint=np.str_(fingerprint),
-             points=np.asarray(points, np.float32), confidence=np.asarray(confidence, np.float32))
+             **pack_detections(frames, n_points=n_points))
     os.replace(tmp, path)
+
+
+def load_detections(path: Path, *, fingerprint: str, n_points: int, log: TextIO) -> list[list[Person]] | None:
+    """Raw detections saved for the same input, or None (absent).
+
+    A checkpoint that cannot be read (corrupt, truncated, an older format) or that was made from another
+    input is only a lost shortcut: it is deleted with one warning line on ``log`` and None is returned,
+    so extraction starts again from the first frame.
+    """
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as d:
+            if str(d["format"]) != CHECKPOINT_FORMAT:
+                reason = "an older format"
+            elif str(d["fingerprint"]) != fingerprint:
+                reason = "made from another file or backend"
+            else:
+                return unpack_detections(d, n_points=n_points)
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the checkpoint is only a cache
+        reason = f"unreadable: {type(exc).__name__}"
+    print(f"{path.name}: discarding the checkpoint ({reason}); starting from the first frame", file=log)
+    path.unlink(missing_ok=True)
+    return None
+
+
+def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
+                  warmup: int, into: list[list[Person]], on_frame: Callable[[int], None] | None = None) -> None:
+    """Every person the backend finds in frames ``start ≤ index < stop`` of a video, appended to ``into``.
+
+    The backend first sees the ``warmup`` frames before ``start`` (their results are dropped), so that its
+    internal tracking state equals that of a run from frame 0 (see ``WARMUP_FRAMES``).  One list is
+    appended per frame, in a single step, so ``into`` stays consistent when a signal interrupts the loop.
+
+    Parameters
+    ----------
+    path : Path
+    backend : {"mediapipe", "openpose"}
+    openpose_model : Path or None
+    start : int
+    stop : int or None
+        None: to the end of the video.
+    warmup : int ≥ 0
+    into : list
+        Receives one ``list[Person]`` per frame.
+    on_frame : callable or None
+        Called with each kept frame's index after it was appended.
+    """
+    first = max(0, start - warmup)
+    with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
+        for index, frame in iter_frames(path, start=first, stop=stop, seek=True):
+            people = det.process(frame)
+            if index < start:
+                continue
+            into.append(people)
+            if on_frame is not None:
+                on_frame(index)
 
 
 # ------------------------------------------------------------------------------------------ drawing
@@ -183,29 +262,24 @@ def _write_video_overlay(*, video: Path, seq: PoseSequence, out: Path, quiet: bo
     """Re-read ``video`` and write it with the skeleton drawn (H.264 MP4 via imageio-ffmpeg)."""
     import cv2
     import imageio_ffmpeg
-    from tqdm import tqdm
 
     w, h = seq.image_size
     ew, eh = w + (w % 2), h + (h % 2)
-    tmp = out.with_name(out.name + ".part.mp4")
-    writer = imageio_ffmpeg.write_frames(str(tmp), (ew, eh), fps=seq.fps, codec="libx264",
-                                         pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=7,
-                                         macro_block_size=1, ffmpeg_log_level="error",
-                                         output_params=["-preset", "veryfast"])
-    writer.send(None)
-    try:
-        for t, frame in tqdm(iter_frames(video, stop=len(seq)), total=len(seq), unit="frame",
-                             desc=f"overlay {video.name}", disable=quiet, leave=False, file=log):
-            img = draw_pose(frame, seq.keypoints[t], seq.flags[t])
-            if (ew, eh) != (w, h):
-                img = cv2.copyMakeBorder(img, 0, eh - h, 0, ew - w, cv2.BORDER_CONSTANT)
-            writer.send(np.ascontiguousarray(img[:, :, ::-1]))
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    writer.close()
-    os.replace(tmp, out)
+    with atomic_output(out) as tmp:
+        writer = imageio_ffmpeg.write_frames(str(tmp), (ew, eh), fps=seq.fps, codec="libx264",
+                                             pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=7,
+                                             macro_block_size=1, ffmpeg_log_level="error",
+                                             output_params=["-preset", "veryfast"])
+        writer.send(None)
+        try:
+            for t, frame in progress(iter_frames(video, stop=len(seq)), total=len(seq), unit="frame",
+                                     desc=f"overlay {video.name}", quiet=quiet, leave=False, file=log):
+                img = draw_pose(frame, seq.keypoints[t], seq.flags[t])
+                if (ew, eh) != (w, h):
+                    img = cv2.copyMakeBorder(img, 0, eh - h, 0, ew - w, cv2.BORDER_CONSTANT)
+                writer.send(np.ascontiguousarray(img[:, :, ::-1]))
+        finally:
+            writer.close()
     return out
 
 
@@ -249,10 +323,11 @@ def _person_arrays(person: Person | None, n_points: int) -> tuple[np.ndarray, np
 
 # ------------------------------------------------------------------------------------ per source
 def extract_image(*, path: Path, out_dir: Path, backend: str = "mediapipe", openpose_model: Path | None = None,
-                  overlay: bool = False, openpose_json: bool = False) -> Path:
+                  overlay: bool = False, openpose_json: bool = False, source: Path | None = None) -> Path:
     """Pose of the main person in one image → ``<out_dir>/<stem>.pose.npz`` (one frame, fps = MODEL_FPS).
 
-    Raises ``InputError`` when the image cannot be read or shows nobody.
+    ``source`` is how the pose file names the image (default ``path``).  Raises ``InputError`` when the
+    image cannot be read or shows nobody.
     """
     import cv2
 
@@ -267,38 +342,88 @@ def extract_image(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     pts, conf = _person_arrays(person, n_points)
     kp, c = adapt(pts[None], conf[None], source=src)
     seq = PoseSequence(keypoints=kp, confidence=c, fps=float(MODEL_FPS), image_size=(w, h),
-                       source=_source_string(path, backend, openpose_model))
+                       source=_source_string(source or path, backend, openpose_model))
     seq = clean_sequence(seq, config=replace(DEFAULT_CLEAN[backend], smoothing=None))
     if not (seq.flags != MISSING).any():
         raise InputError(f"{path}: nobody found in the image (no confident joint)")
     out = _write_outputs(seq=seq, stem=path.stem, out_dir=out_dir, openpose_json=openpose_json)
     if overlay:
         ov = out_dir / f"{path.stem}.overlay.png"
-        tmp = ov.with_name(ov.name + ".part.png")
-        if not cv2.imwrite(str(tmp), draw_pose(img, seq.keypoints[0], seq.flags[0])):
-            raise InputError(f"{ov}: cannot write the overlay")
-        os.replace(tmp, ov)
+        with atomic_output(ov) as tmp:
+            if not cv2.imwrite(str(tmp), draw_pose(img, seq.keypoints[0], seq.flags[0])):
+                raise OutputError(f"cannot write {ov}")
     return out
 
 
 def _write_outputs(*, seq: PoseSequence, stem: str, out_dir: Path, openpose_json: bool) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     if openpose_json:
-        import shutil
-
-        final = out_dir / f"{stem}.openpose"
-        tmp = out_dir / f"{stem}.openpose.part"
-        shutil.rmtree(tmp, ignore_errors=True)
-        seq.to_openpose_json(tmp, stem=stem)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        with atomic_output_dir(out_dir / f"{stem}.openpose") as tmp:
+            seq.to_openpose_json(tmp, stem=stem)
     return seq.save(out_dir / f"{stem}.pose.npz")
+
+
+def finish_video(*, path: Path, out_dir: Path, frames: Sequence[Sequence[Person]], info: VideoInfo,
+                 expected: int, backend: str = "mediapipe", openpose_model: Path | None = None,
+                 source: Path | None = None, overlay: bool = False, openpose_json: bool = False,
+                 clean: CleanConfig | None = None, quiet: bool = False, log: TextIO | None = None) -> Path:
+    """From every person of every frame to the written outputs: main dancer, skeleton, cleaning, files.
+
+    The local path and ``extract --ray`` (after stitching its segments) both end here, so the same raw
+    detections give the same files.
+
+    Parameters
+    ----------
+    path, out_dir : Path
+    frames : sequence of list of Person
+        The people of frames 0 … n-1.
+    info : VideoInfo
+    expected : int
+        Frames there should be (0: unknown); fewer than 95 % is a truncated video.
+    source : Path or None
+        How the pose file names its video (default ``path``).
+    backend, openpose_model, overlay, openpose_json, clean, quiet, log
+        See :func:`extract_video`.
+
+    Raises
+    ------
+    InputError
+        No frame, a truncated video, or nobody in any frame.
+    """
+    src, n_points = SOURCE_SKELETON[backend]
+    n = len(frames)
+    if n == 0:
+        raise InputError(f"{path}: cannot decode any frame (corrupt or truncated video)")
+    if expected and n < 0.95 * expected - 2:
+        raise InputError(f"{path}: truncated or corrupt video: decoded {n} of {expected} frames")
+    tracker = MainPersonTracker(image_size=(info.width, info.height))
+    chosen = [_person_arrays(tracker.select(people), n_points) for people in frames]
+    pts = np.stack([p for p, _ in chosen])
+    conf = np.stack([c for _, c in chosen])
+    kp, c = adapt(pts, conf, source=src)
+    raw = PoseSequence(keypoints=kp, confidence=c, fps=info.fps, image_size=(info.width, info.height),
+                       source=_source_string(source or path, backend, openpose_model))
+    seq = clean_sequence(raw, config=clean or DEFAULT_CLEAN[backend])
+    if not (seq.flags != MISSING).any():
+        raise InputError(f"{path}: nobody found in any of its {n} frames")
+    out = _write_outputs(seq=seq, stem=path.stem, out_dir=out_dir, openpose_json=openpose_json)
+    if overlay:
+        _write_video_overlay(video=path, seq=seq, out=out_dir / f"{path.stem}.overlay.mp4", quiet=quiet,
+                             log=log or sys.stderr)
+    return out
+
+
+def expected_frames(info: VideoInfo, max_frames: int | None) -> int:
+    """Frames a run should produce: the declared count, capped by ``max_frames`` (0: unknown)."""
+    if max_frames is None:
+        return info.n_frames
+    return min(info.n_frames, max_frames) if info.n_frames else max_frames
 
 
 def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", openpose_model: Path | None = None,
                   overlay: bool = False, openpose_json: bool = False, quiet: bool = False,
                   max_frames: int | None = None, checkpoint_every: int = 300,
-                  clean: CleanConfig | None = None,
+                  clean: CleanConfig | None = None, force: bool = False,
                   on_frame: Callable[[int], None] | None = None, log: TextIO | None = None) -> Path:
     """Pose of the main dancer in every frame of a video → ``<out_dir>/<stem>.pose.npz``.
 
@@ -316,9 +441,14 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     max_frames : int or None
         Process only the first ``max_frames`` frames.
     checkpoint_every : int
-        Frames between two checkpoints (``<stem>.pose.partial.npz``).
+        Frames between two checkpoints (``<stem>.pose.partial.npz``).  A checkpoint is also written when
+        the run is interrupted (Ctrl-C, SIGTERM, any error), with every frame done so far; a rerun
+        continues after it, re-processing ``WARMUP_FRAMES[backend]`` frames first so the result equals
+        an uninterrupted run.  An unreadable checkpoint is discarded with a warning.
     clean : CleanConfig or None
         Gap filling and smoothing (None: ``DEFAULT_CLEAN[backend]``).
+    force : bool
+        Delete an existing checkpoint and start from the first frame.
     on_frame : callable or None
         Called with the frame index after each processed frame (progress hooks; raising
         ``KeyboardInterrupt`` from it behaves like Ctrl-C).
@@ -334,64 +464,42 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     InputError
         Unreadable, corrupt or truncated video, or nobody in any frame.
     """
-    from tqdm import tqdm
-
     log = log or sys.stderr
     info = probe_video(path)
-    src, n_points = SOURCE_SKELETON[backend]
+    n_points = SOURCE_SKELETON[backend][1]
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = out_dir / f"{path.stem}.pose.partial.npz"
     fp = _fingerprint(path, backend, openpose_model)
-    done_pts, done_conf = _load_checkpoint(ckpt, fingerprint=fp, n_points=n_points)
-    stop = max_frames if max_frames is not None else None
-    points, confidence = list(done_pts[:stop]), list(done_conf[:stop])
-    start = len(points)
-    total = min(info.n_frames, stop) if (stop is not None and info.n_frames) else (stop or info.n_frames or None)
-    tracker = MainPersonTracker(image_size=(info.width, info.height))
-    for p, c in zip(reversed(points), reversed(confidence)):   # resume tracking from the last dancer seen
-        if np.isfinite(p).all(-1).sum() >= 2:
-            tracker.select([Person(points=p, confidence=c)])
-            break
+    if force:
+        ckpt.unlink(missing_ok=True)
+    frames = (load_detections(ckpt, fingerprint=fp, n_points=n_points, log=log) or [])[:max_frames]
+    start = len(frames)
+    expected = expected_frames(info, max_frames)
     if start and not quiet:
         print(f"{path.name}: resuming after frame {start} from {ckpt.name}", file=log)
-    bar = tqdm(total=total, initial=start, unit="frame", desc=path.name, disable=quiet, dynamic_ncols=True,
-               file=log)
+    bar = progress(total=expected or None, initial=start, unit="frame", desc=path.name, quiet=quiet,
+                   dynamic_ncols=True, file=log)
+
+    def step(index: int) -> None:
+        bar.update(1)
+        if len(frames) % checkpoint_every == 0:
+            save_detections(ckpt, fingerprint=fp, frames=frames, n_points=n_points)
+        if on_frame is not None:
+            on_frame(index)
+
     try:
-        with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
-            for index, frame in iter_frames(path, start=start, stop=stop):
-                person = tracker.select(det.process(frame))
-                p, c = _person_arrays(person, n_points)
-                points.append(p)
-                confidence.append(c)
-                bar.update(1)
-                if len(points) % checkpoint_every == 0:
-                    _save_checkpoint(ckpt, fingerprint=fp, points=points, confidence=confidence)
-                if on_frame is not None:
-                    on_frame(index)
+        detect_frames(path=path, backend=backend, openpose_model=openpose_model, start=start, stop=max_frames,
+                      warmup=WARMUP_FRAMES[backend] if start else 0, into=frames, on_frame=step)
     except BaseException:
-        if len(points) > start:
-            _save_checkpoint(ckpt, fingerprint=fp, points=points, confidence=confidence)
+        if len(frames) > start:
+            save_detections(ckpt, fingerprint=fp, frames=frames, n_points=n_points)
         raise
     finally:
         bar.close()
-    n = len(points)
-    expected = min(info.n_frames, stop) if stop is not None else info.n_frames
     try:
-        if n == 0:
-            raise InputError(f"{path}: cannot decode any frame (corrupt or truncated video)")
-        if expected and n < 0.95 * expected - 2:
-            raise InputError(f"{path}: truncated or corrupt video: decoded {n} of {expected} frames")
-        pts, conf = np.asarray(points, np.float32), np.asarray(confidence, np.float32)
-        kp, c = adapt(pts, conf, source=src)
-        raw = PoseSequence(keypoints=kp, confidence=c, fps=info.fps, image_size=(info.width, info.height),
-                           source=_source_string(path, backend, openpose_model))
-        seq = clean_sequence(raw, config=clean or DEFAULT_CLEAN[backend])
-        if not (seq.flags != MISSING).any():
-            raise InputError(f"{path}: nobody found in any of its {n} frames")
-        out = _write_outputs(seq=seq, stem=path.stem, out_dir=out_dir, openpose_json=openpose_json)
-        if overlay:
-            _write_video_overlay(video=path, seq=seq, out=out_dir / f"{path.stem}.overlay.mp4", quiet=quiet,
-                                 log=log)
+        out = finish_video(path=path, out_dir=out_dir, frames=frames, info=info, expected=expected,
+                           backend=backend, openpose_model=openpose_model, overlay=overlay,
+                           openpose_json=openpose_json, clean=clean, quiet=quiet, log=log)
     except InputError:
         ckpt.unlink(missing_ok=True)   # the whole video was read; a rerun gives the same answer
         raise
@@ -413,8 +521,8 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
                  backend: str = "mediapipe", openpose_model: str | os.PathLike | None = None,
                  overlay: bool = False, openpose_json: bool = False, quiet: bool = False,
                  force: bool = False, max_frames: int | None = None, checkpoint_every: int = 300,
-                 clean: CleanConfig | None = None,
-                 on_frame: Callable[[int], None] | None = None) -> list[Path]:
+                 clean: CleanConfig | None = None, on_frame: Callable[[int], None] | None = None,
+                 ray: str | None = None, segment_seconds: float = 120.0) -> list[Path]:
     """Extract the main dancer's 2D pose from videos, images or directories of them.
 
     Parameters
@@ -427,22 +535,31 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
     openpose_model : path or None
         Required for ``backend="openpose"``: ``.pb`` GraphDef or Caffe ``.prototxt``.
     overlay, openpose_json, quiet, max_frames, checkpoint_every, clean, on_frame
-        See :func:`extract_video`.
+        See :func:`extract_video` (``checkpoint_every`` and ``on_frame``: local runs only).
     force : bool
-        Redo sources whose outputs already exist (they are skipped otherwise).
+        Redo sources whose outputs already exist (they are skipped otherwise); drop their checkpoints.
+    ray : str or None
+        None: extract here, one source after the other.  Otherwise on a Ray cluster
+        (:mod:`dancepose.offline.ray_extract`): ``"local"`` starts one on this machine's cores, anything
+        else is the address of a running cluster (``"auto"``, ``"10.0.0.5:6379"``).
+    segment_seconds : float > 0
+        Ray only: videos longer than this are split into segments of about this length.
 
     Returns
     -------
     list of Path
-        The ``.pose.npz`` files, one per source, in order.
+        The ``.pose.npz`` files of the sources extracted, in order.
 
     Raises
     ------
     InputError
-        A path is missing or unsupported (checked before any work), or a source could not be processed
-        (the others are still done; the error names the first failure and counts the rest).
+        A path is missing or unsupported (checked before any work), or a source could not be processed.
+        One policy for bad items in a batch: the others are still done, each failure is reported on
+        its own line, and the error raised at the end names the first failure and counts them.
+    OutputError
+        ``out_dir`` cannot be a writable directory (checked before any work).
     ParameterError
-        Unknown backend, or openpose without a model.
+        Unknown backend, openpose without a model, bad numbers, or ``ray`` without Ray installed.
     """
     if backend not in BACKENDS:
         raise ParameterError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
@@ -450,42 +567,63 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
         raise ParameterError(f"max_frames must be >= 1, got {max_frames}")
     if checkpoint_every < 1:
         raise ParameterError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+    if not segment_seconds > 0:
+        raise ParameterError(f"segment_seconds must be > 0, got {segment_seconds}")
+    if ray is not None:
+        from .ray_extract import require_ray
+
+        require_ray()
     model = Path(openpose_model) if openpose_model is not None else None
     if backend == "openpose":
         make_detector(backend, openpose_model=model)   # validates the model path before any work
     paths = collect_sources(sources)
-    out = Path(out_dir)
-    results: list[Path] = []
-    errors: list[str] = []
+    out = check_output_dir(out_dir)
     with native_stderr_redirected() as log:
+        todo = []
         for path in paths:
             if not force and _outputs_exist(path, out, overlay=overlay, openpose_json=openpose_json):
                 if not quiet:
                     print(f"{path.name}: already extracted, skipping (force=True to redo)", file=log)
-                results.append(out / f"{path.stem}.pose.npz")
-                continue
-            try:
-                if media_kind(path) == "image":
-                    results.append(extract_image(path=path, out_dir=out, backend=backend,
-                                                 openpose_model=model, overlay=overlay,
-                                                 openpose_json=openpose_json))
-                else:
-                    results.append(extract_video(path=path, out_dir=out, backend=backend,
-                                                 openpose_model=model, overlay=overlay,
-                                                 openpose_json=openpose_json, quiet=quiet,
-                                                 max_frames=max_frames, checkpoint_every=checkpoint_every,
-                                                 clean=clean, on_frame=on_frame, log=log))
-            except InputError as exc:
-                if len(paths) == 1:
-                    raise
-                errors.append(str(exc))
-                if not quiet:
-                    print(f"{path.name}: skipped: {exc}", file=log)
+            else:
+                todo.append(path)
+        if ray is not None:
+            from .ray_extract import extract_on_ray
+
+            errors = extract_on_ray(paths=todo, out_dir=out, backend=backend, openpose_model=model,
+                                    overlay=overlay, openpose_json=openpose_json, quiet=quiet, force=force,
+                                    max_frames=max_frames, clean=clean, address=ray,
+                                    segment_seconds=segment_seconds, log=log)
+        else:
+            errors = {}
+            for path in todo:
+                try:
+                    if media_kind(path) == "image":
+                        extract_image(path=path, out_dir=out, backend=backend, openpose_model=model,
+                                      overlay=overlay, openpose_json=openpose_json)
+                    else:
+                        extract_video(path=path, out_dir=out, backend=backend, openpose_model=model,
+                                      overlay=overlay, openpose_json=openpose_json, quiet=quiet,
+                                      max_frames=max_frames, checkpoint_every=checkpoint_every,
+                                      clean=clean, force=force, on_frame=on_frame, log=log)
+                except InputError as exc:
+                    if len(paths) == 1:
+                        raise
+                    errors[path] = str(exc)
+                    print(f"{path.name}: failed: {exc}", file=log)
+    return _batch_result(paths, out, errors)
+
+
+def _batch_result(paths: list[Path], out: Path, errors: dict[Path, str]) -> list[Path]:
+    """The pose files of a batch, or the one error naming its failures (see :func:`extract_pose`)."""
     if errors:
+        if len(paths) == 1:
+            raise InputError(next(iter(errors.values())))
+        first = next(iter(errors.values()))
         more = f" (and {len(errors) - 1} more failed)" if len(errors) > 1 else ""
-        raise InputError(f"{errors[0]}{more}; {len(results)} of {len(paths)} sources extracted")
-    return results
+        raise InputError(f"{first}{more}; {len(paths) - len(errors)} of {len(paths)} sources extracted")
+    return [out / f"{p.stem}.pose.npz" for p in paths]
 
 
-__all__ = ["CleanConfig", "MainPersonTracker", "TrackerConfig", "collect_sources",
-           "draw_pose", "extract_image", "extract_pose", "extract_video"]
+__all__ = ["CleanConfig", "MainPersonTracker", "TrackerConfig", "collect_sources", "detect_frames",
+           "draw_pose", "expected_frames", "extract_image", "extract_pose", "extract_video", "finish_video",
+           "load_detections", "save_detections"]

@@ -4,18 +4,28 @@ Videos are saved as ``<title>-<id>.mp4`` (sanitised) in the output folder; what 
 recorded in yt-dlp's download archive (``download-archive.txt`` there), so a second run skips it.  The
 soundtrack is extracted beside the video as ``<same name>.wav`` (original rate and channels, 16-bit) with
 the ffmpeg bundled with imageio-ffmpeg.  A failing link is reported on one line and the others carry on.
+
+Nothing broken is kept as if it were good: every video (new or already there) is probed
+(:func:`~dancepose.models.outputs.verify_media`: it opens, has a video stream, reads to its end); a
+truncated or unreadable one is deleted, taken out of the archive and reported as failed, so the next
+run fetches it again.  yt-dlp's ``.part`` leftovers of a failed link are removed.  The WAV is written
+through :func:`~dancepose.models.outputs.atomic_output`.
 """
 from __future__ import annotations
 
+import errno
+import glob
 import os
 import subprocess
 import sys
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from dancepose.models.audio import ffmpeg_exe
-from dancepose.models.errors import InputError, ParameterError
+from dancepose.models.errors import InputError, OutputError, ParameterError
+from dancepose.models.outputs import atomic_output, check_output_dir, verify_media
 
 ARCHIVE_NAME = "download-archive.txt"
 OUTPUT_TEMPLATE = "%(title).60B-%(id)s.%(ext)s"
@@ -102,30 +112,82 @@ def read_links(links: Iterable[str | os.PathLike]) -> list[str]:
 def extract_wav(video: Path, wav: Path) -> Path:
     """Write the first audio stream of ``video`` to ``wav`` (16-bit PCM, original rate/channels).
 
-    Written to a temporary name and renamed.
+    Written through :func:`~dancepose.models.outputs.atomic_output` (a temporary, checked to hold
+    audio, then renamed).
 
     Raises
     ------
     InputError
         ``"no audio track"`` when the video has none; any other decoding failure.
+    OutputError
+        The WAV cannot be written (full disk, permissions).
     """
-    tmp = wav.with_name(wav.name + ".part.wav")
-    cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(video), "-map", "0:a:0", "-vn",
-           "-c:a", "pcm_s16le", str(tmp)]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    err = proc.stderr.decode("utf-8", "replace").strip()
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        if "matches no streams" in err or "does not contain any stream" in err:
-            raise InputError(NO_AUDIO)
-        raise InputError(f"cannot extract audio: {err.splitlines()[-1] if err else proc.returncode}")
-    os.replace(tmp, wav)
+    with atomic_output(wav, verify=_check_wav) as tmp:
+        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(video), "-map", "0:a:0", "-vn",
+               "-c:a", "pcm_s16le", str(tmp)]
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, check=False)
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        if proc.returncode != 0:
+            if "matches no streams" in err or "does not contain any stream" in err:
+                raise InputError(NO_AUDIO)
+            if "No space left" in err:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+            raise InputError(f"cannot extract audio: {err.splitlines()[-1] if err else proc.returncode}")
     return wav
 
 
+def _check_wav(path: Path) -> None:
+    """A readable WAV with at least one sample frame (else ``InputError``)."""
+    try:
+        with wave.open(str(path)) as w:
+            if w.getnframes() <= 0:
+                raise InputError(f"{path.name}: no audio samples")
+    except (wave.Error, EOFError, OSError) as exc:
+        raise InputError(f"{path.name}: unreadable WAV ({exc})") from None
+
+
+def _video_problem(video: Path) -> str | None:
+    """Why ``video`` is not a complete, playable video (None when it is)."""
+    try:
+        verify_media(video, video=True, audio=False)
+    except OutputError as exc:
+        return str(exc)
+    return None
+
+
+def _forget_partial(video: Path | None) -> None:
+    """Remove yt-dlp's ``.part`` / ``.ytdl`` leftovers of ``video``'s download."""
+    if video is None:
+        return
+    for pattern in ("*.part", "*.ytdl"):
+        for p in video.parent.glob(glob.escape(video.stem) + pattern):
+            p.unlink(missing_ok=True)
+
+
+def _forget(ydl: object, info: dict, video: Path) -> None:
+    """Delete a bad/partial download and take it out of the download archive (re-fetched next run)."""
+    video.unlink(missing_ok=True)
+    _forget_partial(video)
+    archive_id = ydl._make_archive_id(info)  # yt-dlp's own id for the archive line
+    ydl.archive.discard(archive_id)
+    archive = Path(ydl.params["download_archive"])
+    if archive.is_file():
+        lines = archive.read_text(encoding="utf-8").splitlines()
+        kept = [ln for ln in lines if ln.strip() != archive_id]
+        if len(kept) != len(lines):
+            with atomic_output(archive) as tmp:
+                tmp.write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
+
+
 def _clean_error(msg: str) -> str:
-    msg = msg.strip().splitlines()[0] if msg.strip() else "unknown error"
-    return msg[len("ERROR: "):] if msg.startswith("ERROR: ") else msg
+    """yt-dlp's message on one line, without its ``ERROR:`` / ``[download]`` prefixes and carriage returns."""
+    lines = [ln.strip() for ln in msg.replace("\r", "\n").splitlines() if ln.strip()]
+    lines = [ln for ln in lines if ln != "ERROR:"]
+    msg = lines[0] if lines else "unknown error"
+    for prefix in ("ERROR: ", "[download] ", "Got error: "):
+        msg = msg[len(prefix):] if msg.startswith(prefix) else msg
+    return msg or "unknown error"
 
 
 def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
@@ -154,7 +216,7 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     urls = read_links(links)
     if not urls:
         raise InputError("no links given (the link files are empty)")
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)
     logger = _QuietLogger()
     opts = {
         "outtmpl": str(out / OUTPUT_TEMPLATE),
@@ -204,6 +266,7 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     with yt_dlp.YoutubeDL(opts) as ydl:
         for url in tqdm(urls, desc="fetch", unit="link", disable=quiet or len(urls) < 2):
             logger.errors.clear()
+            video: Path | None = None
             try:
                 info = ydl.extract_info(url, download=False)
                 if info is None:
@@ -215,12 +278,14 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                 if archived:  # yt-dlp stops processing archived entries: the extension is unknown
                     found = [video.with_suffix(e) for e in VIDEO_EXTS if video.with_suffix(e).is_file()]
                     video = found[0] if found else video
-                if archived and not video.is_file():
-                    fail(url, f"listed in {ARCHIVE_NAME} but {video.name} is missing "
-                              f"(remove its line from the archive to download it again)")
-                    continue
                 was_there = video.is_file()
+                if was_there and (problem := _video_problem(video)) is not None:
+                    say(f"{video.name} is damaged ({problem}); fetching it again")
+                    was_there = False
                 if not was_there:
+                    if archived or video.is_file():
+                        _forget(ydl, info, video)
+                        info = ydl.extract_info(url, download=False) or info
                     say(f"downloading {url}")
                     result = ydl.process_ie_result(info, download=True)
                     done = [d.get("filepath") for d in (result or {}).get("requested_downloads", [])]
@@ -229,19 +294,30 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                     if not video.is_file():
                         raise yt_dlp.utils.DownloadError(logger.errors[-1] if logger.errors
                                                          else "download produced no file")
+                    if (problem := _video_problem(video)) is not None:
+                        _forget(ydl, info, video)
+                        fail(url, f"download incomplete or unplayable, not kept: {problem}")
+                        continue
                 elif not archived:
                     ydl.record_download_archive(info)
             except (yt_dlp.utils.YoutubeDLError, OSError) as exc:
+                _forget_partial(video)
                 fail(url, _clean_error(logger.errors[-1] if logger.errors else str(exc)))
                 continue
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 — extractor bugs must not stop the other links
+                _forget_partial(video)
                 fail(url, f"{type(exc).__name__}: {exc}")
                 continue
 
             wav = video.with_suffix(".wav")
-            wav_was_there = wav.is_file()
+            wav_was_there = was_there and wav.is_file()
+            if wav_was_there:
+                try:
+                    _check_wav(wav)
+                except InputError:
+                    wav_was_there = False
             note = ""
             if not wav_was_there:
                 try:

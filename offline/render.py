@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -110,9 +109,13 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         raise ParameterError(f"size must be even and at least 16x16, got {width}x{height}")
     if not (0 < fps <= 240):
         raise ParameterError(f"fps must be in (0, 240], got {fps}")
-    audio, out = Path(audio), Path(out)
-    if out.is_dir():
-        raise ParameterError(f"output is a directory: {out}")
+    from dancepose.models.outputs import check_output_file
+
+    audio = Path(audio)
+    # ---- outputs first (extension, path, not a device, writable); free space once the length is known
+    out = check_output_file(out, suffixes=(".mp4",), what="render output")
+    if save_pose is not None:
+        save_pose = check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose")
 
     # ---- everything that can fail on bad input happens before any file is created
     y = load_audio(audio, sr=SAMPLE_RATE)
@@ -131,22 +134,18 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
                                    width=width, height=height)
     work = stage.copy()
 
+    # Checks the free space for the song's length; writes temporaries only; finalises on close().
     rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=OUTPUT_SAMPLE_RATE,
-                      audio_channels=2, drop_when_behind=False, quiet=quiet)
-    done = 0
+                      audio_channels=2, drop_when_behind=False, quiet=quiet,
+                      expected_seconds=n_frames / float(fps), what="render output")
     try:
         rec.add_audio(track)
         for k in progress(range(n_frames), quiet=quiet, desc=f"render {out.name}", unit="frame"):
             work.blit(stage, (0, 0))
             draw.draw_figure(work, poses_px[k], style=style_)
             rec.process(draw.surface_to_rgb(work))
-            done += 1
-    except KeyboardInterrupt:
-        rec.close()  # keep what was rendered: a playable, shorter MP4
-        print(f"render: interrupted, {out} holds {done} of {n_frames} frames", file=sys.stderr)
-        raise
     except BaseException:
-        rec.abort()
+        rec.abort()  # interrupted or failed: an incomplete render is not kept, no temporaries remain
         raise
     result = rec.close()
     if result is None:  # pragma: no cover - n_frames >= 1 always

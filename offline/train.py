@@ -287,4 +287,8 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     conf["summary"] = summary
     cfgfile.write_text(json.dumps(conf, indent=2))
     _plot_losses(out_dir / "loss.png", history)
+    failed = getattr(songs, "failed", ())
+    if failed:  # the batch policy: carry on, then exit non-zero (the model above is written)
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise InputError(f"{out_dir} trained on {len(songs)} songs; {len(failed)} skipped: {failed[0]}{more}")
     return out_dir

@@ -16,6 +16,7 @@ is what ``--headless`` uses for reproducible recordings.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -31,15 +32,83 @@ RING_SECONDS: float = 4.0
 #: of output that PortAudio does not report in its DAC times (the figure would dance ahead of the sound)
 #: and delivers captured audio in large fragments.
 PULSE_LATENCY_MSEC: str = "30"
+#: The same for the playback stream (``--input FILE|demo``).  30 ms of output buffer underruns on a busy
+#: machine (34–74 xruns in 8 s at load average 8.5, and PulseAudio's clock then stalls: 8 s of song took
+#: 25–38 s); 100 ms gave 0–1 xruns, a real-time stream clock, and DAC times still within 1–6 ms of when a
+#: click is heard (played into the null sink, captured from its monitor).  The output latency is
+#: compensated in :meth:`PlaybackSource.read`, so the dancer stays with the sound.  Capture keeps 30 ms:
+#: there the buffer *is* the dancer's reaction delay.
+PULSE_OUTPUT_LATENCY_MSEC: str = "100"
 #: A playback stream whose callback has not run for this long (s) is restarted (seen with ALSA's pulse
 #: plugin after underruns on a loaded machine: PortAudio keeps polling, PulseAudio never asks for data).
 STALL_RESTART_S: float = 0.5
+#: Consecutive failed restarts (each after ``STALL_RESTART_S`` without progress) before the output is
+#: declared dead.  Under heavy load a restart itself can time out ("Wait timed out" while PortAudio starts
+#: its thread); one failure must not end a 30-minute performance.
+MAX_FAILED_RESTARTS: int = 20
 
 
 # ----------------------------------------------------------------------------------- sounddevice
+class AlsaMessages:
+    """ALSA's library messages ("ALSA lib pcm.c:…: underrun occurred", probing noise at start-up),
+    counted instead of printed on the user's terminal.
+
+    ALSA prints through one process-wide handler (``snd_lib_error_set_handler``); this installs a
+    counting handler in its place.  It runs only when ALSA reports something (never per audio block),
+    so it adds no work to the audio thread in normal operation.  Xruns themselves are counted from
+    PortAudio's callback status flags (``AudioSource.xruns``, shown in the HUD and the logs).
+
+    Attributes
+    ----------
+    count : int
+        Messages so far.
+    underruns : int
+        Of those, xrun recoveries (``snd_pcm_recover``).
+    installed : bool
+        False where libasound is not there (then there is nothing to route).
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        self.count = 0
+        self.underruns = 0
+        self.installed = False
+        name = ctypes.util.find_library("asound")
+        if name is None:
+            return
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            return
+        # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...):
+        # the variadic tail is not read (allowed by the calling convention).
+        proto = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                 ctypes.c_char_p)
+        self._handler = proto(self._on_message)  # kept alive as long as this object (process lifetime)
+        self.installed = lib.snd_lib_error_set_handler(self._handler) == 0
+
+    def _on_message(self, file: bytes, line: int, function: bytes, err: int, fmt: bytes) -> None:
+        self.count += 1
+        if function == b"snd_pcm_recover":
+            self.underruns += 1
+
+
+@functools.lru_cache(maxsize=1)
+def alsa_messages() -> AlsaMessages:
+    """The process's ALSA message counter (installed on the first call, before PortAudio starts)."""
+    return AlsaMessages()
+
+
 def import_sounddevice() -> Any:
-    """Import :mod:`sounddevice`, turning a missing PortAudio library into a :class:`DeviceError`."""
+    """Import :mod:`sounddevice`, turning a missing PortAudio library into a :class:`DeviceError`.
+
+    ALSA's messages are routed to :func:`alsa_messages` first (PortAudio's device scan at import
+    already triggers some).
+    """
     os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)  # read by libpulse per stream
+    alsa_messages()
     try:
         import sounddevice as sd
     except OSError:
@@ -389,6 +458,7 @@ class PlaybackSource(_DeviceSource):
         self._stream = None
         self._done = False
         self.restarts = 0
+        self._failed_restarts = 0
         self._last_written = -1
         self._last_progress = time.monotonic()
 
@@ -429,9 +499,25 @@ class PlaybackSource(_DeviceSource):
                                                  dtype="float32", blocksize=blocksize, latency="high",
                                                  callback=self._callback)
             self._latency = float(self._stream.latency)
-            self._stream.start()
+            self._start_stream()
         except Exception as exc:
             raise DeviceError(f"cannot open audio output: {exc}") from None
+
+    def _start_stream(self) -> None:
+        """Start (or restart) the stream with PulseAudio's playback buffer at
+        :data:`PULSE_OUTPUT_LATENCY_MSEC` (libpulse reads the variable when the stream connects)."""
+        from dancepose.models.cli import silence_native_stderr
+
+        before = os.environ.get("PULSE_LATENCY_MSEC")
+        os.environ["PULSE_LATENCY_MSEC"] = PULSE_OUTPUT_LATENCY_MSEC
+        try:
+            with silence_native_stderr():  # PortAudio's debug lines when a start times out
+                self._stream.start()
+        finally:
+            if before is None:
+                os.environ.pop("PULSE_LATENCY_MSEC", None)
+            else:
+                os.environ["PULSE_LATENCY_MSEC"] = before
 
     def _heard_index(self, now: float) -> int:
         """Device-rate index of the sample reaching the listener at stream time ``now``."""
@@ -455,10 +541,16 @@ class PlaybackSource(_DeviceSource):
             self.restarts += 1
             self._last_progress = t
             try:
-                self._stream.abort()
-                self._stream.start()
-            except Exception as exc:
-                raise DeviceError(f"audio output stopped working: {exc}") from None
+                from dancepose.models.cli import silence_native_stderr
+
+                with silence_native_stderr():
+                    self._stream.abort()
+                self._start_stream()
+                self._failed_restarts = 0
+            except Exception as exc:  # retried after the next STALL_RESTART_S; fatal only if it persists
+                self._failed_restarts += 1
+                if self._failed_restarts >= MAX_FAILED_RESTARTS:
+                    raise DeviceError(f"audio output stopped working: {exc}") from None
 
     def read(self) -> np.ndarray:
         self._watchdog()

@@ -243,11 +243,11 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     result = LiveResult(frames=perf.frames, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,
                         recordings=tuple(recorder.recordings), dropped_frames=recorder.dropped_frames,
                         interrupted=bool(interrupted))
-    if interrupted:
-        raise interrupted
-    if not config.quiet:
+    if not config.quiet:  # also when interrupted: the figures of a stopped performance matter too
         limit = perf.limit or 1e18
         print(f"dancepose-live: {perf.frames} frames, {min(seconds, limit / SAMPLE_RATE):.2f} s of "
               f"audio, first frame after {first_frame_s:.2f} s, xruns {source.xruns}, "
               f"dropped video frames {recorder.dropped_frames}", file=sys.stderr)
+    if interrupted:
+        raise interrupted
     return result

@@ -32,3 +32,28 @@ def shared_data() -> Path:
     if SHARED is None:
         pytest.skip("../shared/data is not available")
     return SHARED
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Factory: ``small_disk("1M")`` mounts a real tmpfs of that size (a disk that fills); needs root.
+
+    Unmounted after the test; the test is skipped where mounting is not allowed.
+    """
+    import subprocess
+
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        mnt = tmp_path / f"disk{len(mounts)}"
+        mnt.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                           capture_output=True)
+        if r.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        mounts.append(mnt)
+        return mnt
+
+    yield mount
+    for mnt in mounts:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

@@ -1,6 +1,8 @@
 """Audio sources: ring buffer, simulated clock, demo loop, device errors, real capture via PulseAudio."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -97,3 +99,35 @@ def test_mic_records_what_is_played_through_the_null_sink():
     spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
     f = np.fft.rfftfreq(len(seg), 1 / SAMPLE_RATE)[np.argmax(spec)]
     assert f == pytest.approx(440.0, abs=5.0)
+
+
+_STARVE = r"""
+import sys, time
+import numpy as np
+from dancepose.realtime.audio_in import PlaybackSource, alsa_messages
+sys.setswitchinterval(2.0)  # the main thread keeps the GIL: the audio callback cannot run → real underruns
+y = (0.2 * np.sin(np.arange(48000 * 4) / 5.0)).astype(np.float32)
+with PlaybackSource(y, label="starved") as p:
+    time.sleep(0.5)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 0.4:  # pure Python: holds the GIL
+            pass
+        time.sleep(0.3)
+        p.read()
+print(p.xruns, alsa_messages().installed, alsa_messages().underruns, alsa_messages().count)
+"""
+
+
+@pytest.mark.audio
+def test_alsa_messages_are_counted_not_printed():
+    """Real underruns (the callback starved of the GIL) through PulseAudio: PortAudio's status flags count
+    them as xruns, and ALSA's "underrun occurred" lines do not reach the user's terminal."""
+    if not pulse_ready():
+        pytest.skip("no PulseAudio server (run .ci/pulse.sh)")
+    r = subprocess.run([sys.executable, "-c", _STARVE], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    xruns, installed, underruns, count = r.stdout.split()
+    assert installed == "True"
+    assert int(xruns) >= 1
+    assert "ALSA lib" not in r.stderr and "underrun" not in r.stderr, r.stderr

@@ -120,7 +120,7 @@ def test_resume_after_interrupt(video, tmp_path):
     ckpt = out / "dancer_fullbody_70s.pose.partial.npz"
     assert ckpt.is_file() and not (out / "dancer_fullbody_70s.pose.npz").exists()
     with np.load(ckpt) as d:
-        assert d["points"].shape == (100, 33, 2)
+        assert d["counts"].shape == (100,)             # every frame done, saved on the interrupt
 
     seen: list[int] = []
     seq = PoseSequence.load(extract_video(path=video, out_dir=out, quiet=True, max_frames=150,
@@ -128,11 +128,11 @@ def test_resume_after_interrupt(video, tmp_path):
     assert seen[0] == 100 and seen[-1] == 149       # started from the checkpoint
     assert not ckpt.exists()
     assert len(seq) == len(ref) == 150
-    # MediaPipe's tracking restarts at frame 100, so allow small differences there
-    both = (seq.flags != MISSING) & (ref.flags != MISSING)
-    assert both.sum() > 0.8 * (ref.flags != MISSING).sum()
-    diff = np.linalg.norm(seq.keypoints - ref.keypoints, axis=-1)[both]
-    assert np.median(diff) < 2.0 and np.percentile(diff, 95) < 10.0
+    # the resumed run re-processed frames before 100 (WARMUP_FRAMES) so MediaPipe's state is that of an
+    # uninterrupted run, and tracking and smoothing ran over the whole video: the same file
+    np.testing.assert_array_equal(seq.flags, ref.flags)
+    np.testing.assert_allclose(seq.keypoints, ref.keypoints, atol=1e-3, equal_nan=True)
+    np.testing.assert_allclose(seq.confidence, ref.confidence, atol=1e-5)
 
 
 def test_existing_outputs_are_skipped_unless_forced(shared_data, tmp_path):
@@ -209,3 +209,128 @@ def test_cli_openpose_without_model(tmp_path, shared_data, capfd):
     rc = main(["extract", str(shared_data / "images" / "p1.jpg"), "-o", str(tmp_path), "--backend", "openpose"])
     _assert_one_line_error(rc, capfd.readouterr().err, tmp_path)
     assert rc == 2
+
+
+# ------------------------------------------------------------------ issue 11: checkpoints, signals, outputs
+@pytest.fixture(scope="module")
+def short_video(shared_data) -> Path:
+    return shared_data / "dance_videos" / "dancer_nomusic_2s.mp4"
+
+
+def _interrupt_at(frame: int):
+    def hook(index: int) -> None:
+        if index == frame:
+            raise KeyboardInterrupt
+    return hook
+
+
+def test_corrupt_checkpoint_is_discarded_and_force_clears_it(short_video, tmp_path, capfd):
+    ckpt = tmp_path / "dancer_nomusic_2s.pose.partial.npz"
+    with pytest.raises(KeyboardInterrupt):
+        extract_video(path=short_video, out_dir=tmp_path, quiet=True, on_frame=_interrupt_at(29))
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])          # a checkpoint cut short (a crash, a full disk)
+    capfd.readouterr()
+    seen: list[int] = []
+    seq = PoseSequence.load(extract_video(path=short_video, out_dir=tmp_path, quiet=True, on_frame=seen.append))
+    err = capfd.readouterr().err
+    assert "discarding the checkpoint (unreadable" in err and "Traceback" not in err
+    assert seen[0] == 0 and len(seq) == seen[-1] + 1 and not ckpt.exists()
+
+    # --force: a good checkpoint is not resumed from but deleted
+    with pytest.raises(KeyboardInterrupt):
+        extract_video(path=short_video, out_dir=tmp_path, quiet=True, on_frame=_interrupt_at(29))
+    assert ckpt.is_file()
+    seen.clear()
+    rc = main(["extract", str(short_video), "-o", str(tmp_path), "--force", "-q"])
+    assert rc == 0 and not ckpt.exists()
+    again = PoseSequence.load(tmp_path / "dancer_nomusic_2s.pose.npz")
+    np.testing.assert_allclose(again.keypoints, seq.keypoints, atol=1e-3, equal_nan=True)
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "onto_a_file"])
+def test_output_folder_checked_before_any_work(short_video, tmp_path, capfd, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder\n")
+    out = blocker / "out" if where == "under_a_file" else blocker
+    rc = main(["extract", str(short_video), "-o", str(out)])
+    err = capfd.readouterr().err
+    assert rc == 6, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [err.strip()] and "not a directory" in err
+    assert blocker.read_text() == "a file, not a folder\n"
+
+
+def test_batch_with_a_corrupt_video_carries_on(short_video, tmp_path, capfd):
+    src = tmp_path / "videos"
+    src.mkdir()
+    (src / "a_good.mp4").symlink_to(short_video)
+    (src / "b_corrupt.mp4").write_bytes(short_video.read_bytes()[:3000])
+    out = tmp_path / "out"
+    rc = main(["extract", str(src), "-o", str(out), "-q"])
+    err = capfd.readouterr().err
+    assert rc == 3 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines[0].startswith("b_corrupt.mp4: failed: ")                      # reported per item …
+    assert lines[-1].startswith("dancepose: error: ") and "1 of 2 sources extracted" in lines[-1]
+    assert (out / "a_good.pose.npz").is_file() and not (out / "b_corrupt.pose.npz").exists()  # … the rest done
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_then_rerun_resumes(video, tmp_path):
+    """A real SIGTERM to a real ``dancepose extract``: exit 143, every frame done is in the checkpoint."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    cmd = [str(DANCEPOSE), "extract", str(video), "-o", str(out), "--max-frames", "900"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    ckpt = out / "dancer_fullbody_70s.pose.partial.npz"
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 300
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)                               # the periodic checkpoint at frame 300 …
+    time.sleep(2.0)                                   # … and some frames after it
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "dancepose: interrupted (SIGTERM)"
+    done = int(err.strip().splitlines()[-2].split("|")[-1].split("/")[0].strip().split()[-1])
+    with np.load(ckpt) as d:
+        assert len(d["counts"]) == done > 300         # nothing lost since the last periodic checkpoint
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming after frame {done}" in r.stderr
+    assert len(PoseSequence.load(out / "dancer_fullbody_70s.pose.npz")) == 900 and not ckpt.exists()
+
+
+def test_signals_during_library_start_are_delivered_afterwards():
+    """A handler's exception raised while MediaPipe imports was swallowed by the import; now it waits."""
+    import signal
+
+    from dancepose.models.cli import Interrupted, install_signal_handlers
+    from dancepose.offline.backends import signals_deferred
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    install_signal_handlers()
+    try:
+        reached = False
+        with pytest.raises(Interrupted) as info:
+            with signals_deferred():
+                signal.raise_signal(signal.SIGTERM)
+                reached = True                          # not interrupted inside the block
+        assert reached and info.value.exit_code == 143
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
+def test_ray_option_without_ray_installed(short_video, tmp_path):
+    """``--ray`` where Ray is not installed: one line saying how to install it, exit 2, nothing done."""
+    code = ("import sys; sys.modules['ray'] = None; from dancepose.offline.cli import main; "
+            f"sys.exit(main(['extract', {str(short_video)!r}, '-o', {str(tmp_path / 'out')!r}, '--ray']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == ('dancepose: error: --ray needs Ray, which is not installed: '
+                                'pip install "dancepose[ray]"')
+    assert not (tmp_path / "out").exists()

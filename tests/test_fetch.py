@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import threading
 import wave
+from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
@@ -96,3 +97,69 @@ def test_bad_link_argument(tmp_path, capsys):
     assert main(["fetch", str(tmp_path / "links-missing.txt"), "-o", str(tmp_path / "o")]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a URL and no such file" in err[0]
+
+
+class _CutShortHandler(_Handler):
+    """Serves ``/cut_short.mp4`` announcing the whole clip but closing the connection after 40 %."""
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        if not self.path.endswith("/cut_short.mp4"):
+            return super().do_GET()
+        data = (Path(self.directory) / CLIP).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) * 4 // 10])
+        self.wfile.flush()
+        self.close_connection = True
+
+
+@pytest.fixture()
+def flaky_server(shared_data, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    clip = (shared_data / "dance_videos" / CLIP).read_bytes()
+    (root / CLIP).write_bytes(clip)
+    (root / "truncated.mp4").write_bytes(clip[: len(clip) * 6 // 10])  # a served file that is cut short
+    httpd = _Server(("127.0.0.1", 0), functools.partial(_CutShortHandler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}", root
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_truncated_downloads_are_not_kept_and_are_fetched_again(flaky_server, tmp_path, capsys):
+    url, root = flaky_server
+    out = tmp_path / "videos"
+    code = main(["fetch", f"{url}/truncated.mp4", f"{url}/cut_short.mp4", f"{url}/{CLIP}", "-o", str(out),
+                 "-q"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    failed = [ln for ln in err.splitlines() if "FAILED" in ln]
+    assert len(failed) == 2, err
+    assert all(ln.split(": ", 2)[-1].strip() for ln in failed), failed  # each with a reason
+    assert any("truncated.mp4" in ln and ("damaged" in ln or "playable" in ln) for ln in failed), failed
+    assert any("cut_short.mp4" in ln for ln in failed), failed
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.endswith((".part", ".ytdl"))], names  # no leftovers
+    assert [n for n in names if n.endswith(".mp4")] == [n for n in names if CLIP[:-4] in n and n.endswith(".mp4")]
+    assert len((out / ARCHIVE_NAME).read_text().split()) == 2  # only the good link ("generic <id>")
+
+    # the server now has the whole file: a rerun fetches it (the bad one was not archived)
+    (root / "truncated.mp4").write_bytes((root / CLIP).read_bytes())
+    report = fetch_videos(links=[f"{url}/truncated.mp4", f"{url}/{CLIP}"], out_dir=out, quiet=True)
+    assert len(report.ok) == 1 and "truncated" in report.ok[0].video.name and not report.failed
+    assert report.ok[0].video.stat().st_size == (root / CLIP).stat().st_size
+    assert _wav_seconds(report.ok[0].wav) == pytest.approx(13.38, abs=0.1)
+
+    # a video damaged on disk after it was fetched is fetched again, its WAV re-extracted
+    good = report.skipped[0].video
+    good.write_bytes(good.read_bytes()[:100_000])
+    report = fetch_videos(links=[f"{url}/{CLIP}"], out_dir=out, quiet=True)
+    assert len(report.ok) == 1 and report.ok[0].video == good
+    assert good.stat().st_size == (root / CLIP).stat().st_size

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -84,15 +83,9 @@ def test_atomic_output_dir(tmp_path):
 
 
 @pytest.fixture
-def full_disk(tmp_path):
+def full_disk(small_disk):
     """A 1 MiB tmpfs (needs root; skipped otherwise)."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(mnt)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True)
+    return small_disk("1M")
 
 
 def test_full_disk_becomes_one_output_error_and_leaves_nothing(full_disk):

@@ -141,3 +141,22 @@ def test_probe_real_video_and_errors(shared_data, tmp_path):
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(InputError, match="junk.mp4"):
         probe_streams(junk)
+
+
+def test_close_is_bounded_when_the_encoder_hangs(tmp_path, monkeypatch):
+    """The encoder stops responding (SIGSTOP: its input pipe fills, the writer thread blocks in write):
+    close() still returns within the writer deadline, kills it, reports one error, leaves nothing."""
+    from dancepose.models.errors import OutputError
+    from dancepose.models.media import recorder as recmod
+
+    monkeypatch.setattr(recmod, "WRITER_STOP_S", 2.0)
+    rec = Mp4Recorder(tmp_path / "hang.mp4", width=W, height=H, fps=FPS, sample_rate=SAMPLE_RATE, quiet=True)
+    os.kill(rec._proc.pid, signal.SIGSTOP)  # a real stalled ffmpeg
+    for i in range(40):
+        rec.process(_frame(i))  # never blocks (drop_when_behind): the queue fills, then frames drop
+    rec.add_audio(np.zeros(SAMPLE_RATE, np.float32))
+    t0 = time.monotonic()
+    with pytest.raises(OutputError, match="encoder"):
+        rec.close()
+    assert time.monotonic() - t0 < 15.0
+    assert list(tmp_path.iterdir()) == []

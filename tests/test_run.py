@@ -36,3 +36,36 @@ def test_run_bad_input(tmp_path, capsys):
                  "-o", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code != 0 and "not found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_checks_every_input_before_extraction(shared_data, tmp_path, capsys):
+    """Bad song, video without music, bad background, unwritable output: one line each, before any
+    extraction or training (the work folder gets no pose and no model)."""
+    video = shared_data / "dance_videos" / "dancer_studio_portrait_13s.mp4"
+    song = tmp_path / "song.wav"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", "40", "-t", "3",
+                    "-i", str(shared_data / "dance_with_melody" / "DANCE_R_5" / "audio.mp3"), str(song)],
+                   check=True)
+    corrupt = tmp_path / "corrupt.mp3"
+    corrupt.write_bytes(b"ID3 this is not an mp3 at all" * 100)
+    mute_video = tmp_path / "no_music.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video), "-map", "0:v:0",
+                    "-c", "copy", str(mute_video)], check=True)
+    bad_bg = tmp_path / "bg.png"
+    bad_bg.write_text("not an image")
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (["--video", str(video), "--audio", str(corrupt)], 3),
+        (["--video", str(mute_video), "--audio", str(song)], 3),
+        (["--video", str(video), "--audio", str(song), "--background", str(bad_bg)], 3),
+        (["--video", str(video), "--audio", str(song), "-o", str(tmp_path / "afile" / "work")], 6),
+    ]
+    for args, code in cases:
+        work = tmp_path / "work"
+        argv = ["run", *args, "--epochs", "1", "--size", "320x240", "-q"]
+        if "-o" not in args:
+            argv += ["-o", str(work)]
+        assert main(argv) == code, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("dancepose: error:"), err
+        assert not (work / "pose").exists() and not (work / "model").exists()

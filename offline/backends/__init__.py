@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +16,19 @@ from typing import Iterator, Protocol, TextIO
 
 import numpy as np
 
+from dancepose.models.cli import silence_native_stderr  # noqa: F401  (moved there; used here)
 from dancepose.models.errors import ParameterError
 
 BACKENDS: tuple[str, ...] = ("mediapipe", "openpose")
 #: Source skeleton name (for ``skeleton.adapt``) and number of points of each backend.
 SOURCE_SKELETON: dict[str, tuple[str, int]] = {"mediapipe": ("mediapipe33", 33), "openpose": ("coco18", 18)}
+#: Frames a backend must see before its output no longer depends on where reading started.  MediaPipe
+#: in video mode carries state from frame to frame (region of interest, landmark and visibility filters):
+#: started 15 frames early its landmarks already match a run from the start bit for bit, but the
+#: visibilities still differ by up to 0.19; by 120 frames by 1.4e-4, by 240 frames not at all (measured
+#: on the 70 s shared clip at frame 600).  OpenPose is stateless.  Resumed runs and the segments of
+#: ``extract --ray`` re-process this many frames before their first one.
+WARMUP_FRAMES: dict[str, int] = {"mediapipe": 240, "openpose": 0}
 
 
 @dataclass(frozen=True)
@@ -84,30 +93,31 @@ def make_detector(backend: str, *, static_image: bool = False, openpose_model: P
 
 
 @contextlib.contextmanager
-def silence_native_stderr() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for a while (C++ log lines of MediaPipe/TensorFlow Lite).
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while heavy libraries import and start; deliver them afterwards.
 
-    Python-level ``sys.stderr`` writes made meanwhile are lost too, so keep the block short.
+    Importing MediaPipe or TensorFlow takes seconds, and some of the modules imported catch every
+    exception: a SIGTERM whose handler raised there was swallowed and extraction went on (seen with
+    ``dancepose extract``).  Meanwhile a recorder stands in for the handlers; on exit they are put
+    back and each signal received is raised again, so it arrives where it can be acted on.  Outside the
+    main thread (where handlers cannot be changed) this does nothing.
     """
-    fd = 2
-    sys.stderr.flush()
+    received: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
     try:
-        saved = os.dup(fd)
-    except OSError:
+        saved = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in sigs}
+    except ValueError:   # not the main thread
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, fd)
         yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+        for s, h in saved.items():
+            signal.signal(s, h)
+        for s in received:
+            signal.raise_signal(s)
 
 
-@contextlib.contextmanager
 def native_stderr_redirected() -> Iterator[TextIO]:
     """Silence native (C/C++) writes to file descriptor 2 for a whole run; yield a stream for messages.
 

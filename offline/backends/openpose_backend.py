@@ -34,7 +34,7 @@ import numpy as np
 
 from dancepose.models.errors import ModelError, ParameterError
 
-from . import Person
+from . import Person, signals_deferred
 
 N_PARTS = 18
 #: (part A, part B) of the 19 limbs of the COCO-18 OpenPose networks, in network order.
@@ -271,10 +271,11 @@ class OpenPoseDetector:
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "OpenPoseDetector":
-        if self.model.suffix.lower() == ".pb":
-            self._load_tf()
-        else:
-            self._load_caffe()
+        with signals_deferred():
+            if self.model.suffix.lower() == ".pb":
+                self._load_tf()
+            else:
+                self._load_caffe()
         return self
 
     def __exit__(self, *exc: object) -> None:

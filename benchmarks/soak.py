@@ -1,0 +1,183 @@
+"""Soak benchmark: ``dancepose-live --input FILE --headless --record`` for N minutes; prints a table.
+
+Reported (the issue-11 targets):
+
+* RSS of the live process (and of its ffmpeg encoder): after the first minute, at the end, growth;
+* recording length against the wall clock and the A/V drift inside the MP4 (video vs audio stream
+  duration, in video frames; target ≤ 1 frame);
+* display frames presented vs the frames the audio clock asked for, and frames the recorder dropped;
+* audio xruns (PortAudio status flags, watchdog restarts) and ALSA messages on stderr (should be none);
+* the load average during the run (min / mean / max of the 1-minute figure, sampled every 10 s).
+
+``--load N`` runs N busy-loop processes beside it (CPU load).  The input is a long real-music track made
+by concatenating Dance-with-Melody songs (``../shared/data``) until it outlasts the run.  Real playback
+through PulseAudio when a server answers (``.ci/pulse.sh``), else the simulated clock (then xruns are 0
+by construction, and the table says so).
+
+Usage: ``python benchmarks/soak.py [--minutes 30] [--load 2] [--size 1280x720] [--out DIR]``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from live_helpers import live_cmd, live_env, pulse_ready  # noqa: E402
+
+from dancepose.models.audio import ffmpeg_exe  # noqa: E402
+from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE  # noqa: E402
+from dancepose.models.media.probe import probe_streams  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data" / "dance_with_melody"
+SAMPLE_EVERY_S = 10.0
+#: Wall-clock seconds beyond the run's length after which the run is stopped with SIGTERM (a stream clock
+#: slower than the wall clock would otherwise stretch it; the stop itself exercises finalisation).
+WALL_MARGIN_S = 60.0
+
+
+def long_track(seconds: float, out: Path) -> Path:
+    """Real songs (Dance with Melody, all styles in turn) concatenated until ``seconds`` are covered."""
+    rows = list(csv.DictReader(open(SHARED / "sequences.csv")))
+    rows.sort(key=lambda r: (r["sequence"][6:], r["sequence"]))  # interleave styles: C_4, R_2, T_1, W_1 …
+    chosen, total = [], 0.0
+    for r in rows:
+        if total >= seconds + 30:
+            break
+        chosen.append(SHARED / r["sequence"] / "audio.mp3")
+        total += float(r["song_duration_s"])
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y"]
+    for p in chosen:
+        cmd += ["-i", str(p)]
+    cmd += ["-filter_complex", "".join(f"[{i}:a]" for i in range(len(chosen))) + f"concat=n={len(chosen)}:v=0:a=1",
+            "-ac", "1", "-ar", str(SAMPLE_RATE), str(out)]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
+    seconds = minutes * 60.0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    song = long_track(seconds, out_dir / "track.wav")
+    rec = out_dir / "soak.mp4"
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
+    samples: list[tuple[float, int, int, float]] = []  # (t, live RSS, children RSS, load1)
+    try:
+        time.sleep(2.0 if load else 0.0)
+        t0 = time.monotonic()
+        proc = subprocess.Popen(live_cmd("--input", str(song), "--headless", "--size", size, "--duration",
+                                         str(seconds), "--record", str(rec)),
+                                env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stopped = False
+        while proc.poll() is None:
+            kids = sum(rss_kib(c) for c in children(proc.pid))
+            samples.append((time.monotonic() - t0, rss_kib(proc.pid), kids, os.getloadavg()[0]))
+            if not stopped and time.monotonic() - t0 > seconds + WALL_MARGIN_S:
+                proc.send_signal(signal.SIGTERM)  # the audio clock fell behind the wall clock: stop, finalise
+                stopped = True
+            try:
+                proc.wait(timeout=SAMPLE_EVERY_S)
+            except subprocess.TimeoutExpired:
+                pass
+        wall = time.monotonic() - t0
+        err = proc.stderr.read()
+    finally:
+        for b in busy:
+            b.kill()
+            b.wait()
+    summary = re.search(r"(\d+) frames, ([\d.]+) s of audio, first frame after ([\d.]+) s, xruns (\d+), "
+                        r"dropped video frames (\d+)", err)
+    if proc.returncode not in (0, 143) or summary is None:
+        raise SystemExit(f"soak run failed (exit {proc.returncode}):\n{err[-2000:]}")
+    frames, audio_s, first_s, xruns, dropped = (float(g) for g in summary.groups())
+    info = probe_streams(rec)
+    v, a = info["video"]["duration"], info["audio"]["duration"]
+    t = np.array([s[0] for s in samples])
+    live_rss = np.array([s[1] for s in samples]) / 1024.0
+    kid_rss = np.array([s[2] for s in samples]) / 1024.0
+    loads = np.array([s[3] for s in samples])
+    warm = np.searchsorted(t, 60.0)  # after the first minute (imports, model, first allocations)
+    warm = min(warm, len(t) - 1)
+    alsa_lines = sum("ALSA lib" in ln for ln in err.splitlines())
+    return {
+        "minutes": minutes, "load_procs": load, "exit": proc.returncode, "clock": "PulseAudio" if pulse_ready() else "simulated",
+        "wall_s": wall, "audio_s": audio_s, "first_frame_s": first_s,
+        "video_s": v, "audio_stream_s": a, "av_drift_frames": abs(v - a) * DISPLAY_FPS,
+        "rec_vs_audio_frames": abs(v - min(audio_s, seconds)) * DISPLAY_FPS,
+        "frames": frames, "frames_expected": min(audio_s, seconds) * DISPLAY_FPS,
+        "dropped": dropped, "xruns": xruns, "alsa_lines": alsa_lines,
+        "rss_start_mb": live_rss[warm], "rss_end_mb": live_rss[-1], "rss_max_mb": live_rss.max(),
+        "rss_growth_mb": live_rss[-1] - live_rss[warm],
+        "rss_slope_mb_per_10min": (np.polyfit(t[warm:], live_rss[warm:], 1)[0] * 600.0
+                                   if len(t) - warm >= 3 else float("nan")),
+        "ffmpeg_rss_start_mb": kid_rss[warm], "ffmpeg_rss_end_mb": kid_rss[-1],
+        "load_min": loads.min(), "load_mean": loads.mean(), "load_max": loads.max(),
+        "mp4_mb": rec.stat().st_size / 1e6,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--load", type=int, default=0, help="busy-loop processes beside the run")
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--out", type=Path, default=None, help="keep the track, MP4 here (default: a temp dir)")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+        r = soak(minutes=args.minutes, load=args.load, size=args.size, out_dir=args.out or Path(tmp))
+    print(f"soak: {r['minutes']:g} min, {r['load_procs']} busy-loop processes, clock {r['clock']}, "
+          f"{args.size}, exit {r['exit']}" + (" (stopped by SIGTERM at the wall-clock limit)" if r["exit"] == 143
+                                              else ""))
+    rows = [
+        ("load average (1 min) min / mean / max", f"{r['load_min']:.2f} / {r['load_mean']:.2f} / {r['load_max']:.2f}"),
+        ("wall clock (launch → exit)", f"{r['wall_s']:.1f} s"),
+        ("audio played (stream clock)", f"{r['audio_s']:.2f} s"),
+        ("recording: video / audio stream", f"{r['video_s']:.3f} s / {r['audio_stream_s']:.3f} s"),
+        ("A/V drift in the MP4", f"{r['av_drift_frames']:.2f} frames (target ≤ 1)"),
+        ("recording vs audio clock", f"{r['rec_vs_audio_frames']:.2f} frames"),
+        ("display frames presented / asked", f"{r['frames']:.0f} / {r['frames_expected']:.0f}"),
+        ("recorder frames dropped", f"{r['dropped']:.0f}"),
+        ("audio xruns", f"{r['xruns']:.0f}"),
+        ("ALSA lines on stderr", f"{r['alsa_lines']}"),
+        ("RSS after 1 min → end (max)", f"{r['rss_start_mb']:.1f} → {r['rss_end_mb']:.1f} MB "
+                                        f"({r['rss_max_mb']:.1f})"),
+        ("RSS growth / slope", f"{r['rss_growth_mb']:+.1f} MB / {r['rss_slope_mb_per_10min']:+.2f} MB per 10 min"),
+        ("ffmpeg encoder RSS after 1 min → end", f"{r['ffmpeg_rss_start_mb']:.1f} → {r['ffmpeg_rss_end_mb']:.1f} MB"),
+        ("MP4 size", f"{r['mp4_mb']:.1f} MB"),
+    ]
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k:<{w}}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,400 @@
+"""``dancepose extract --ray``: pose extraction of many videos on a Ray cluster.
+
+Every video becomes Ray tasks, one per segment of about ``segment_seconds`` (only long videos have more
+than one).  A segment task runs the detector over its frames and writes every person of every frame to
+``<out>/<stem>.pose.parts/<start>-<stop>.npz``; to give the same detections as a run from frame 0, it
+starts ``WARMUP_FRAMES[backend]`` frames early (MediaPipe: 240 frames, measured; see
+:mod:`dancepose.offline.backends`) and drops those.  When all segments of a video are there, one more
+task stitches them and goes through :func:`~dancepose.offline.extract.finish_video` — main-dancer
+tracking and smoothing over the whole video — so the output files are those of the local path.
+
+* A rerun skips videos whose outputs exist and segments already written (their files carry a
+  fingerprint of the video, backend and segment).
+* A worker that dies (killed, out of memory, a lost node) is replaced by Ray and its task redone
+  (``max_retries``); a segment file is renamed into place only when complete.
+* A video that fails (corrupt, truncated, nobody in it) is reported on its own line; the others go on.
+* One progress bar counts frames across the cluster (frames/s is its rate).
+
+Paths are resolved here and read by the workers: on a multi-node cluster, sources and the output folder
+must be on storage every node mounts at the same path (NFS, a shared volume in KubeRay), and every node
+needs ``pip install "dancepose[ray]"``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from dancepose.models.cli import Interrupted, progress
+from dancepose.models.errors import DanceposeError, DeviceError, InputError, ParameterError
+
+from .backends import SOURCE_SKELETON, WARMUP_FRAMES
+from .clean import CleanConfig
+from .extract import (_fingerprint, detect_frames, expected_frames, extract_image, finish_video,
+                      load_detections, save_detections)
+from .video import VideoInfo, media_kind, probe_video
+
+#: Ray retries a task this often when its worker dies (a SIGKILL, the OOM killer, a lost node).
+TASK_RETRIES = 3
+#: A segment task reports its progress every this many frames.
+REPORT_EVERY = 10
+
+
+def require_ray() -> None:
+    """``ParameterError`` (one line: how to install it) when Ray is not installed."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ParameterError("--ray needs Ray, which is not installed: pip install \"dancepose[ray]\"") \
+            from None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames ``start ≤ i < stop`` of a video (``stop=None``: to its end)."""
+
+    start: int
+    stop: int | None
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.start:09d}-{'end' if self.stop is None else f'{self.stop:09d}'}.npz"
+
+
+def plan_segments(*, n_frames: int, fps: float, segment_seconds: float, max_frames: int | None) -> list[Segment]:
+    """Split frames ``0 … n`` (n = ``n_frames`` capped by ``max_frames``) into near-equal segments.
+
+    The last segment runs to ``max_frames`` or to the end of the video whatever its declared length
+    (``n_frames`` is the container's count, which may be approximate or 0 when unknown).
+
+    Returns
+    -------
+    list of Segment
+        In order, contiguous, starting at 0.
+    """
+    total = min(n_frames, max_frames) if (n_frames and max_frames) else (n_frames or max_frames or 0)
+    k = max(1, round(total / max(1.0, segment_seconds * fps))) if total else 1
+    bounds = [round(i * total / k) for i in range(k)] + [max_frames]
+    return [Segment(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# ----------------------------------------------------------------------------------- on workers
+class FrameCounter:
+    """A Ray actor adding up the frames every segment task has done (the progress bar's source).
+
+    Each task reports its own running count; a retried task starts again from 0, so the counter keeps
+    the largest count per segment and the total never counts a frame twice.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[str, int] = {}
+
+    def report(self, key: str, frames: int) -> None:
+        self._done[key] = max(self._done.get(key, 0), frames)
+
+    def total(self) -> int:
+        return sum(self._done.values())
+
+
+def _segment_task(*, path: Path, segment: Segment, warmup: int, backend: str, openpose_model: Path | None,
+                  file: Path, fingerprint: str, counter: Any) -> int:
+    """Detect every person in one segment and write them to ``file``; returns the number of frames."""
+    frames: list = []
+
+    def report(index: int) -> None:
+        if len(frames) % REPORT_EVERY == 0:
+            counter.report.remote(str(file), len(frames))
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    detect_frames(path=path, backend=backend, openpose_model=openpose_model, start=segment.start,
+                  stop=segment.stop, warmup=warmup, into=frames, on_frame=report)
+    save_detections(file, fingerprint=fingerprint, frames=frames, n_points=SOURCE_SKELETON[backend][1])
+    counter.report.remote(str(file), len(frames))
+    return len(frames)
+
+
+def _finish_task(*, path: Path, source: Path, out_dir: Path, parts: Path,
+                 segments: list[tuple[Segment, str]], info: VideoInfo, expected: int, backend: str,
+                 openpose_model: Path | None, overlay: bool, openpose_json: bool,
+                 clean: CleanConfig | None) -> Path:
+    """Stitch the segments of a video and write its outputs (as the local path does); remove the parts."""
+    import io
+
+    n_points = SOURCE_SKELETON[backend][1]
+    log = io.StringIO()
+    frames: list = []
+    for seg, fingerprint in segments:
+        got = load_detections(parts / seg.file_name, fingerprint=fingerprint, n_points=n_points, log=log)
+        if got is None:
+            raise InputError(f"{path}: segment {seg.file_name} disappeared during extraction; run again")
+        frames += got
+        if seg.stop is not None and len(got) < seg.stop - seg.start:
+            break   # the video ended before its declared length: later segments are empty
+    try:
+        out = finish_video(path=path, source=source, out_dir=out_dir, frames=frames, info=info,
+                           expected=expected, backend=backend, openpose_model=openpose_model, overlay=overlay,
+                           openpose_json=openpose_json, clean=clean, quiet=True, log=log)
+    except InputError:
+        shutil.rmtree(parts, ignore_errors=True)   # the whole video was read; a rerun gives the same answer
+        raise
+    shutil.rmtree(parts, ignore_errors=True)
+    return out
+
+
+def _image_task(**kwargs: Any) -> Path:
+    return extract_image(**kwargs)
+
+
+# --------------------------------------------------------------------------------------- driver
+def _absolute(path: Path) -> Path:
+    """``path`` for the workers, whose working folder differs: absolute, symbolic links kept (names!)."""
+    return Path(os.path.abspath(path))
+
+
+def _connect(ray: Any, address: str) -> int:
+    """Start or join the cluster (keeping this process's signal handlers); returns its CPU count."""
+    quiet_logs = dict(log_to_driver=False, logging_level=logging.ERROR)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if address == "local":
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet_logs)
+        else:
+            ray.init(address=address, **quiet_logs)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError …
+        reasons = [_first_line(e) for e in (exc, exc.__cause__) if e is not None]
+        hint = (" (a cluster with Ray's default token authentication needs RAY_AUTH_MODE=token and its "
+                "token here)" if address != "local" else "")
+        raise DeviceError(f"cannot start or reach the Ray cluster at {address!r}: "
+                          f"{'; '.join(reasons)}{hint}") from None
+    finally:
+        try:   # ray.init installs its own SIGTERM handler: keep the one signal policy of models.cli
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        except ValueError:   # not the main thread
+            pass
+    return int(ray.cluster_resources().get("CPU", 0))
+
+
+@dataclass
+class _Video:
+    path: Path
+    info: VideoInfo
+    expected: int
+    parts: Path
+    segments: list[tuple[Segment, str]]
+    pending: set = field(default_factory=set)
+    failed: bool = False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _cause_message(ray: Any, exc: BaseException) -> BaseException | str:
+    """The user-facing exception inside a Ray error (to re-raise), or a one-line message (item failure)."""
+    cause = getattr(exc, "cause", None) if isinstance(exc, ray.exceptions.RayTaskError) else None
+    if isinstance(cause, InputError):
+        return str(cause)
+    if isinstance(cause, DanceposeError):   # out of disk, broken model …: not this item's fault
+        return cause
+    return _first_line(cause if cause is not None else exc)
+
+
+def extract_on_ray(*, paths: list[Path], out_dir: Path, backend: str, openpose_model: Path | None,
+                   overlay: bool, openpose_json: bool, quiet: bool, force: bool, max_frames: int | None,
+                   clean: CleanConfig | None, address: str, segment_seconds: float,
+                   log: TextIO) -> dict[Path, str]:
+    """Extract ``paths`` on a Ray cluster into ``out_dir`` (see the module docstring).
+
+    Parameters
+    ----------
+    paths : list of Path
+        Checked videos and images (see :func:`~dancepose.offline.extract.collect_sources`) to do.
+    address : str
+        ``"local"`` (start a cluster on this machine's cores) or a cluster address.
+    out_dir, backend, openpose_model, overlay, openpose_json, quiet, force, max_frames, clean,
+    segment_seconds
+        See :func:`~dancepose.offline.extract.extract_pose`.
+    log : text stream
+        Progress and per-item messages.
+
+    Returns
+    -------
+    dict
+        Failed sources → one-line reason (empty when all succeeded).
+
+    Raises
+    ------
+    DeviceError
+        The cluster cannot be started or reached.
+    DanceposeError
+        A failure that is not the item's (e.g. the output disk is full) stops the batch.
+    """
+    import ray
+
+    errors: dict[Path, str] = {}
+    if not paths:
+        return errors
+    cpus = _connect(ray, address)
+    try:
+        with _SignalNote() as note:
+            try:
+                _run(ray, paths=paths, out_dir=out_dir, backend=backend, openpose_model=openpose_model,
+                     overlay=overlay, openpose_json=openpose_json, quiet=quiet, force=force,
+                     max_frames=max_frames, clean=clean, segment_seconds=segment_seconds, log=log, cpus=cpus,
+                     errors=errors)
+            except KeyboardInterrupt as exc:
+                if note.signum is not None and not hasattr(exc, "exit_code"):
+                    raise Interrupted(note.signum) from None   # Ray re-raised a bare KeyboardInterrupt
+                raise
+    finally:
+        ray.shutdown()
+    return errors
+
+
+class _SignalNote:
+    """Notes which signal arrived, around this process's own handlers.
+
+    Ray's blocking calls turn the exception a signal handler raises into a new, bare
+    ``KeyboardInterrupt``; knowing the signal keeps the exit code (143 for SIGTERM, 130 for SIGINT).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> "_SignalNote":
+        for s in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(s)
+            if callable(handler):
+                try:
+                    signal.signal(s, self._wrap(handler))
+                except ValueError:   # not the main thread
+                    break
+                self._saved[s] = handler
+        return self
+
+    def _wrap(self, handler: Any) -> Any:
+        def noted(signum: int, frame: Any) -> None:
+            self.signum = signum
+            handler(signum, frame)
+        return noted
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._saved.items():
+            signal.signal(s, handler)
+
+
+def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_model: Path | None,
+         overlay: bool, openpose_json: bool, quiet: bool, force: bool, max_frames: int | None,
+         clean: CleanConfig | None, segment_seconds: float, log: TextIO, cpus: int,
+         errors: dict[Path, str]) -> None:
+    n_points = SOURCE_SKELETON[backend][1]
+    warmup = WARMUP_FRAMES[backend]
+    model = _absolute(openpose_model) if openpose_model else None
+    out_abs = _absolute(out_dir)
+    options = dict(num_cpus=1, max_retries=TASK_RETRIES)
+    segment_task = ray.remote(**options)(_segment_task)
+    finish_task = ray.remote(**options)(_finish_task)
+    image_task = ray.remote(**options)(_image_task)
+    counter = ray.remote(num_cpus=0)(FrameCounter).remote()
+    jobs: dict[Any, tuple[str, Path]] = {}
+    videos: dict[Path, _Video] = {}
+    total = already = 0
+
+    def fail(path: Path, message: str) -> None:
+        errors[path] = message
+        print(f"{path.name}: failed: {message}", file=log)
+
+    def submit_finish(v: _Video) -> None:
+        ref = finish_task.remote(path=_absolute(v.path), source=v.path, out_dir=out_abs, parts=v.parts,
+                                 segments=v.segments, info=v.info, expected=v.expected, backend=backend,
+                                 openpose_model=model, overlay=overlay, openpose_json=openpose_json,
+                                 clean=clean)
+        jobs[ref] = ("finish", v.path)
+
+    for path in paths:
+        if media_kind(path) == "image":
+            ref = image_task.remote(path=_absolute(path), source=path, out_dir=out_abs, backend=backend,
+                                    openpose_model=model, overlay=overlay, openpose_json=openpose_json)
+            jobs[ref] = ("image", path)
+            continue
+        try:
+            info = probe_video(path)
+        except InputError as exc:
+            fail(path, str(exc))
+            continue
+        expected = expected_frames(info, max_frames)
+        parts = out_abs / f"{path.stem}.pose.parts"
+        if force:
+            shutil.rmtree(parts, ignore_errors=True)
+        parts.mkdir(exist_ok=True)
+        fp = _fingerprint(path, backend, openpose_model)
+        segs = plan_segments(n_frames=info.n_frames, fps=info.fps, segment_seconds=segment_seconds,
+                             max_frames=max_frames)
+        v = _Video(path=path, info=info, expected=expected, parts=parts,
+                   segments=[(s, f"{fp}|{s.start}|{s.stop}|{warmup}") for s in segs])
+        videos[path] = v
+        for seg, sfp in v.segments:
+            file = parts / seg.file_name
+            got = load_detections(file, fingerprint=sfp, n_points=n_points, log=log)
+            if got is not None:
+                already += len(got)
+                continue
+            ref = segment_task.remote(path=_absolute(path), segment=seg, warmup=warmup, backend=backend,
+                                      openpose_model=model, file=file, fingerprint=sfp, counter=counter)
+            jobs[ref] = ("segment", path)
+            v.pending.add(ref)
+        total += expected
+        if len(v.pending) < len(segs) and not quiet:
+            print(f"{path.name}: resuming: {len(segs) - len(v.pending)} of {len(segs)} segments already done",
+                  file=log)
+        if not v.pending:
+            submit_finish(v)
+
+    bar = progress(total=total or None, initial=already, unit="frame", dynamic_ncols=True, file=log,
+                   desc=f"extract on Ray ({cpus} CPU{'s' * (cpus != 1)})", quiet=quiet)
+    shown = 0
+    try:
+        while jobs:
+            ready, _ = ray.wait(list(jobs), num_returns=len(jobs), timeout=0.5)
+            count = ray.get(counter.total.remote())
+            bar.update(count - shown)
+            shown = count
+            for ref in ready:
+                kind, path = jobs.pop(ref)
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    reason = _cause_message(ray, exc)
+                    if isinstance(reason, BaseException):
+                        raise reason from None
+                    if kind == "segment":
+                        if videos[path].failed:
+                            continue
+                        videos[path].failed = True
+                    fail(path, reason)
+                    continue
+                if kind == "segment":
+                    v = videos[path]
+                    v.pending.discard(ref)
+                    if not v.pending and not v.failed:
+                        submit_finish(v)
+    except BaseException:
+        for ref in jobs:   # stop the cluster's work; finished segments stay on disk for a rerun
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished or gone
+                pass
+        raise
+    finally:
+        bar.close()
+
+
+__all__ = ["FrameCounter", "Segment", "extract_on_ray", "plan_segments", "require_ray"]

@@ -1,0 +1,190 @@
+"""``dancepose extract --ray`` on a real local Ray cluster (``ray start --head``, 2 CPUs, 127.0.0.1).
+
+Real MediaPipe on the shared dance clips: the outputs must equal the local path's, also when a video is
+split into segments; a worker SIGKILLed mid-segment loses nothing; SIGTERM to the driver keeps finished
+segments and a rerun resumes from them; a corrupt video is reported and the rest is done.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+psutil = pytest.importorskip("psutil")
+
+from dancepose.models.errors import InputError  # noqa: E402
+from dancepose.models.posefile import PoseSequence  # noqa: E402
+from dancepose.offline.extract import extract_pose  # noqa: E402
+from dancepose.offline.ray_extract import plan_segments  # noqa: E402
+
+BIN = Path(sys.executable).parent
+MAX_FRAMES = 600          # 20 s of the 70 s clip …
+SEGMENT_SECONDS = 10.0    # … in two segments: [0, 300) and [300, 600), the second warmed up from frame 60
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A real Ray head with 2 CPUs on 127.0.0.1; its temp dir under pytest's; stopped after the module."""
+    temp = tmp_path_factory.mktemp("ray")
+    port = _free_port()
+    # a loopback-only test cluster: without Ray's token authentication (on by default in Ray 2.60; a
+    # driver given an explicit address does not use it unless RAY_AUTH_MODE=token is set)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", TF_CPP_MIN_LOG_LEVEL="2", RAY_AUTH_MODE="disabled")
+    env.pop("RAY_ADDRESS", None)
+    head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus", "2",
+                             "--node-ip-address", "127.0.0.1", "--port", str(port), "--temp-dir", str(temp),
+                             "--include-dashboard", "false", "--object-store-memory", str(80 << 20),
+                             "--disable-usage-stats"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    address = f"127.0.0.1:{port}"
+    try:
+        status = [str(BIN / "ray"), "status", "--address", address]
+        deadline = time.monotonic() + 120
+        while subprocess.run(status, capture_output=True, env=env).returncode:
+            assert head.poll() is None, "ray start --head exited"
+            assert time.monotonic() < deadline, "the Ray head did not come up in 120 s"
+            time.sleep(1.0)
+        yield {"address": address, "head": head}
+    finally:
+        _stop(head)
+
+
+def _stop(head: subprocess.Popen) -> None:
+    """Stop only what the fixture started: the head (which stops its processes), then any leftover."""
+    procs = psutil.Process(head.pid).children(recursive=True)
+    head.terminate()
+    try:
+        head.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        head.kill()
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+@pytest.fixture(scope="module")
+def videos(shared_data, tmp_path_factory) -> Path:
+    """A folder of real videos: the 70 s clip (split into two segments) and the 2 s clip."""
+    d = tmp_path_factory.mktemp("videos")
+    (d / "clip70.mp4").symlink_to(shared_data / "dance_videos" / "dancer_fullbody_70s.mp4")
+    (d / "clip2.mp4").symlink_to(shared_data / "dance_videos" / "dancer_nomusic_2s.mp4")
+    return d
+
+
+@pytest.fixture(scope="module")
+def local(videos, tmp_path_factory) -> Path:
+    """The same folder through the local path: the reference."""
+    out = tmp_path_factory.mktemp("local")
+    extract_pose(sources=[videos], out_dir=out, quiet=True, max_frames=MAX_FRAMES)
+    return out
+
+
+def _assert_same(a: Path, b: Path) -> None:
+    x, y = PoseSequence.load(a), PoseSequence.load(b)
+    assert len(x) == len(y) and x.fps == y.fps and x.image_size == y.image_size
+    (xs, *xrest), (ys, *yrest) = x.source.split(" | "), y.source.split(" | ")
+    assert Path(xs).name == Path(ys).name and xrest == yrest          # same video (folders may differ)
+    np.testing.assert_array_equal(x.flags, y.flags)
+    np.testing.assert_allclose(x.keypoints, y.keypoints, atol=1e-3, equal_nan=True)
+    np.testing.assert_allclose(x.confidence, y.confidence, atol=1e-5)
+
+
+def test_split_plan():
+    segs = plan_segments(n_frames=2089, fps=30.0, segment_seconds=SEGMENT_SECONDS, max_frames=MAX_FRAMES)
+    assert [(s.start, s.stop) for s in segs] == [(0, 300), (300, 600)]
+    segs = plan_segments(n_frames=2089, fps=30.0, segment_seconds=30.0, max_frames=None)
+    assert segs[0].start == 0 and segs[-1].stop is None and len(segs) == 2
+    assert len(plan_segments(n_frames=65, fps=30.0, segment_seconds=10.0, max_frames=None)) == 1
+
+
+@pytest.mark.slow
+def test_ray_outputs_equal_local_and_a_corrupt_video_is_reported(cluster, videos, local, tmp_path, capfd):
+    src = tmp_path / "videos"
+    src.mkdir()
+    for v in videos.iterdir():
+        (src / v.name).symlink_to(v)
+    (src / "zz_corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="2 of 3 sources extracted"):
+        extract_pose(sources=[src], out_dir=out, quiet=True, max_frames=MAX_FRAMES, ray=cluster["address"],
+                     segment_seconds=SEGMENT_SECONDS)
+    assert "zz_corrupt.mp4: failed: " in capfd.readouterr().err
+    for name in ("clip70", "clip2"):
+        _assert_same(out / f"{name}.pose.npz", local / f"{name}.pose.npz")
+    assert sorted(p.name for p in out.iterdir()) == ["clip2.pose.npz", "clip70.pose.npz"]   # no parts left
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_segment_loses_nothing(cluster, videos, local, tmp_path):
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_a_segment_worker() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed:
+            for p in psutil.Process(cluster["head"].pid).children(recursive=True):
+                try:
+                    running = p.cmdline()[:1] == ["ray::_segment_task"]
+                except psutil.Error:
+                    continue
+                if running:
+                    time.sleep(4.0)                     # let it do some frames, then kill it
+                    parts = list((out / "clip70.pose.parts").glob("*.npz"))
+                    if len(parts) == 0:                 # no segment finished yet: truly mid-run
+                        p.send_signal(signal.SIGKILL)
+                        killed.append(p.pid)
+                    return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_a_segment_worker, daemon=True)
+    killer.start()
+    (path,) = extract_pose(sources=[videos / "clip70.mp4"], out_dir=out, quiet=True, max_frames=MAX_FRAMES,
+                           ray=cluster["address"], segment_seconds=SEGMENT_SECONDS)
+    killer.join(timeout=10)
+    assert killed, "no segment worker was found running to be killed"
+    assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
+    _assert_same(path, local / "clip70.pose.npz")      # Ray redid the segment: nothing lost
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_finished_segments_and_rerun_resumes(cluster, videos, local, tmp_path):
+    out = tmp_path / "out"
+    cmd = [str(BIN / "dancepose"), "extract", str(videos / "clip70.mp4"), "-o", str(out), "--ray",
+           cluster["address"], "--max-frames", str(MAX_FRAMES), "--segment-seconds", str(SEGMENT_SECONDS)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    first = out / "clip70.pose.parts" / "000000000-000000300.npz"
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 300
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert first.exists(), "the first segment was never written"
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "dancepose: interrupted (SIGTERM)"
+    assert first.exists() and not (out / "clip70.pose.npz").exists()
+
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "clip70.mp4: resuming: 1 of 2 segments already done" in r.stderr
+    _assert_same(out / "clip70.pose.npz", local / "clip70.pose.npz")
+    assert not first.parent.exists()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)   # all done: skipped
+    assert r.returncode == 0 and "already extracted" in r.stderr
