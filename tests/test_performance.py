@@ -92,26 +92,36 @@ def test_beats_follow_the_clicks_and_count_the_bar():
     err = np.min(np.abs(t[:, None] - clicks[None, :]), axis=1)
     assert np.median(err) < 0.1
     assert np.all(np.diff(idx) == 1)
+    # beat in bar counts 1 … beats_per_bar round (unaccented clicks: the meter is the tracker's guess)
     in_bar = np.array([f.beat[1] for f in beats])
-    assert set(in_bar) == {1, 2, 3, 4}
-    assert np.all((in_bar[1:] - in_bar[:-1]) % 4 == 1)
+    bpb = np.array([f.state.beats_per_bar for f in beats])
+    assert np.all((in_bar >= 1) & (in_bar <= bpb))
+    same = bpb[1:] == bpb[:-1]
+    steps = ((in_bar[1:] - in_bar[:-1]) % bpb[1:] == 1)[same]
+    assert steps.mean() >= 0.7  # mostly counting on (the tracker may re-decide where the bar starts)
+    assert 1 in in_bar
     # read-outs
     f = perf.features
-    assert f.beats_per_bar == 4 and 0 <= f.bar_phase < 1 and 0 <= f.beat_phase < 1
+    assert f.beats_per_bar in (3, 4) and 0 <= f.bar_phase < 1 and 0 <= f.beat_phase < 1
     assert f.tempo_bpm == pytest.approx(120, rel=0.03) and f.beat_confidence > 0.2
     assert f.beat_count >= 20 and f.frames_done == 12 * 30 + 1
     assert max(fr.state.level_db for fr in sink.frames) > -30 and f.level_db < -60  # clicks, then silence
 
 
 def test_bpm_fixes_the_tempo_and_releases():
-    y, _ = click_track(seconds=6.0, bpm=120.0)
+    """--bpm 96 over clicks at 120: the tempo read-out and the beat clock run at 96; released, the tempo
+    goes back to the clicks'."""
+    y, _ = click_track(seconds=12.0, bpm=120.0)
     sink = ListSink()
     with _perf(y, sinks=[sink], bpm=96.0) as perf:
         perf.run(max_frames=4 * DISPLAY_FPS)
         assert perf.features.tempo_bpm == pytest.approx(96.0)
         assert all(fr.state.tempo_bpm == pytest.approx(96.0) for fr in sink.frames)
-        b = _beat_frames(sink.frames[2 * DISPLAY_FPS:])
-        assert np.median(np.diff(b)) == pytest.approx(DISPLAY_FPS * 60 / 96, abs=1)
+        # the beat position advances at 96 BPM: 1.6 beats a second (the phase may be nudged toward the
+        # clicks, never the tempo)
+        pos = np.array([fr.state.beat_position for fr in sink.frames])
+        rate = (pos[-1] - pos[DISPLAY_FPS]) / ((len(pos) - 1 - DISPLAY_FPS) / DISPLAY_FPS)
+        assert rate == pytest.approx(1.6, rel=0.15)
         perf.fix_tempo(None)
         perf.run()
     assert perf.features.tempo_bpm == pytest.approx(120.0, rel=0.05)  # follows the clicks again
