@@ -99,7 +99,9 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
         stopped = False
         while proc.poll() is None:
             kids = sum(rss_kib(c) for c in children(proc.pid))
-            samples.append((time.monotonic() - t0, rss_kib(proc.pid), kids, os.getloadavg()[0]))
+            rss = rss_kib(proc.pid)
+            if rss > 0:  # 0: the process ended between poll() and the read
+                samples.append((time.monotonic() - t0, rss, kids, os.getloadavg()[0]))
             if not stopped and time.monotonic() - t0 > seconds + WALL_MARGIN_S:
                 proc.send_signal(signal.SIGTERM)  # the audio clock fell behind the wall clock: stop, finalise
                 stopped = True

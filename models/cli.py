@@ -32,22 +32,28 @@ class _SignalPolicy:
 
     def __init__(self) -> None:
         self.fired = False
+        self.signum = 0
 
     def __call__(self, signum: int, frame: Any) -> None:
         if self.fired:
             os._exit(128 + signum)  # second signal: abort now, no more clean-up
         self.fired = True
+        self.signum = int(signum)
         raise Interrupted(signum)
 
 
-def install_signal_handlers() -> None:
-    """SIGINT/SIGTERM → :class:`Interrupted` once, immediate exit on the second (main thread only)."""
+def install_signal_handlers() -> _SignalPolicy | None:
+    """SIGINT/SIGTERM → :class:`Interrupted` once, immediate exit on the second (main thread only).
+
+    Returns the installed policy (None when not on the main thread: the defaults are kept).
+    """
     policy = _SignalPolicy()
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, policy)
     except ValueError:  # not the main thread (a test calling main() in a thread): keep the defaults
-        pass
+        return None
+    return policy
 
 
 def run_cli(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, *, prog: str) -> int:
@@ -56,19 +62,26 @@ def run_cli(func: Callable[[argparse.Namespace], int], args: argparse.Namespace,
     Exit codes: the error's ``exit_code`` (2 parameters, 3 input, 4 model, 5 device, 6 output),
     130 / 143 when interrupted by SIGINT / SIGTERM, 1 out of memory.
     """
-    install_signal_handlers()
+    policy = install_signal_handlers()
     try:
         return int(func(args) or 0)
-    except DanceposeError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt as exc:
-        code = getattr(exc, "exit_code", 130)
+    except BaseException as exc:
+        if policy is not None and policy.fired:
+            # The signal came first, whatever it became on its way up (C code importing a module
+            # turns the KeyboardInterrupt into an ImportError): it is an interruption.
+            code = 128 + policy.signum
+        elif isinstance(exc, KeyboardInterrupt):
+            code = getattr(exc, "exit_code", 130)
+        elif isinstance(exc, DanceposeError):
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        elif isinstance(exc, MemoryError):
+            print(f"{prog}: error: out of memory", file=sys.stderr)
+            return 1
+        else:
+            raise
         print(f"{prog}: interrupted" + (" (SIGTERM)" if code == 143 else ""), file=sys.stderr)
         return code
-    except MemoryError:
-        print(f"{prog}: error: out of memory", file=sys.stderr)
-        return 1
 
 
 def size_arg(text: str) -> tuple[int, int]:
