@@ -118,6 +118,7 @@ def signals_deferred() -> Iterator[None]:
             signal.raise_signal(s)
 
 
+@contextlib.contextmanager
 def native_stderr_redirected() -> Iterator[TextIO]:
     """Silence native (C/C++) writes to file descriptor 2 for a whole run; yield a stream for messages.
 
