@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION
+from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, SamplingConfig, StageConfig
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from dancepose.models.network import NetworkConfig, build_model, export_weights, mdn_loss
@@ -167,8 +167,9 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
         "feature_version": FEATURE_VERSION, "feature_names": list(FEATURE_NAMES),
         "skeleton": SKELETON_NAME, "skeleton_version": SKELETON_VERSION, "joint_names": list(JOINT_NAMES),
         "fps": MODEL_FPS, "network": net.to_dict(), "training": asdict(cfg),
-        "generation": {"temperature": cfg.temperature, "sigma_scale": cfg.sigma_scale,
-                       "noise_correlation": cfg.noise_correlation, "component_hold": cfg.component_hold},
+        "stages": StageConfig(sampling=SamplingConfig(
+            temperature=cfg.temperature, sigma_scale=cfg.sigma_scale, noise_correlation=cfg.noise_correlation,
+            component_hold=cfg.component_hold)).to_dict(),
         "summary": summary,
     }
     tmpc = out_dir / "config.json.part"
