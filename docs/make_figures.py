@@ -29,12 +29,12 @@ def main() -> None:
     from dancepose.models.audio import load_audio
     from dancepose.models.clock import MODEL_FPS
     from dancepose.models.dancer import Dancer
-    from dancepose.models.features import music_features
+    from dancepose.models.perform import perform
     from dancepose.realtime.draw import floor_units_for, make_stage, render_frame
 
     dancer = Dancer.load(args.model)
     y = load_audio(args.song, duration=args.start + 4.0)
-    poses = dancer.generate(music_features(y=y), seed=0)
+    poses = perform(y, dancer=dancer, seed=0).poses
     first = int(args.start * MODEL_FPS)
     w, h = 640, 360
     stage = make_stage(w, h, floor_units=floor_units_for(dancer.rest_pose))
