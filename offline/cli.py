@@ -167,6 +167,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes-in-frame", type=float, default=10.0,
                    help="length of the continuous stay-in-frame run (0: skip)")
     p.add_argument("--no-model", action="store_true", help="do not generate; score files / real dance only")
+    p.add_argument("--no-groove", action="store_true",
+                   help="switch the dancer's groove stage (the hand-made bounce) off: the learned motion alone")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=Path("eval_report"), help="report directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -178,7 +180,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     evaluate(poses=args.poses, audio=args.audio, model_dir=args.model, data=args.data, songs=args.songs,
              reactivity_tests=args.reactivity, minutes_in_frame=args.minutes_in_frame, out_dir=args.out,
-             seed=args.seed, generate=not args.no_model, quiet=args.quiet)
+             seed=args.seed, generate=not args.no_model, groove=not args.no_groove, quiet=args.quiet)
     return 0
 
 
