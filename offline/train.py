@@ -65,23 +65,36 @@ def _window_poses(song: Song, start: int, length: int, rng: np.random.Generator,
     return song_poses_2d(sub, yaw_deg=yaw, mirrored=mirrored)
 
 
+def phase_pairs(names: tuple[str, ...] = FEATURE_NAMES) -> list[tuple[int, int]]:
+    """Column pairs (sin, cos) of a phase in the features: every ``X_sin`` with an ``X_cos``."""
+    return [(i, names.index(n[:-4] + "_cos")) for i, n in enumerate(names)
+            if n.endswith("_sin") and n[:-4] + "_cos" in names]
+
+
+def tempo_columns(names: tuple[str, ...] = FEATURE_NAMES) -> list[int]:
+    """Columns holding log2(BPM / 120) (``tempo``): shifted by log2(speed) when a window is stretched."""
+    return [i for i, n in enumerate(names) if n == "tempo"]
+
+
 def stretch_window(feats: np.ndarray, poses: np.ndarray, *, speed: float, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Play a window ``speed`` times faster: music features and poses resampled together.
 
     feats [shape=(m, N_FEATURES)], poses [shape=(m, ...)] with m ≥ (length) * speed + 2 frames →
     ([shape=(length + 1, N_FEATURES)], [shape=(length + 1, ...)]).  The tempo feature is shifted by
-    log2(speed) and the beat phase (sin, cos) re-normalised, so the window reads as the same dance to
-    the same music at another tempo — which teaches the dancer to follow the tempo it hears.
+    log2(speed) and every phase (sin, cos) pair — beat, and bar when the features have one — is
+    re-normalised, so the window reads as the same dance to the same music at another tempo: the
+    phases run ``speed`` times faster with the motion, which teaches the dancer to follow the tempo and
+    the bar it hears.
     """
-    from dancepose.models.features import COL_BEAT_COS, COL_BEAT_SIN, COL_TEMPO
-
     pos = np.arange(length + 1) * speed
     f = resample(feats, fps=1.0, times=pos).astype(np.float32)
-    f[:, COL_TEMPO] += np.log2(speed)
-    norm = np.hypot(f[:, COL_BEAT_SIN], f[:, COL_BEAT_COS])
-    norm = np.where(norm < 1e-6, 1.0, norm)
-    f[:, COL_BEAT_SIN] /= norm
-    f[:, COL_BEAT_COS] /= norm
+    for c in tempo_columns():
+        f[:, c] += np.log2(speed)
+    for cs, cc in phase_pairs():
+        norm = np.hypot(f[:, cs], f[:, cc])
+        norm = np.where(norm < 1e-6, 1.0, norm)
+        f[:, cs] /= norm
+        f[:, cc] /= norm
     return f, resample(poses, fps=1.0, times=pos).astype(np.float32)
 
 

@@ -57,7 +57,7 @@ def test_numpy_step_equals_keras(trained, small_songs):
     d.reset(seed=3)
     prevs, params = [], []
     for row in feats:
-        prevs.append(d._prev.copy())  # the (sampled) previous pose the step is about to read
+        prevs.append(d.network.prev.copy())  # the (sampled) previous pose the step is about to read
         d.step(row)
         params.append(d.last_params.copy())
     with np.load(trained / "dancer.npz") as z:
@@ -110,3 +110,26 @@ def test_train_cli_bad_input(tmp_path):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "not found" in r.stderr
+
+
+def test_stretch_window_runs_the_phases_with_the_motion():
+    """Tempo-stretch augmentation: a window played 1.25× faster has its phase columns advance 1.25× faster
+    (still unit vectors), its tempo column raised by log2(1.25), and the poses resampled alike."""
+    from dancepose.models.features import N_FEATURES
+    from dancepose.offline.train import phase_pairs, stretch_window, tempo_columns
+
+    cs, cc = phase_pairs()[0]
+    n = 200
+    t = np.arange(n)
+    feats = np.zeros((n, N_FEATURES), np.float32)
+    phase = 2 * np.pi * t / 20.0  # one beat every 20 frames
+    feats[:, cs], feats[:, cc] = np.sin(phase), np.cos(phase)
+    feats[:, tempo_columns()] = 0.0
+    poses = np.sin(phase)[:, None] * np.ones((1, 4), np.float32)
+    f, p = stretch_window(feats, poses, speed=1.25, length=120)
+    assert f.shape == (121, N_FEATURES) and p.shape == (121, 4)
+    np.testing.assert_allclose(np.hypot(f[:, cs], f[:, cc]), 1.0, atol=1e-5)
+    got = np.unwrap(np.arctan2(f[:, cs], f[:, cc]))
+    assert np.polyfit(np.arange(121), got, 1)[0] == pytest.approx(2 * np.pi / 16.0, rel=0.01)  # 20 / 1.25
+    np.testing.assert_allclose(f[:, tempo_columns()], np.log2(1.25), atol=1e-6)
+    np.testing.assert_allclose(p[:, 0], np.sin(2 * np.pi * np.arange(121) * 1.25 / 20.0), atol=0.03)
