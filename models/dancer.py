@@ -46,7 +46,7 @@ from .clock import MODEL_FPS
 from .errors import ModelError
 from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_RMS_DB, COL_TEMPO,
                        FEATURE_VERSION, N_FEATURES)
-from .network import mdn_split
+from .network import NetworkConfig, mdn_split, phase_inputs
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
 MODEL_FORMAT = "dancepose-model"
@@ -211,9 +211,11 @@ class NetworkStage:
     the previous pose (normalised) that the next step reads.
     """
 
-    def __init__(self, *, weights: dict, stats: dict, layers: int, hidden: int, mixtures: int) -> None:
+    def __init__(self, *, weights: dict, stats: dict, layers: int, hidden: int, mixtures: int,
+                 phase_harmonics: int = 0, phase_to_head: bool = False) -> None:
         self.w = weights
         self.n_layers, self.hidden, self.mixtures = layers, hidden, mixtures
+        self.phase_harmonics, self.phase_to_head = phase_harmonics, phase_to_head
         self.fmean = stats["feature_mean"].astype(np.float32)
         self.fstd = stats["feature_std"].astype(np.float32)
         self.pmean = stats["pose_mean"].astype(np.float32)
@@ -232,8 +234,13 @@ class NetworkStage:
         return (y * self.pstd + self.pmean).reshape(N_JOINTS, 2)
 
     def step(self, features: np.ndarray) -> np.ndarray:
-        f = (np.asarray(features, dtype=np.float32) - self.fmean) / self.fstd
-        x = np.concatenate([f, self.prev])
+        raw = np.asarray(features, dtype=np.float32)
+        f = (raw - self.fmean) / self.fstd
+        if self.phase_harmonics:
+            ph = phase_inputs(raw, harmonics=self.phase_harmonics)
+            x = np.concatenate([f, ph, self.prev])
+        else:
+            x = np.concatenate([f, self.prev])
         w, H = self.w, self.hidden
         for i in range(self.n_layers):
             z = x @ w[f"lstm{i}_kernel"] + self.h[i] @ w[f"lstm{i}_recurrent"] + w[f"lstm{i}_bias"]
@@ -244,6 +251,8 @@ class NetworkStage:
             self.c[i] = fg * self.c[i] + ig * cc
             self.h[i] = og * np.tanh(self.c[i])
             x = self.h[i]
+        if self.phase_harmonics and self.phase_to_head:
+            x = np.concatenate([x, ph])
         return x @ w["head_kernel"] + w["head_bias"]
 
     def feedback(self, y: np.ndarray) -> None:
@@ -380,8 +389,10 @@ class SilenceGate:
 STAT_KEYS = ("feature_mean", "feature_std", "pose_mean", "pose_std", "rest_pose", "limb_max")
 
 
-def expected_shapes(*, layers: int, hidden: int, mixtures: int, n_inputs: int) -> dict[str, tuple]:
-    """The shape every array of ``dancer.npz`` must have."""
+def expected_shapes(*, layers: int, hidden: int, mixtures: int, n_inputs: int, head_extra: int = 0
+                    ) -> dict[str, tuple]:
+    """The shape every array of ``dancer.npz`` must have (``n_inputs``: of the first LSTM layer;
+    ``head_extra``: inputs of the head besides the last hidden state)."""
     shapes: dict[str, tuple] = {}
     dim = n_inputs
     for i in range(layers):
@@ -390,7 +401,7 @@ def expected_shapes(*, layers: int, hidden: int, mixtures: int, n_inputs: int) -
         shapes[f"lstm{i}_bias"] = (4 * hidden,)
         dim = hidden
     n_out = mixtures * (2 * N_POSE + 1)
-    shapes["head_kernel"] = (hidden, n_out)
+    shapes["head_kernel"] = (hidden + head_extra, n_out)
     shapes["head_bias"] = (n_out,)
     shapes.update(feature_mean=(N_FEATURES,), feature_std=(N_FEATURES,), pose_mean=(N_POSE,),
                   pose_std=(N_POSE,), rest_pose=(N_JOINTS, 2), limb_max=(N_JOINTS,))
@@ -437,7 +448,9 @@ class Dancer:
         self.rest_pose = stats["rest_pose"].astype(np.float32).reshape(N_JOINTS, 2)
         self.limb_max = stats["limb_max"].astype(np.float32)
         self.network = NetworkStage(weights=weights, stats=stats, layers=int(net["layers"]),
-                                    hidden=int(net["hidden"]), mixtures=int(net["mixtures"]))
+                                    hidden=int(net["hidden"]), mixtures=int(net["mixtures"]),
+                                    phase_harmonics=int(net.get("phase_harmonics", 0)),
+                                    phase_to_head=bool(net.get("phase_to_head", False)))
         self.sampling = SamplingStage(self.stages.sampling, mixtures=int(net["mixtures"]))
         self.dynamics = DynamicsStage(self.stages.dynamics, rest_pose=self.rest_pose)
         self.groove = GrooveStage(self.stages.groove)
@@ -512,7 +525,8 @@ class Dancer:
         try:
             net = config["network"]
             layers, hidden, mixtures = int(net["layers"]), int(net["hidden"]), int(net["mixtures"])
-            if min(layers, hidden, mixtures) < 1:
+            harmonics, to_head = int(net.get("phase_harmonics", 0)), bool(net.get("phase_to_head", False))
+            if min(layers, hidden, mixtures) < 1 or harmonics < 0:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise ModelError(f"{cfg_path} lacks the network description (layers, hidden, mixtures); "
@@ -525,7 +539,9 @@ class Dancer:
                 arrays = {k: z[k] for k in z.files}
         except Exception as exc:  # zip/CRC/format errors all mean "corrupt"
             raise ModelError(f"corrupt model weights {npz_path}: {exc}") from None
-        shapes = expected_shapes(layers=layers, hidden=hidden, mixtures=mixtures, n_inputs=N_FEATURES + N_POSE)
+        n_phase = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, phase_harmonics=harmonics).n_phase
+        shapes = expected_shapes(layers=layers, hidden=hidden, mixtures=mixtures,
+                                 n_inputs=N_FEATURES + n_phase + N_POSE, head_extra=n_phase if to_head else 0)
         validate_arrays(arrays, shapes=shapes, source=str(npz_path))
         stats = {k: arrays.pop(k) for k in STAT_KEYS}
         weights = {k: v.astype(np.float32) for k, v in arrays.items() if k in shapes}

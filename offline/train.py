@@ -20,7 +20,8 @@ from dancepose.models.clock import MODEL_FPS, resample
 from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, SamplingConfig, StageConfig
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
-from dancepose.models.network import NetworkConfig, build_model, export_weights, mdn_loss
+from dancepose.models.network import (NetworkConfig, build_model, export_weights, mdn_loss, phase_inputs,
+                                      phase_pairs)
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
 from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs
@@ -63,12 +64,6 @@ def _window_poses(song: Song, start: int, length: int, rng: np.random.Generator,
     yaw = float(rng.uniform(0, 360)) if augment else 0.0
     mirrored = bool(rng.random() < 0.5) if augment else False
     return song_poses_2d(sub, yaw_deg=yaw, mirrored=mirrored)
-
-
-def phase_pairs(names: tuple[str, ...] = FEATURE_NAMES) -> list[tuple[int, int]]:
-    """Column pairs (sin, cos) of a phase in the features: every ``X_sin`` with an ``X_cos``."""
-    return [(i, names.index(n[:-4] + "_cos")) for i, n in enumerate(names)
-            if n.endswith("_sin") and n[:-4] + "_cos" in names]
 
 
 def tempo_columns(names: tuple[str, ...] = FEATURE_NAMES) -> list[int]:
@@ -128,8 +123,10 @@ class WindowSampler:
             poses[i] = p.reshape(L + 1, N_POSE)
         return feats, poses
 
-    def batch(self, n: int, rng: np.random.Generator, stats: dict, *, augment: bool = True
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, n: int, rng: np.random.Generator, stats: dict, *, augment: bool = True,
+              phase_harmonics: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs [shape=(n, window, N_FEATURES + N_POSE + 1 + n_phase)] and targets [shape=(n, window, N_POSE)]
+        (see :func:`dancepose.models.network.build_model`)."""
         cfg = self.cfg
         feats, poses = self.raw(n, rng, augment=augment)
         f = (feats[:, 1:] - stats["feature_mean"]) / stats["feature_std"]
@@ -141,7 +138,8 @@ class WindowSampler:
             phase = int(rng.integers(cycle))
             t = np.arange(cfg.window)
             flag[i, :, 0] = ((t < cfg.warmup_frames) | (((t + phase) % cycle) < cfg.teacher_frames))
-        x = np.concatenate([f, prev, flag], axis=-1).astype(np.float32)
+        phase = phase_inputs(feats[:, 1:], harmonics=phase_harmonics)
+        x = np.concatenate([f, prev, flag, phase], axis=-1).astype(np.float32)
         return x, p[:, 1:].astype(np.float32)
 
 
@@ -230,7 +228,8 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     max_minutes : float or None
         Stop after the epoch that crosses this wall-clock budget.
     net : dict or None
-        Overrides of :class:`~dancepose.models.network.NetworkConfig` (hidden, layers, dropout).
+        Overrides of :class:`~dancepose.models.network.NetworkConfig` (hidden, layers, dropout,
+        phase_harmonics, phase_to_head).
     songs : list of Song or None
         Already loaded songs (``data`` is then only recorded).
 
@@ -263,7 +262,9 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     model = build_model(**netcfg.to_dict())
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
                   loss=mdn_loss(n_pose=N_POSE, mixtures=netcfg.mixtures))
-    val_xy = val_sampler.batch(256, np.random.default_rng(seed + 1), stats, augment=True) if val_sampler else None
+    ph = netcfg.phase_harmonics
+    val_xy = val_sampler.batch(256, np.random.default_rng(seed + 1), stats, augment=True,
+                               phase_harmonics=ph) if val_sampler else None
     history: list[dict] = []
     best = np.inf
     steps = max(1, cfg.windows_per_epoch // cfg.batch_size)
@@ -271,7 +272,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
                "train_frames": int(sum(s.n_frames for s in train)), "seed": seed}
     for epoch in range(1, epochs + 1):
         te = time.time()
-        x, y = sampler.batch(steps * cfg.batch_size, rng, stats)
+        x, y = sampler.batch(steps * cfg.batch_size, rng, stats, phase_harmonics=ph)
         bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=quiet)
         losses = []
         for b in range(steps):

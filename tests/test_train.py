@@ -67,6 +67,34 @@ def test_numpy_step_equals_keras(trained, small_songs):
     np.testing.assert_allclose(np.array(params), keras_out, atol=5e-4)
 
 
+def test_phase_aware_network_numpy_equals_keras(small_songs, tmp_path):
+    """Phase harmonics as inputs and into the head: the numpy dancer still computes the Keras network."""
+    import keras
+
+    from dancepose.models.network import phase_inputs
+
+    out = tmp_path / "phase"
+    train_dancer(data=[], songs=small_songs, out_dir=out, epochs=1, seed=0, quiet=True,
+                 net={"hidden": 32, "phase_harmonics": 2, "phase_to_head": True},
+                 cfg=TrainConfig(windows_per_epoch=64))
+    d = Dancer.load(out)
+    assert d.config["network"]["phase_harmonics"] == 2
+    model = keras.models.load_model(out / "model.keras", compile=False)
+    feats = small_songs[2].features[100:140]
+    d.reset(seed=1)
+    prevs, params = [], []
+    for row in feats:
+        prevs.append(d.network.prev.copy())
+        d.step(row)
+        params.append(d.last_params.copy())
+    with np.load(out / "dancer.npz") as z:
+        f = (feats - z["feature_mean"]) / z["feature_std"]
+        assert z["head_kernel"].shape[0] == 32 + phase_inputs(feats[0], harmonics=2).size
+    x = np.concatenate([f, np.array(prevs), np.ones((len(feats), 1)), phase_inputs(feats, harmonics=2)],
+                       axis=1)[None].astype(np.float32)
+    np.testing.assert_allclose(np.array(params), np.asarray(model(x, training=False))[0], atol=5e-4)
+
+
 def test_generation_on_an_unseen_song_moves_and_keeps_limbs(trained, small_songs):
     d = Dancer.load(trained)
     feats = small_songs[2].features  # DANCE_W_4, held out
