@@ -164,3 +164,17 @@ def test_generated_rows_with_groove_off_and_ratios_to_real(shared_data, tmp_path
             assert v[k] is not None and np.isfinite(v[k]), k
         assert {"speed", "kinematic_beats", "diversity", "fid", "bas_chance", "bar"} <= set(rep["targets"])
     assert on["summary"]["vs_real"]["speed_ratio"] != off["summary"]["vs_real"]["speed_ratio"]
+
+
+def test_reference_beats_segment_and_metre(shared_data, tmp_path):
+    from dancepose.models.errors import InputError
+    from dancepose.offline.evaluate import reference_beats
+
+    ref = reference_beats(path=shared_data / "beats" / "DANCE_W_4.beats", offset_s=10.0, duration_s=20.0)
+    assert ref.beats_per_bar == 3 and 80 < ref.tempo_bpm < 90  # a waltz, README: 84–97 BPM
+    assert ref.times.min() >= 0 and ref.times.max() <= 20.0
+    assert reference_beats(path=tmp_path / "none.beats") is None
+    bad = tmp_path / "bad.beats"
+    bad.write_text("1.0\tx\n")
+    with pytest.raises(InputError, match="malformed"):
+        reference_beats(path=bad)
