@@ -451,6 +451,8 @@ class Dancer:
                                     hidden=int(net["hidden"]), mixtures=int(net["mixtures"]),
                                     phase_harmonics=int(net.get("phase_harmonics", 0)),
                                     phase_to_head=bool(net.get("phase_to_head", False)))
+        #: 0: a network step per model frame; N: the network runs on the beat clock (N steps per beat).
+        self.steps_per_beat = int(net.get("steps_per_beat", 0))
         self.sampling = SamplingStage(self.stages.sampling, mixtures=int(net["mixtures"]))
         self.dynamics = DynamicsStage(self.stages.dynamics, rest_pose=self.rest_pose)
         self.groove = GrooveStage(self.stages.groove)
@@ -553,6 +555,10 @@ class Dancer:
         self._rng = np.random.default_rng(seed)
         self.network.reset(prev_pose=self.rest_pose)
         self.sampling.reset(self._rng)
+        self._beats = 0.0  # beat-clock count (in steps) and the pose segment being traversed
+        self._next_step = 0
+        self._last_beat_phase = None
+        self._from = self._to = self.rest_pose
         self.dynamics.reset()
         self.groove.reset()
         self.silence.reset()
@@ -570,16 +576,36 @@ class Dancer:
         pose : np.ndarray [shape=(N_JOINTS, 2)] in body units (pelvis near the origin, y down,
             torso length ≈ 1).
         """
-        params = self.network.step(features)
-        self.last_params = params  # mixture parameters of this step (for tests and inspection)
-        y = self.sampling(params)
-        self.network.feedback(y)
-        pose = self.network.denormalise(y)
+        pose = self._beat_clock_pose(features) if self.steps_per_beat else self._network_pose(features)
         pose = self.dynamics(pose, features)
         pose = self.groove(pose, features, intensity=self.dynamics.intensity)
         if self.stages.limbs.enabled:
             pose = clamp_limb_lengths(pose, self.limb_max)
         return self.silence(pose, features)
+
+    def _network_pose(self, features: np.ndarray) -> np.ndarray:
+        """One network step + sampling → the next pose (body units); fed back to the network."""
+        params = self.network.step(features)
+        self.last_params = params  # mixture parameters of this step (for tests and inspection)
+        y = self.sampling(params)
+        self.network.feedback(y)
+        return self.network.denormalise(y)
+
+    def _beat_clock_pose(self, features: np.ndarray) -> np.ndarray:
+        """The beat clock: a network step each time the beat phase passes a step (1/N beat), predicting
+        the pose of the next step; in between, the pose moves from the last to the next step's pose as
+        the phase advances."""
+        from .network import beat_advance, beat_phase_of
+
+        phase = float(beat_phase_of(features))
+        last = phase if self._last_beat_phase is None else self._last_beat_phase
+        self._beats += float(beat_advance(np.array([phase]), last)[0]) * self.steps_per_beat
+        self._last_beat_phase = phase
+        while self._beats >= self._next_step:
+            self._from, self._to = self._to, self._network_pose(features)
+            self._next_step += 1
+        frac = float(np.clip(self._beats - (self._next_step - 1), 0.0, 1.0))
+        return self._from + frac * (self._to - self._from)
 
     def idle_pose(self, t: float) -> np.ndarray:
         """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""

@@ -38,6 +38,10 @@ class NetworkConfig:
     phase_harmonics: int = 0
     #: The phase harmonics also feed the mixture head directly (phase-conditioned output).
     phase_to_head: bool = False
+    #: 0: one network step per model frame.  N > 0: the network runs on the *beat clock* — one step
+    #: each time the tracked beat phase advances by 1/N of a beat — and predicts the pose of the next
+    #: step; the poses in between are interpolated by the beat phase (motion per phase step).
+    steps_per_beat: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +61,26 @@ def phase_pairs(names: tuple[str, ...] | None = None) -> list[tuple[int, int]]:
     names = tuple(names)
     return [(i, names.index(n[:-4] + "_cos")) for i, n in enumerate(names)
             if n.endswith("_sin") and n[:-4] + "_cos" in names]
+
+
+def beat_advance(phase: np.ndarray, previous: float) -> np.ndarray:
+    """How far the beat phase moved forward between frames (in beats, ≥ 0).
+
+    phase [shape=(T,)] in [0, 1) (0 on the beat); ``previous``: the phase before the first frame.  A
+    backward step (a phase correction larger than half a beat the other way) counts as no advance, so the
+    beat count never runs backwards.
+    """
+    p = np.concatenate([[previous], np.asarray(phase, dtype=np.float64)])
+    d = np.mod(np.diff(p), 1.0)
+    return np.where(d > 0.5, 0.0, d)
+
+
+def beat_phase_of(features: np.ndarray) -> np.ndarray:
+    """The beat phase (0…1, 0 on the beat) of feature rows [shape=(..., N_FEATURES)] → [shape=(...)]."""
+    from .features import COL_BEAT_COS, COL_BEAT_SIN
+
+    f = np.asarray(features)
+    return np.mod(np.arctan2(f[..., COL_BEAT_SIN], f[..., COL_BEAT_COS]) / (2 * np.pi), 1.0)
 
 
 def phase_inputs(features: np.ndarray, *, harmonics: int) -> np.ndarray:
@@ -102,7 +126,8 @@ def mdn_split(params, *, n_pose: int, mixtures: int):
 
 
 def build_model(*, n_features: int, n_pose: int, hidden: int = 192, layers: int = 2,
-                dropout: float = 0.1, mixtures: int = 5, phase_harmonics: int = 0, phase_to_head: bool = False):
+                dropout: float = 0.1, mixtures: int = 5, phase_harmonics: int = 0, phase_to_head: bool = False,
+                steps_per_beat: int = 0):
     """Build the training model.
 
     Inputs: ``x`` [shape=(batch, time, n_features + n_pose + 1 + n_phase)] — per frame the normalised
@@ -110,7 +135,8 @@ def build_model(*, n_features: int, n_pose: int, hidden: int = 192, layers: int 
     as the previous pose, 0 = feed the network's own previous output (the mixture mean;
     auto-conditioning), and the phase harmonics (:func:`phase_inputs`, ``n_phase`` =
     ``NetworkConfig.n_phase``; none by default).  The LSTM reads ``[music, phase, previous pose]``; the
-    head reads ``[h, phase]`` when ``phase_to_head`` else ``h``.
+    head reads ``[h, phase]`` when ``phase_to_head`` else ``h``.  (``steps_per_beat`` changes what a
+    time step is — a model frame or a step of the beat clock — not the network.)
 
     Output: [shape=(batch, time, mixtures * (2 * n_pose + 1))] — per frame the parameters of a
     Gaussian mixture over the next normalised pose: ``mixtures`` logits, then the means, then the

@@ -24,7 +24,7 @@ from dancepose.models.network import (NetworkConfig, build_model, export_weights
                                       phase_pairs)
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
-from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs
+from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs, to_beat_clock
 
 N_POSE = N_JOINTS * 2
 
@@ -96,10 +96,12 @@ def stretch_window(feats: np.ndarray, poses: np.ndarray, *, speed: float, length
 class WindowSampler:
     """Draws (music, previous pose, flag) → pose windows from songs."""
 
-    def __init__(self, songs: list[Song], *, cfg: TrainConfig) -> None:
+    def __init__(self, songs: list[Song], *, cfg: TrainConfig, stretch: bool = True) -> None:
         self.cfg = cfg
         self.songs = songs
-        self.span = int(np.ceil(cfg.window * max(cfg.tempo_augment, 1.0))) + 2
+        #: Tempo-stretch augmentation (off on the beat clock, where a step is a fraction of a beat at any tempo).
+        self.stretch = stretch
+        self.span = int(np.ceil(cfg.window * max(cfg.tempo_augment if stretch else 1.0, 1.0))) + 2
         self.starts = [_valid_starts(s, self.span) for s in songs]
         weights = np.array([len(s) for s in self.starts], dtype=np.float64)
         if weights.sum() == 0:
@@ -116,7 +118,7 @@ class WindowSampler:
             start = int(rng.choice(self.starts[k]))
             song = self.songs[k]
             a = self.cfg.tempo_augment
-            speed = float(np.exp(rng.uniform(-np.log(a), np.log(a)))) if augment and a > 1 else 1.0
+            speed = float(np.exp(rng.uniform(-np.log(a), np.log(a)))) if augment and a > 1 and self.stretch else 1.0
             pose_span = _window_poses(song, start, self.span, rng, augment)
             feats[i], p = stretch_window(song.features[start:start + self.span + 1], pose_span,
                                          speed=speed, length=L)
@@ -250,15 +252,19 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     train, val = split_songs(songs, val_songs=val_songs, seed=seed)
     if not train:
         raise InputError("no training songs")
+    netcfg = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, **(net or {}))
+    if netcfg.steps_per_beat:
+        train = [to_beat_clock(s, steps_per_beat=netcfg.steps_per_beat) for s in train]
+        val = [to_beat_clock(s, steps_per_beat=netcfg.steps_per_beat) for s in val]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    sampler = WindowSampler(train, cfg=cfg)
-    val_sampler = WindowSampler(val, cfg=cfg) if val else None
+    stretch = not netcfg.steps_per_beat
+    sampler = WindowSampler(train, cfg=cfg, stretch=stretch)
+    val_sampler = WindowSampler(val, cfg=cfg, stretch=stretch) if val else None
     stats = compute_stats(train, sampler, rng)
-    netcfg = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, **(net or {}))
     model = build_model(**netcfg.to_dict())
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
                   loss=mdn_loss(n_pose=N_POSE, mixtures=netcfg.mixtures))

@@ -161,3 +161,55 @@ def test_stretch_window_runs_the_phases_with_the_motion():
     assert np.polyfit(np.arange(121), got, 1)[0] == pytest.approx(2 * np.pi / 16.0, rel=0.01)  # 20 / 1.25
     np.testing.assert_allclose(f[:, tempo_columns()], np.log2(1.25), atol=1e-6)
     np.testing.assert_allclose(p[:, 0], np.sin(2 * np.pi * np.arange(121) * 1.25 / 20.0), atol=0.03)
+
+
+def _phase_features(n: int, beats_per_frame: float, base: np.ndarray) -> np.ndarray:
+    from dancepose.models.features import COL_BEAT_COS, COL_BEAT_SIN
+
+    f = np.repeat(base[None], n, axis=0).astype(np.float32)
+    phi = 2 * np.pi * beats_per_frame * np.arange(n)
+    f[:, COL_BEAT_SIN], f[:, COL_BEAT_COS] = np.sin(phi), np.cos(phi)
+    return f
+
+
+def test_beat_clock_song_has_n_steps_per_beat(small_songs):
+    """A song on the beat clock: N steps per tracked beat, poses interpolated at the step instants, and
+    the features of the frame where the previous step was noticed."""
+    from dancepose.offline.dataset import Song, to_beat_clock
+
+    n = 300
+    feats = _phase_features(n, 1 / 15.0, small_songs[0].features[0])  # 2 beats per second at 30 fps
+    poses = np.zeros((n, N_JOINTS, 3), np.float32)
+    poses[:, :, 0] = np.arange(n)[:, None]  # x = frame index: the interpolation is visible
+    song = Song(name="s", features=feats, valid=np.ones(n, bool), poses3d=poses)
+    clock = to_beat_clock(song, steps_per_beat=8)
+    beats = (n - 1) / 15.0
+    assert abs(len(clock.features) - (int(beats * 8) + 1)) <= 1
+    step_frames = clock.meta["step_frames"]
+    np.testing.assert_allclose(np.diff(step_frames), 15.0 / 8, atol=1e-3)  # 1/8 beat = 1.875 frames
+    np.testing.assert_allclose(clock.poses3d[:, 0, 0], step_frames, atol=1e-3)
+    heard = np.minimum(np.ceil(step_frames - 1e-9), n - 1).astype(int)
+    np.testing.assert_array_equal(clock.features[1:], feats[heard[:-1]])
+
+
+def test_beat_clock_dancer_steps_with_the_beat(small_songs, tmp_path):
+    """A dancer trained on the beat clock takes N network steps per beat it hears — twice as many per second
+    at twice the tempo."""
+    out = tmp_path / "clock"
+    train_dancer(data=[], songs=small_songs, out_dir=out, epochs=1, seed=0, quiet=True,
+                 net={"hidden": 32, "steps_per_beat": 8}, cfg=TrainConfig(windows_per_epoch=64, window=48))
+    d = Dancer.load(out).without_groove()
+    assert d.steps_per_beat == 8
+    base = small_songs[0].features[500]
+    counts = {}
+    for bpm in (90, 180):
+        calls = []
+        inner = d._network_pose
+        d._network_pose = lambda row, inner=inner: calls.append(1) or inner(row)
+        poses = d.generate(_phase_features(300, bpm / 60 / 30, base), seed=0)
+        del d._network_pose
+        counts[bpm] = len(calls)
+        assert np.isfinite(poses).all()
+    beats_90 = 299 * 90 / 60 / 30
+    assert abs(counts[90] - (8 * beats_90 + 1)) <= 2
+    assert abs(counts[180] - 2 * counts[90]) <= 3
