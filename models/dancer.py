@@ -46,7 +46,7 @@ from .clock import MODEL_FPS
 from .errors import ModelError
 from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_RMS_DB, COL_TEMPO,
                        FEATURE_VERSION, N_FEATURES)
-from .network import NetworkConfig, mdn_split, phase_inputs
+from .network import NetworkConfig, mdn_split, phase_inputs, phase_mean_pose, phase_mean_tables
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
 MODEL_FORMAT = "dancepose-model"
@@ -216,6 +216,8 @@ class NetworkStage:
         self.w = weights
         self.n_layers, self.hidden, self.mixtures = layers, hidden, mixtures
         self.phase_harmonics, self.phase_to_head = phase_harmonics, phase_to_head
+        #: Phase-functioned mean pose [shape=(tables, 2K + 1, N_POSE)] the network's output is added to.
+        self.phase_mean = stats["phase_mean"].astype(np.float32) if "phase_mean" in stats else None
         self.fmean = stats["feature_mean"].astype(np.float32)
         self.fstd = stats["feature_std"].astype(np.float32)
         self.pmean = stats["pose_mean"].astype(np.float32)
@@ -225,13 +227,17 @@ class NetworkStage:
         """Zero state; ``prev_pose`` [shape=(J, 2)] body units is the first previous pose."""
         self.h = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
         self.c = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
-        self.prev = self.normalise(prev_pose)
+        base = np.asarray(prev_pose, np.float32).reshape(-1)
+        if self.phase_mean is not None:  # the motion around the mean pose (its constant term)
+            base = base - self.phase_mean[0, 0]
+        self.prev = ((base - self.pmean) / self.pstd).astype(np.float32)
 
-    def normalise(self, pose: np.ndarray) -> np.ndarray:
-        return ((np.asarray(pose, np.float32).reshape(-1) - self.pmean) / self.pstd).astype(np.float32)
-
-    def denormalise(self, y: np.ndarray) -> np.ndarray:
-        return (y * self.pstd + self.pmean).reshape(N_JOINTS, 2)
+    def denormalise(self, y: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """Network output (normalised) → pose [shape=(J, 2)] body units (+ the phase mean pose)."""
+        pose = y * self.pstd + self.pmean
+        if self.phase_mean is not None and features is not None:
+            pose = pose + phase_mean_pose(features, self.phase_mean)
+        return pose.reshape(N_JOINTS, 2)
 
     def step(self, features: np.ndarray) -> np.ndarray:
         raw = np.asarray(features, dtype=np.float32)
@@ -389,8 +395,8 @@ class SilenceGate:
 STAT_KEYS = ("feature_mean", "feature_std", "pose_mean", "pose_std", "rest_pose", "limb_max")
 
 
-def expected_shapes(*, layers: int, hidden: int, mixtures: int, n_inputs: int, head_extra: int = 0
-                    ) -> dict[str, tuple]:
+def expected_shapes(*, layers: int, hidden: int, mixtures: int, n_inputs: int, head_extra: int = 0,
+                    phase_mean_harmonics: int = 0) -> dict[str, tuple]:
     """The shape every array of ``dancer.npz`` must have (``n_inputs``: of the first LSTM layer;
     ``head_extra``: inputs of the head besides the last hidden state)."""
     shapes: dict[str, tuple] = {}
@@ -405,6 +411,8 @@ def expected_shapes(*, layers: int, hidden: int, mixtures: int, n_inputs: int, h
     shapes["head_bias"] = (n_out,)
     shapes.update(feature_mean=(N_FEATURES,), feature_std=(N_FEATURES,), pose_mean=(N_POSE,),
                   pose_std=(N_POSE,), rest_pose=(N_JOINTS, 2), limb_max=(N_JOINTS,))
+    if phase_mean_harmonics:
+        shapes["phase_mean"] = (phase_mean_tables(), 2 * phase_mean_harmonics + 1, N_POSE)
     return shapes
 
 
@@ -528,7 +536,8 @@ class Dancer:
             net = config["network"]
             layers, hidden, mixtures = int(net["layers"]), int(net["hidden"]), int(net["mixtures"])
             harmonics, to_head = int(net.get("phase_harmonics", 0)), bool(net.get("phase_to_head", False))
-            if min(layers, hidden, mixtures) < 1 or harmonics < 0:
+            mean_harmonics = int(net.get("phase_mean_harmonics", 0))
+            if min(layers, hidden, mixtures) < 1 or min(harmonics, mean_harmonics) < 0:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise ModelError(f"{cfg_path} lacks the network description (layers, hidden, mixtures); "
@@ -543,9 +552,10 @@ class Dancer:
             raise ModelError(f"corrupt model weights {npz_path}: {exc}") from None
         n_phase = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, phase_harmonics=harmonics).n_phase
         shapes = expected_shapes(layers=layers, hidden=hidden, mixtures=mixtures,
-                                 n_inputs=N_FEATURES + n_phase + N_POSE, head_extra=n_phase if to_head else 0)
+                                 n_inputs=N_FEATURES + n_phase + N_POSE, head_extra=n_phase if to_head else 0,
+                                 phase_mean_harmonics=mean_harmonics)
         validate_arrays(arrays, shapes=shapes, source=str(npz_path))
-        stats = {k: arrays.pop(k) for k in STAT_KEYS}
+        stats = {k: arrays.pop(k) for k in STAT_KEYS + (("phase_mean",) if mean_harmonics else ())}
         weights = {k: v.astype(np.float32) for k, v in arrays.items() if k in shapes}
         return cls(weights=weights, stats=stats, config=config, stages=stages or saved_stages, name=d.name)
 
@@ -589,7 +599,7 @@ class Dancer:
         self.last_params = params  # mixture parameters of this step (for tests and inspection)
         y = self.sampling(params)
         self.network.feedback(y)
-        return self.network.denormalise(y)
+        return self.network.denormalise(y, features)
 
     def _beat_clock_pose(self, features: np.ndarray) -> np.ndarray:
         """The beat clock: a network step each time the beat phase passes a step (1/N beat), predicting

@@ -42,6 +42,11 @@ class NetworkConfig:
     #: each time the tracked beat phase advances by 1/N of a beat — and predicts the pose of the next
     #: step; the poses in between are interpolated by the beat phase (motion per phase step).
     steps_per_beat: int = 0
+    #: 0: off.  K > 0: a *phase-functioned mean pose* — a Fourier series (K harmonics) of the bar phase,
+    #: one per metre (3/4, 4/4), fitted to the training dance by least squares — is added to the network's
+    #: output, and the network models the motion around it.  The bar's rise and fall then follow the bar
+    #: the tracker hears at any tempo (phase-conditioned output).
+    phase_mean_harmonics: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +78,74 @@ def beat_advance(phase: np.ndarray, previous: float) -> np.ndarray:
     p = np.concatenate([[previous], np.asarray(phase, dtype=np.float64)])
     d = np.mod(np.diff(p), 1.0)
     return np.where(d > 0.5, 0.0, d)
+
+
+def bar_phase_of(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bar phase (0…1, 0 on the downbeat) and 4/4 weight (0: 3/4 … 1: 4/4) of feature rows.
+
+    Features without bar columns (an older extractor) give the beat phase and weight 0 (one table).
+    """
+    from .features import FEATURE_NAMES
+
+    f = np.asarray(features, dtype=np.float64)
+    names = tuple(FEATURE_NAMES)
+    if "bar_sin" in names and "bar_cos" in names:
+        phi = np.mod(np.arctan2(f[..., names.index("bar_sin")], f[..., names.index("bar_cos")]) / (2 * np.pi), 1.0)
+        w4 = np.clip(f[..., names.index("meter")], 0.0, 1.0) if "meter" in names else np.zeros(phi.shape)
+        return phi, w4
+    return beat_phase_of(f), np.zeros(f.shape[:-1])
+
+
+def phase_mean_tables() -> int:
+    """Tables of the phase-functioned mean pose: 2 (3/4, 4/4) with bar features, else 1."""
+    from .features import FEATURE_NAMES
+
+    return 2 if "bar_sin" in FEATURE_NAMES else 1
+
+
+def fourier_basis(phi: np.ndarray, *, harmonics: int) -> np.ndarray:
+    """[1, cos 2πkφ, sin 2πkφ for k = 1 … K] of phases [shape=(...)] → [shape=(..., 2K + 1)]."""
+    phi = np.asarray(phi, dtype=np.float64)
+    cols = [np.ones_like(phi)]
+    for k in range(1, harmonics + 1):
+        cols += [np.cos(2 * np.pi * k * phi), np.sin(2 * np.pi * k * phi)]
+    return np.stack(cols, axis=-1)
+
+
+def phase_mean_pose(features: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """The phase-functioned mean pose of feature rows [shape=(..., N_FEATURES)] → [shape=(..., D)].
+
+    coef [shape=(tables, 2K + 1, D)]: table 0 for 3/4, table 1 (if present) for 4/4, blended by the
+    metre column.
+    """
+    phi, w4 = bar_phase_of(features)
+    b = fourier_basis(phi, harmonics=(coef.shape[1] - 1) // 2)
+    out = b @ coef[0]
+    if coef.shape[0] > 1:
+        out = out + w4[..., None] * (b @ coef[1] - out)
+    return out.astype(np.float32)
+
+
+def fit_phase_mean(features: np.ndarray, poses: np.ndarray, *, harmonics: int, ridge: float = 1e-3) -> np.ndarray:
+    """Least-squares Fourier fit of poses on the bar phase, one table per metre.
+
+    features [shape=(n, N_FEATURES)], poses [shape=(n, D)] (finite rows only are used) →
+    coef [shape=(tables, 2K + 1, D)].  A table without frames falls back to the other's fit.
+    """
+    f = np.asarray(features, dtype=np.float64)
+    p = np.asarray(poses, dtype=np.float64)
+    ok = np.isfinite(p).all(axis=1) & np.isfinite(f).all(axis=1)
+    f, p = f[ok], p[ok]
+    phi, w4 = bar_phase_of(f)
+    b = fourier_basis(phi, harmonics=harmonics)
+    tables = phase_mean_tables()
+    coef = np.zeros((tables, b.shape[1], p.shape[1]))
+    masks = [w4 < 0.5, w4 >= 0.5] if tables == 2 else [np.ones(len(p), bool)]
+    for m, mask in enumerate(masks):
+        use = mask if mask.sum() > 10 * b.shape[1] else np.ones(len(p), bool)
+        a = b[use]
+        coef[m] = np.linalg.solve(a.T @ a + ridge * len(a) * np.eye(a.shape[1]), a.T @ p[use])
+    return coef.astype(np.float32)
 
 
 def beat_phase_of(features: np.ndarray) -> np.ndarray:
@@ -127,7 +200,7 @@ def mdn_split(params, *, n_pose: int, mixtures: int):
 
 def build_model(*, n_features: int, n_pose: int, hidden: int = 192, layers: int = 2,
                 dropout: float = 0.1, mixtures: int = 5, phase_harmonics: int = 0, phase_to_head: bool = False,
-                steps_per_beat: int = 0):
+                steps_per_beat: int = 0, phase_mean_harmonics: int = 0):
     """Build the training model.
 
     Inputs: ``x`` [shape=(batch, time, n_features + n_pose + 1 + n_phase)] — per frame the normalised
@@ -136,7 +209,8 @@ def build_model(*, n_features: int, n_pose: int, hidden: int = 192, layers: int 
     auto-conditioning), and the phase harmonics (:func:`phase_inputs`, ``n_phase`` =
     ``NetworkConfig.n_phase``; none by default).  The LSTM reads ``[music, phase, previous pose]``; the
     head reads ``[h, phase]`` when ``phase_to_head`` else ``h``.  (``steps_per_beat`` changes what a
-    time step is — a model frame or a step of the beat clock — not the network.)
+    time step is — a model frame or a step of the beat clock — and ``phase_mean_harmonics`` what the
+    poses are measured from — not the network.)
 
     Output: [shape=(batch, time, mixtures * (2 * n_pose + 1))] — per frame the parameters of a
     Gaussian mixture over the next normalised pose: ``mixtures`` logits, then the means, then the

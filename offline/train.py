@@ -20,8 +20,8 @@ from dancepose.models.clock import MODEL_FPS, resample
 from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, SamplingConfig, StageConfig
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
-from dancepose.models.network import (NetworkConfig, build_model, export_weights, mdn_loss, phase_inputs,
-                                      phase_pairs)
+from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, mdn_loss,
+                                      phase_inputs, phase_mean_pose, phase_pairs)
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
 from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs, to_beat_clock
@@ -131,6 +131,8 @@ class WindowSampler:
         (see :func:`dancepose.models.network.build_model`)."""
         cfg = self.cfg
         feats, poses = self.raw(n, rng, augment=augment)
+        if "phase_mean" in stats:  # the network models the motion around the phase-functioned mean pose
+            poses = poses - phase_mean_pose(feats, stats["phase_mean"])
         f = (feats[:, 1:] - stats["feature_mean"]) / stats["feature_std"]
         p = (poses - stats["pose_mean"]) / stats["pose_std"]
         prev = p[:, :-1] + cfg.input_noise * rng.standard_normal(p[:, :-1].shape).astype(np.float32)
@@ -145,15 +147,26 @@ class WindowSampler:
         return x, p[:, 1:].astype(np.float32)
 
 
-def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Generator) -> dict:
-    """Normalisation statistics, rest pose and limb limits from the training songs."""
+def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Generator, *,
+                  phase_mean_harmonics: int = 0) -> dict:
+    """Normalisation statistics, rest pose and limb limits from the training songs (and, with
+    ``phase_mean_harmonics``, the phase-functioned mean pose; the pose statistics are then those of the
+    motion around it)."""
     allf = np.concatenate([s.features[s.valid] for s in songs])
     fmean, fstd = allf.mean(0), allf.std(0)
     fstd = np.where(fstd < 1e-3, 1.0, fstd)
-    _, poses = sampler.raw(min(400, 8 * len(songs) + 40), rng)
+    feats, poses = sampler.raw(min(400, 8 * len(songs) + 40), rng)
+    extra = {}
+    flat_f, flat_p = feats.reshape(-1, feats.shape[-1]), poses.reshape(-1, N_POSE)
+    if phase_mean_harmonics:
+        extra["phase_mean"] = fit_phase_mean(flat_f, flat_p, harmonics=phase_mean_harmonics)
+        resid = flat_p - phase_mean_pose(flat_f, extra["phase_mean"])
+    else:
+        resid = flat_p
+    resid = resid[np.isfinite(resid).all(axis=1)]
     pts = poses.reshape(-1, N_JOINTS, 2)
     pts = pts[np.isfinite(pts).all(axis=(1, 2))]
-    pmean, pstd = pts.reshape(len(pts), -1).mean(0), pts.reshape(len(pts), -1).std(0)
+    pmean, pstd = resid.mean(0), resid.std(0)
     pstd = np.where(pstd < 1e-3, 1.0, pstd)
     # Rest pose: frames facing the camera (wide shoulders), oriented with the right side on image left.
     width = pts[:, Joint.L_SHOULDER, 0] - pts[:, Joint.R_SHOULDER, 0]
@@ -164,7 +177,7 @@ def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Gene
     limb_max = 1.1 * np.quantile(limb_lengths_by_child(pts), 0.99, axis=0)
     return {"feature_mean": fmean.astype(np.float32), "feature_std": fstd.astype(np.float32),
             "pose_mean": pmean.astype(np.float32), "pose_std": pstd.astype(np.float32),
-            "rest_pose": rest.astype(np.float32), "limb_max": limb_max.astype(np.float32)}
+            "rest_pose": rest.astype(np.float32), "limb_max": limb_max.astype(np.float32), **extra}
 
 
 def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg: TrainConfig,
@@ -264,7 +277,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     stretch = not netcfg.steps_per_beat
     sampler = WindowSampler(train, cfg=cfg, stretch=stretch)
     val_sampler = WindowSampler(val, cfg=cfg, stretch=stretch) if val else None
-    stats = compute_stats(train, sampler, rng)
+    stats = compute_stats(train, sampler, rng, phase_mean_harmonics=netcfg.phase_mean_harmonics)
     model = build_model(**netcfg.to_dict())
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
                   loss=mdn_loss(n_pose=N_POSE, mixtures=netcfg.mixtures))

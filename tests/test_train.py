@@ -213,3 +213,29 @@ def test_beat_clock_dancer_steps_with_the_beat(small_songs, tmp_path):
     beats_90 = 299 * 90 / 60 / 30
     assert abs(counts[90] - (8 * beats_90 + 1)) <= 2
     assert abs(counts[180] - 2 * counts[90]) <= 3
+
+
+def test_phase_mean_pose_is_fitted_and_danced(small_songs, tmp_path):
+    """The phase-functioned mean pose: a least-squares Fourier fit that recovers a known phase-locked
+    motion, saved with the model, loaded with its shape checked, and added to the network's output."""
+    from dancepose.models.network import bar_phase_of, fit_phase_mean, phase_mean_pose
+
+    feats = _phase_features(600, 1 / 20.0, small_songs[0].features[0])
+    phi, _ = bar_phase_of(feats)
+    poses = np.zeros((600, 2 * N_JOINTS))
+    poses[:, 1::2] = 0.3 + 0.2 * np.cos(2 * np.pi * phi)[:, None]  # every joint rises and falls with the phase
+    coef = fit_phase_mean(feats, poses, harmonics=2)
+    np.testing.assert_allclose(phase_mean_pose(feats, coef), poses, atol=1e-3)
+
+    out = tmp_path / "pm"
+    train_dancer(data=[], songs=small_songs, out_dir=out, epochs=1, seed=0, quiet=True,
+                 net={"hidden": 32, "phase_mean_harmonics": 2}, cfg=TrainConfig(windows_per_epoch=64))
+    d = Dancer.load(out)
+    assert d.network.phase_mean is not None and d.network.phase_mean.shape[1:] == (5, 2 * N_JOINTS)
+    assert np.isfinite(d.generate(small_songs[2].features[:200], seed=0)).all()
+    with np.load(out / "dancer.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["phase_mean"] = arrays["phase_mean"][:, :3]
+    np.savez(out / "dancer.npz", **arrays)
+    with pytest.raises(ModelError, match="phase_mean"):
+        Dancer.load(out)
