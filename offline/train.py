@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, SamplingConfig, StageConfig
+from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, GrooveConfig, SamplingConfig, StageConfig
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, mdn_loss,
@@ -46,6 +46,7 @@ class TrainConfig:
     sigma_scale: float = 1.2  # scale of the sampled spread at generation
     noise_correlation: float = 0.95  # frame-to-frame correlation of the sampling noise
     component_hold: float = 0.95  # probability of keeping the current mixture component
+    groove: bool = True  # the shipped dancer's groove stage (hand-made bounce) on or off
 
 
 def _valid_starts(song: Song, length: int) -> np.ndarray:
@@ -195,7 +196,7 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
         "fps": MODEL_FPS, "network": net.to_dict(), "training": asdict(cfg),
         "stages": StageConfig(sampling=SamplingConfig(
             temperature=cfg.temperature, sigma_scale=cfg.sigma_scale, noise_correlation=cfg.noise_correlation,
-            component_hold=cfg.component_hold)).to_dict(),
+            component_hold=cfg.component_hold), groove=GrooveConfig(enabled=cfg.groove)).to_dict(),
         "summary": summary,
     }
     tmpc = out_dir / "config.json.part"
