@@ -12,16 +12,19 @@ Columns (``FEATURE_NAMES``):
   running peak level, decaying 1 dB/s), so songs mastered at different levels look alike;
 * ``onset`` — spectral flux (mean positive log-mel increase), divided by its running RMS;
 * ``rms_db`` — absolute frame level in dBFS (scaled by 1/60);
-* ``beat_sin``, ``beat_cos`` — the beat phase of an online beat tracker (phase 0 = on the beat): the
-  dancer can anticipate the next beat from it;
-* ``tempo`` — log2(BPM / 120) of the online tempo estimate;
-* ``beat_conf`` — 0…1 confidence of the tempo estimate (autocorrelation peak height);
-* ``activity`` — 0…1, smoothed "music is playing" gate from the level (silence → 0).
+* ``beat_sin``, ``beat_cos`` — the beat phase of the causal beat tracker (phase 0 = on the beat; a
+  prediction: it reaches 0 when the beat sounds, not when it has been heard);
+* ``tempo`` — log2(BPM / 120) of the tracked tempo;
+* ``beat_conf`` — 0…1 confidence of the tracker (concentration of its phase posterior × recent beat
+  evidence × activity): low for silence, speech, noise, a held chord;
+* ``activity`` — 0…1, smoothed "music is playing" gate from the level (silence → 0);
+* ``bar_sin``, ``bar_cos`` — the bar phase (0 = on the downbeat);
+* ``meter`` — beats per bar − 3 (0: 3/4, 1: 4/4);
+* ``beat_act`` — the beat network's beat + downbeat probability of this frame (heard, not predicted).
 
-The online beat tracker: every frame the last ``TEMPO_WINDOW_S`` seconds of the onset envelope are
-autocorrelated; the strongest lag between 60 and 200 BPM (log-normal prior centred on 120 BPM, like
-librosa's ``tempo``) refined by parabolic interpolation gives the period; a comb over the recent
-envelope gives the phase of the last beat, and a phase-locked oscillator smooths both.
+The tracker (:mod:`dancepose.models.beat`): a small recurrent network gives a beat / downbeat
+activation per frame, and the forward algorithm of a bar-pointer state-space model (tempo × position in
+the bar × meter 3/4) turns it into phases, tempo, meter and confidence.
 """
 from __future__ import annotations
 
@@ -31,12 +34,15 @@ from pathlib import Path
 import numpy as np
 
 from .clock import HOP_LENGTH, MODEL_FPS, N_FFT, N_MELS, SAMPLE_RATE
+from .beat import N_BEAT_INPUTS, BeatConfig, BeatTracker, beat_input_frame
 from .errors import ParameterError
 
-FEATURE_VERSION = 1
+#: 2: learned beat activation + bar-pointer filter; bar phase, meter and beat activation appended.
+FEATURE_VERSION = 2
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f"mel_{i:02d}" for i in range(N_MELS)) + (
     "onset", "rms_db", "beat_sin", "beat_cos", "tempo", "beat_conf", "activity",
+    "bar_sin", "bar_cos", "meter", "beat_act",
 )
 N_FEATURES: int = len(FEATURE_NAMES)
 COL_MEL = slice(0, N_MELS)
@@ -47,6 +53,12 @@ COL_BEAT_COS = N_MELS + 3
 COL_TEMPO = N_MELS + 4
 COL_BEAT_CONF = N_MELS + 5
 COL_ACTIVITY = N_MELS + 6
+COL_BAR_SIN = N_MELS + 7
+COL_BAR_COS = N_MELS + 8
+COL_METER = N_MELS + 9
+COL_BEAT_ACT = N_MELS + 10
+#: Tempo of ``tempo`` = 0 (the column is log2(BPM / TEMPO_REF_BPM)).
+TEMPO_REF_BPM: float = 120.0
 
 #: The mel filterbank, ``librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN,
 #: fmax=MEL_FMAX)``, stored beside this module so live start-up does not pay librosa's import (≈1 s).
@@ -59,16 +71,8 @@ MELBANK_PATH = Path(__file__).with_name("melbank.npy")
 class FeatureConfig:
     """Parameters of the feature extractor (defaults are what the models are trained with)."""
 
-    #: Seconds of onset envelope the tempo estimate looks at.
-    tempo_window_s: float = 6.0
-    #: Tempo search range (BPM) and prior (log-normal around ``tempo_prior_bpm``, ``tempo_prior_octaves`` wide).
-    min_bpm: float = 60.0
-    max_bpm: float = 200.0
-    tempo_prior_bpm: float = 120.0
-    tempo_prior_octaves: float = 1.0
-    #: Phase-locked oscillator gains: how strongly the comb phase / tempo estimate pull the oscillator.
-    phase_gain: float = 0.15
-    period_gain: float = 0.1
+    #: The beat / bar / tempo tracker.
+    beat: BeatConfig = BeatConfig()
     #: Automatic gain: the reference level decays this many dB per second.
     agc_decay_db_per_s: float = 1.0
     #: Level gate (dBFS) for ``activity`` and its smoothing time constant (s).
@@ -101,6 +105,13 @@ def compute_melbank() -> np.ndarray:
                                fmax=MEL_FMAX).astype(np.float32)
 
 
+def mel_db_frames(frames: np.ndarray, *, window: np.ndarray, melbank: np.ndarray) -> np.ndarray:
+    """Log-mel power (dB) of audio frames [shape=(T, N_FFT)] → [shape=(T, N_MELS)] float64."""
+    spec = np.fft.rfft(frames * window, axis=1)
+    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    return 10.0 * np.log10((power @ melbank.T).astype(np.float64) + 1e-10)
+
+
 class FeatureStream:
     """Causal streaming music features.
 
@@ -108,23 +119,21 @@ class FeatureStream:
     the feature frames completed by that chunk.  Frame ``t`` is emitted as soon as ``t * HOP_LENGTH``
     samples have arrived and uses only samples before that point.
 
-    Read-outs for displays: ``tempo_bpm``, ``beat_phase`` (0…1, 0 = beat), ``beat_confidence``,
-    ``level_db`` (dBFS of the last frame), ``frames_done``.
+    Read-outs for displays: ``tempo_bpm``, ``beat_phase`` (0…1, 0 = beat), ``bar_phase`` (0 =
+    downbeat), ``beats_per_bar``, ``beat_confidence``, ``beat_count``, ``level_db`` (dBFS of the last
+    frame), ``frames_done``.  Live control: :meth:`fix_tempo`, :meth:`tap`.
     """
+
+    #: Automatic-gain reference (dB) before the first frame.
+    AGC_INIT_DB: float = -30.0
 
     def __init__(self, *, config: FeatureConfig = FeatureConfig()) -> None:
         self.config = config
         self._melbank = load_melbank()
         self._window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann, like librosa
         c = config
-        self._hist_len = int(round(c.tempo_window_s * MODEL_FPS))
-        self._min_lag = int(np.floor(MODEL_FPS * 60.0 / c.max_bpm))
-        self._max_lag = int(np.ceil(MODEL_FPS * 60.0 / c.min_bpm))
-        lags = np.arange(self._max_lag + 2, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            bpm = 60.0 * MODEL_FPS / lags
-            self._prior = np.exp(-0.5 * (np.log2(bpm / c.tempo_prior_bpm) / c.tempo_prior_octaves) ** 2)
-        self._prior[: self._min_lag] = 0.0
+        self._beat = BeatTracker(config=c.beat)
+        self._beat_in = np.zeros(N_BEAT_INPUTS, dtype=np.float64)
         self._agc_decay = c.agc_decay_db_per_s / MODEL_FPS
         self._act_alpha = 1.0 - np.exp(-1.0 / (c.activity_tau_s * MODEL_FPS))
         self._hold_frames = int(round(c.activity_hold_s * MODEL_FPS))
@@ -139,24 +148,45 @@ class FeatureStream:
         self._n_samples = 0
         self.frames_done = 0
         self._prev_mel_db: np.ndarray | None = None
-        self._agc_ref = -30.0
+        self._agc_ref = self.AGC_INIT_DB
         self._onset_ms = 1e-2
-        self._onset_hist = np.zeros(self._hist_len, dtype=np.float64)
-        self._n_onsets = 0
-        self._period = 60.0 * MODEL_FPS / self.config.tempo_prior_bpm
-        self._phase = 0.0
-        self.beat_confidence = 0.0
+        self._beat.reset()
         self._activity = 0.0
         self._hold = 0
         self.level_db = -120.0
 
     @property
     def tempo_bpm(self) -> float:
-        return 60.0 * MODEL_FPS / self._period
+        return self._beat.tempo_bpm
 
     @property
     def beat_phase(self) -> float:
-        return self._phase % 1.0
+        return self._beat.beat_phase
+
+    @property
+    def bar_phase(self) -> float:
+        return self._beat.bar_phase
+
+    @property
+    def beats_per_bar(self) -> int:
+        return self._beat.beats_per_bar
+
+    @property
+    def beat_confidence(self) -> float:
+        return self._beat.confidence
+
+    @property
+    def beat_count(self) -> int:
+        return self._beat.beat_count
+
+    def fix_tempo(self, bpm: float | None) -> None:
+        """Hold the tempo at ``bpm`` (the beat phase is still tracked); ``None`` releases it."""
+        self._beat.fix_tempo(bpm)
+
+    def tap(self, time_s: float | None = None) -> None:
+        """A tap at stream time ``time_s`` (default: now, ``frames_done / MODEL_FPS``).  Two or more taps
+        set the tempo from their intervals and put the beat on them."""
+        self._beat.tap(self.frames_done / MODEL_FPS if time_s is None else float(time_s))
 
     # ------------------------------------------------------------------ processing
     def process(self, y: np.ndarray) -> np.ndarray:
@@ -187,13 +217,11 @@ class FeatureStream:
             self._store(audio, total)
             return np.zeros((0, N_FEATURES), dtype=np.float32)
         frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT)[::HOP_LENGTH][:n_new]
-        spec = np.fft.rfft(frames * self._window, axis=1)
-        power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
-        mel = power @ self._melbank.T  # (n_new, N_MELS)
+        mel_db = mel_db_frames(frames, window=self._window, melbank=self._melbank)  # (n_new, N_MELS)
         ms = np.mean(frames.astype(np.float64) ** 2, axis=1)
         out = np.empty((n_new, N_FEATURES), dtype=np.float32)
         for i in range(n_new):
-            out[i] = self._frame(mel[i], ms[i])
+            out[i] = self._frame(mel_db[i], ms[i])
         self.frames_done = last + 1
         self._store(audio, total)
         return out
@@ -209,9 +237,8 @@ class FeatureStream:
         self._buf_fill = len(tail)
         self._n_samples = total
 
-    def _frame(self, mel: np.ndarray, mean_square: float) -> np.ndarray:
+    def _frame(self, mel_db: np.ndarray, mean_square: float) -> np.ndarray:
         c = self.config
-        mel_db = 10.0 * np.log10(mel.astype(np.float64) + 1e-10)
         level = 10.0 * np.log10(mean_square + 1e-12)
         self.level_db = level
         peak = float(mel_db.max())
@@ -222,6 +249,8 @@ class FeatureStream:
         else:
             flux = float(np.mean(np.maximum(0.0, np.maximum(mel_db, self._agc_ref - 80.0)
                                             - np.maximum(self._prev_mel_db, self._agc_ref - 80.0))))
+        beat_input_frame(mel_db=mel_db, prev_mel_db=self._prev_mel_db, agc_ref=self._agc_ref,
+                         out=self._beat_in)
         self._prev_mel_db = mel_db
         gate = 1.0 / (1.0 + np.exp(-(level - c.gate_dbfs) / c.gate_width_db))
         flux *= gate
@@ -229,63 +258,24 @@ class FeatureStream:
         onset = flux / np.sqrt(self._onset_ms + 1e-6)
         self._hold = self._hold_frames if gate > 0.5 else max(self._hold - 1, 0)
         self._activity += self._act_alpha * ((1.0 if self._hold > 0 else gate) - self._activity)
-        self._beat_update(onset)
-        ph = 2.0 * np.pi * self._phase
+        bt = self._beat
+        bt.step(self._beat_in, activity=self._activity)
+        ph = 2.0 * np.pi * bt.beat_phase
+        bar = 2.0 * np.pi * bt.bar_phase
         f = np.empty(N_FEATURES, dtype=np.float64)
         f[COL_MEL] = rel / 20.0
         f[COL_ONSET] = min(onset, 10.0)
         f[COL_RMS_DB] = max(level, -120.0) / 60.0
         f[COL_BEAT_SIN] = np.sin(ph)
         f[COL_BEAT_COS] = np.cos(ph)
-        f[COL_TEMPO] = np.log2(self.tempo_bpm / c.tempo_prior_bpm)
-        f[COL_BEAT_CONF] = self.beat_confidence
+        f[COL_TEMPO] = np.log2(bt.tempo_bpm / TEMPO_REF_BPM)
+        f[COL_BEAT_CONF] = bt.confidence
         f[COL_ACTIVITY] = self._activity
+        f[COL_BAR_SIN] = np.sin(bar)
+        f[COL_BAR_COS] = np.cos(bar)
+        f[COL_METER] = bt.beats_per_bar - 3
+        f[COL_BEAT_ACT] = bt.activation
         return f
-
-    def _beat_update(self, onset: float) -> None:
-        c = self.config
-        h = self._onset_hist
-        h[:-1] = h[1:]
-        h[-1] = onset
-        self._n_onsets += 1
-        # Advance the oscillator one frame.
-        self._phase += 1.0 / self._period
-        n_valid = min(self._n_onsets, len(h))
-        if n_valid < 2 * self._max_lag:
-            return
-        x = h[-n_valid:] - h[-n_valid:].mean()
-        energy = float(np.dot(x, x))
-        if energy < 1e-9:
-            self.beat_confidence *= 0.98
-            return
-        lags = np.arange(self._min_lag, self._max_lag + 2)
-        ac = np.array([np.dot(x[lag:], x[:-lag]) for lag in lags]) / energy
-        weighted = ac[:-1] * self._prior[lags[:-1]]
-        k = int(np.argmax(weighted))
-        lag = float(lags[k])
-        if 0 < k < len(weighted) - 1:  # parabolic refinement on the raw ACF
-            a, b, d = ac[k - 1], ac[k], ac[k + 1]
-            den = a - 2 * b + d
-            if den < 0:
-                lag += float(np.clip(0.5 * (a - d) / den, -0.5, 0.5))
-        conf = float(np.clip(ac[k], 0.0, 1.0))
-        self.beat_confidence += 0.1 * (conf - self.beat_confidence)
-        # Tempo: pull the oscillator period toward the estimate, more when confident.
-        self._period += c.period_gain * conf * (lag - self._period)
-        # Phase: comb over the recent envelope — where did the last beat fall?
-        p = self._period
-        n_beats = int((n_valid - 1) // p)
-        if n_beats < 2:
-            return
-        offsets = np.arange(0.0, p, 0.25)  # candidate "frames since last beat"
-        idx = (n_valid - 1) - offsets[:, None] - p * np.arange(n_beats)[None, :]
-        env = np.interp(idx, np.arange(n_valid), h[-n_valid:])
-        score = env.sum(axis=1)
-        best = offsets[int(np.argmax(score))]
-        target = best / p  # phase now, if the last beat was `best` frames ago
-        err = ((target - self._phase + 0.5) % 1.0) - 0.5
-        self._phase += c.phase_gain * conf * err
-        self._phase %= 1.0
 
 
 def music_features(*, y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:

@@ -169,6 +169,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-model", action="store_true", help="do not generate; score files / real dance only")
     p.add_argument("--no-groove", action="store_true",
                    help="switch the dancer's groove stage (the hand-made bounce) off: the learned motion alone")
+    p.add_argument("--beats", action="store_true",
+                   help="score the beat tracker instead: per clip of --data (with beats/) F-measure, CMLt, "
+                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=Path("eval_report"), help="report directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -176,6 +179,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.beats:
+        from dancepose.offline.beats import beat_report, shared_root
+
+        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, quiet=args.quiet)
+        return 0
     from dancepose.offline.evaluate import evaluate
 
     evaluate(poses=args.poses, audio=args.audio, model_dir=args.model, data=args.data, songs=args.songs,
