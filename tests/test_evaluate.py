@@ -149,12 +149,12 @@ def test_targets_are_data_and_check_their_comparison():
 
 
 def test_generated_rows_with_groove_off_and_ratios_to_real(shared_data, tmp_path):
-    """The model on one real song (not trained on) with its groove stage off: every ratio to real dance is
-    reported, and the figures differ from the groove-on run (the switch acts)."""
+    """The model on two real songs (not trained on) with its groove stage on and off: every ratio to real
+    dance is reported, and the figures differ (the switch acts)."""
     from dancepose.offline.evaluate import evaluate
 
     kw = dict(data=shared_data, songs=["DANCE_C_8", "DANCE_W_4"], minutes_in_frame=0, quiet=True)
-    on = evaluate(out_dir=tmp_path / "on", **kw)
+    on = evaluate(out_dir=tmp_path / "on", groove=True, **kw)
     off = evaluate(out_dir=tmp_path / "off", groove=False, **kw)
     assert off["groove"] is False and on["groove"] is True
     for rep in (on, off):

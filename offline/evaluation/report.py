@@ -14,6 +14,7 @@ motion energy over the loudness envelope).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict
@@ -89,7 +90,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
              model_dir: str | os.PathLike | None = None, data: str | os.PathLike | None = None,
              songs: Sequence[str] | None = None, reactivity_tests: bool = False,
              minutes_in_frame: float = 10.0, out_dir: str | os.PathLike = "eval_report", seed: int = 0,
-             generate: bool = True, groove: bool = True, config: EvalConfig = EvalConfig(),
+             generate: bool = True, groove: bool | None = None, config: EvalConfig = EvalConfig(),
              quiet: bool = False) -> dict:
     """Score dancing: pose files, the model on validation songs and drum loops, and real dance.
 
@@ -117,9 +118,9 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
         Generation seed.
     generate : bool
         False: no model at all (score files and real dance only).
-    groove : bool
-        False: the dancer with its groove stage (the hand-made bounce) switched off — the learned
-        motion alone.
+    groove : bool or None
+        None: the dancer's groove stage (the hand-made bounce) as saved with the model; False: off (the
+        learned motion alone); True: on.
     config : EvalConfig
     quiet : bool
         No progress bars and no table on stdout.
@@ -153,8 +154,8 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
         from dancepose.models.dancer import Dancer
 
         dancer = Dancer.load(model_dir)
-        if not groove:
-            dancer = dancer.without_groove()
+        if groove is not None and groove != dancer.stages.groove.enabled:
+            dancer = dancer.with_stages(groove=dataclasses.replace(dancer.stages.groove, enabled=bool(groove)))
     rows: list[dict] = []
     plots: list[str] = []
     notes: list[str] = []
@@ -272,7 +273,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
               "targets": check_targets(summary["figures"], targets=TARGETS),
               "reactivity": react, "long_run": long_run, "notes": notes, "plots": plots,
               "config": asdict(config), "model": None if dancer is None else str(model_dir or "default"),
-              "groove": bool(groove) if dancer is not None else None}
+              "groove": dancer.stages.groove.enabled if dancer is not None else None}
     tmp = out_dir / "report.json.part"
     tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False))
     os.replace(tmp, out_dir / "report.json")
@@ -371,7 +372,8 @@ def format_report(report: dict) -> str:
                      f"freeze {_fmt(lr['freeze'])}, stretched {_fmt(lr['stretched_frames'])}")
     if report["targets"]:
         lines.append("")
-        lines.append("targets" + ("" if report.get("groove", True) in (True, None) else " (groove off)") + ":")
+        groove = report.get("groove")
+        lines.append("targets" + ("" if groove is None else f" (groove {'on' if groove else 'off'})") + ":")
         for key, t in report["targets"].items():
             value = float("nan") if t["value"] is None else float(t["value"])
             lines.append(f"  {_check(value, t['ok'])} {key:16s} {_fmt(t['value'])} "
