@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -44,6 +45,19 @@ def main() -> None:
         dancer.step(row)
         times.append(time.perf_counter() - t)
     times_ms = np.array(times) * 1e3
+    # live cost: features + dancer per model frame, audio fed one hop at a time (Performer.process)
+    from dancepose.models.audio import load_audio
+    from dancepose.models.clock import HOP_LENGTH
+    from dancepose.models.perform import Performer
+
+    y = load_audio(folders[0] / "audio.mp3", duration=40.0)
+    performer = Performer(dancer=dancer, seed=0)
+    perf = []
+    for i in range(0, len(y) - HOP_LENGTH, HOP_LENGTH):
+        t = time.perf_counter()
+        performer.process(y[i:i + HOP_LENGTH])
+        perf.append(time.perf_counter() - t)
+    perf_ms = np.array(perf) * 1e3
     cfg = TrainConfig()
     rows = [
         ("songs loaded (audio decode + causal features)", f"{len(songs)} in {t_load:.1f} s"),
@@ -52,6 +66,9 @@ def main() -> None:
         ("first epoch (incl. graph build)", f"{hist[0]['seconds']:.2f} s"),
         ("train_dancer total", f"{t_train:.1f} s for {args.epochs} epochs"),
         ("numpy dancer step p50 / p99", f"{np.percentile(times_ms, 50):.3f} / {np.percentile(times_ms, 99):.3f} ms"),
+        ("Performer.process per hop (features + dancer) p50 / p99",
+         f"{np.percentile(perf_ms, 50):.3f} / {np.percentile(perf_ms, 99):.3f} ms"),
+        ("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f}"),
         ("peak memory (RSS, loading + training)",
          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"),
     ]

@@ -1,24 +1,43 @@
-"""The dancer that performs: the trained network's step in plain numpy (no TensorFlow import).
+"""The dancer that performs: a pipeline of small stages in plain numpy (no TensorFlow import).
 
 One step ≈ 0.1 ms, so the live loop, ``dancepose render`` and ``dancepose evaluate`` all run the very
-same code.  A model directory holds
+same code.  Every model frame passes through
 
-* ``config.json`` — format name and version, network hyperparameters, feature and skeleton versions,
-  training summary;
+``network → sampling → dynamics → groove → limb clamp → silence gate``
+
+* **network** (:class:`NetworkStage`): the trained autoregressive LSTM, run from its exported weights;
+  it reads the normalised music features and the pose it produced one frame earlier and outputs the
+  parameters of a Gaussian mixture over the next pose;
+* **sampling** (:class:`SamplingStage`, :class:`SamplingConfig`): draws the next pose from that
+  mixture (component kept while plausible, smooth AR(1) spread), which is fed back to the network;
+* **dynamics** (:class:`DynamicsStage`, :class:`DynamicsConfig`): dance bigger to louder passages;
+* **groove** (:class:`GrooveStage`, :class:`GrooveConfig`): an optional hand-made bounce and sway on
+  the tracked beat — a style that can be switched off (``GrooveConfig(enabled=False)``);
+* **limb clamp** (:class:`LimbClampConfig`): limbs never grow past their longest length in the data;
+* **silence gate** (:class:`SilenceGate`, :class:`IdleConfig`): when the ``activity`` feature falls the
+  pose blends into a gentle idle sway; the network keeps listening, and when music returns the learned
+  motion fades back in within a fraction of a second.
+
+Each stage has a frozen config; together they form :class:`StageConfig`, saved under ``"stages"`` in
+the model directory's ``config.json`` (older model directories without it load with the defaults and
+their legacy ``"generation"`` / ``"groove"`` entries).  A model directory holds
+
+* ``config.json`` — format name and version, network hyperparameters, stage configs, feature and
+  skeleton versions, training summary;
 * ``dancer.npz`` — the LSTM/head weights (``network.export_weights``) and the normalisation statistics
   (``feature_mean/std``, ``pose_mean/std``) they were trained with, the rest pose and the longest
   plausible length of every limb (``limb_max``);
 * optionally ``model.keras`` — the Keras training model (to continue training; not needed to dance).
 
-Silence is handled here, so every consumer behaves the same: when the ``activity`` feature falls the
-pose blends into a gentle idle sway around the rest pose; the network keeps listening, and when music
-returns the learned motion fades back in within a fraction of a second.
+Loading checks the shape and finiteness of every weight and statistic: a wrong-shaped or non-finite
+array is a :class:`~dancepose.models.errors.ModelError` naming the file and the array.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +46,77 @@ from .clock import MODEL_FPS
 from .errors import ModelError
 from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_RMS_DB, COL_TEMPO,
                        FEATURE_VERSION, N_FEATURES)
-from .network import mdn_split
+from .network import NetworkConfig, mdn_split, phase_inputs, phase_mean_pose, phase_mean_tables
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
 MODEL_FORMAT = "dancepose-model"
 MODEL_VERSION = 1
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default")
+N_POSE = 2 * N_JOINTS
+
+
+# ===================================================================================== configs
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How the next pose is drawn from the network's mixture.
+
+    ``temperature``: of the component choice (0 → the most likely component, deterministic);
+    ``sigma_scale``: scale of the sampled spread (0 → the component mean); the spread is smooth noise,
+    AR(1) with ``noise_correlation`` per frame, so sampling adds motion rather than jitter; a component,
+    once chosen, is kept with probability ``component_hold`` while it stays plausible (p > 0.1).
+    """
+
+    temperature: float = 1.0
+    sigma_scale: float = 1.0
+    noise_correlation: float = 0.95
+    component_hold: float = 0.95
+
+
+@dataclass(frozen=True)
+class DynamicsConfig:
+    """Dance bigger to louder passages.
+
+    The level (dBFS, smoothed over ``smooth_s``) is compared with its running peak (which decays
+    ``decay_db_per_s``, like a compressor's release): at the peak the motion is full size, ``range_db``
+    below it the learned motion's excursions from the rest pose and the groove shrink to ``floor``.
+    """
+
+    enabled: bool = True
+    smooth_s: float = 0.5
+    decay_db_per_s: float = 0.5
+    range_db: float = 20.0
+    floor: float = 0.45
+
+
+@dataclass(frozen=True)
+class GrooveConfig:
+    """The hand-made beat-locked groove layered on the learned motion (an optional style).
+
+    A knee-bend bounce that bottoms out on every beat and a side sway that turns on every beat (period
+    two beats), both driven by the causal beat phase of the features and scaled by the tracker's
+    confidence, so they fade on music without a clear pulse.  The bounce depth is ``bounce`` body units
+    at 120 BPM and scales with the beat period (clipped to ``depth_range`` × ``bounce``).
+    ``enabled=False`` (or zero amplitudes) switches it off: the motion is then the learned one alone.
+    """
+
+    enabled: bool = True
+    bounce: float = 0.4
+    sway: float = 0.10
+    depth_range: tuple[float, float] = (0.6, 1.5)
+    #: beat confidence at which the groove reaches full amplitude
+    full_confidence: float = 0.5
+
+
+@dataclass(frozen=True)
+class LimbClampConfig:
+    """Limbs never grow past ``limb_max`` (1.1 × their 99th-percentile length in the training data)."""
+
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
 class IdleConfig:
-    """How the dancer settles when the music stops.
+    """How the dancer settles when the music stops (the silence gate).
 
     ``attack_s`` / ``release_s``: time constants of the music gate going up / down; ``sway_hz`` and
     ``sway_amp`` (body units): the idle sway; ``threshold``: activity below which the gate closes.
@@ -50,91 +129,388 @@ class IdleConfig:
     sway_amp: float = 0.03
 
 
+_STAGE_TYPES = {"sampling": SamplingConfig, "dynamics": DynamicsConfig, "groove": GrooveConfig,
+                "limbs": LimbClampConfig, "silence": IdleConfig}
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """The configs of all stages after the network (saved as ``config.json["stages"]``)."""
+
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
+    groove: GrooveConfig = field(default_factory=GrooveConfig)
+    limbs: LimbClampConfig = field(default_factory=LimbClampConfig)
+    silence: IdleConfig = field(default_factory=IdleConfig)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict {stage: {field: value}}."""
+        return {name: asdict(getattr(self, name)) for name in _STAGE_TYPES}
+
+    @classmethod
+    def from_dict(cls, d: dict | None, *, legacy: dict | None = None, source: str = "config") -> "StageConfig":
+        """Build from ``config.json["stages"]``; missing stages or fields take their defaults.
+
+        ``legacy``: the whole config of an older model (its ``"generation"`` and ``"groove"`` entries
+        are used when ``"stages"`` is absent).  Unknown stages or fields, or values of the wrong type,
+        raise :class:`ModelError` naming ``source``.
+        """
+        d = dict(d or {})
+        if not d and legacy:
+            if isinstance(legacy.get("generation"), dict):
+                d["sampling"] = legacy["generation"]
+            if isinstance(legacy.get("groove"), dict):
+                d["groove"] = legacy["groove"]
+        if not isinstance(d, dict):
+            raise ModelError(f"{source}: 'stages' must be a mapping")
+        unknown = sorted(set(d) - set(_STAGE_TYPES))
+        if unknown:
+            raise ModelError(f"{source}: unknown dancer stage(s) {', '.join(unknown)}")
+        parts = {}
+        for name, typ in _STAGE_TYPES.items():
+            values = d.get(name, {})
+            if not isinstance(values, dict):
+                raise ModelError(f"{source}: stage {name!r} must be a mapping")
+            names = {f.name: f for f in dataclasses.fields(typ)}
+            bad = sorted(set(values) - set(names))
+            if bad:
+                raise ModelError(f"{source}: stage {name!r} has unknown field(s) {', '.join(bad)}")
+            kw = {}
+            for k, v in values.items():
+                default = getattr(typ(), k)
+                try:
+                    if isinstance(default, bool):
+                        if not isinstance(v, bool):
+                            raise TypeError
+                        kw[k] = v
+                    elif isinstance(default, tuple):
+                        kw[k] = tuple(float(x) for x in v)
+                    else:
+                        kw[k] = float(v)
+                        if not np.isfinite(kw[k]):
+                            raise ValueError
+                except (TypeError, ValueError):
+                    raise ModelError(f"{source}: stage {name}.{k} has an invalid value {v!r}") from None
+            parts[name] = typ(**kw)
+        return cls(**parts)
+
+    def replace(self, **stages) -> "StageConfig":
+        """A copy with some stage configs replaced, e.g. ``replace(groove=GrooveConfig(enabled=False))``."""
+        return dataclasses.replace(self, **stages)
+
+
+# ===================================================================================== stages
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-@dataclass(frozen=True)
-class GrooveConfig:
-    """The beat-locked groove layered on the learned motion.
+class NetworkStage:
+    """The autoregressive LSTM + mixture head in numpy (Keras gate order i, f, c, o).
 
-    The learned network decides *what* to dance; the groove makes the body mark the beat it hears: a
-    knee-bend bounce that bottoms out on every beat and a side sway that turns on every beat (period two
-    beats), both driven by the causal beat phase of the features and scaled by the tracker's confidence,
-    so they fade on music without a clear pulse.  The bounce depth is ``bounce`` body units at 120 BPM
-    and scales with the beat period (clipped to ``depth_range`` × ``bounce``), so slow music gets deep
-    bends and fast music quick small ones, at a similar speed.  Zero amplitudes switch it off.
+    ``step(features)`` → mixture parameters [shape=(K·(2·n_pose + 1),)]; ``feedback(pose_norm)`` sets
+    the previous pose (normalised) that the next step reads.
     """
 
-    bounce: float = 0.4
-    sway: float = 0.10
-    depth_range: tuple[float, float] = (0.6, 1.5)
-    #: beat confidence at which the groove reaches full amplitude
-    full_confidence: float = 0.5
+    def __init__(self, *, weights: dict, stats: dict, layers: int, hidden: int, mixtures: int,
+                 phase_harmonics: int = 0, phase_to_head: bool = False) -> None:
+        self.w = weights
+        self.n_layers, self.hidden, self.mixtures = layers, hidden, mixtures
+        self.phase_harmonics, self.phase_to_head = phase_harmonics, phase_to_head
+        #: Phase-functioned mean pose [shape=(tables, 2K + 1, N_POSE)] the network's output is added to.
+        self.phase_mean = stats["phase_mean"].astype(np.float32) if "phase_mean" in stats else None
+        self.fmean = stats["feature_mean"].astype(np.float32)
+        self.fstd = stats["feature_std"].astype(np.float32)
+        self.pmean = stats["pose_mean"].astype(np.float32)
+        self.pstd = stats["pose_std"].astype(np.float32)
+
+    def reset(self, *, prev_pose: np.ndarray) -> None:
+        """Zero state; ``prev_pose`` [shape=(J, 2)] body units is the first previous pose."""
+        self.h = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
+        self.c = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
+        base = np.asarray(prev_pose, np.float32).reshape(-1)
+        if self.phase_mean is not None:  # the motion around the mean pose (its constant term)
+            base = base - self.phase_mean[0, 0]
+        self.prev = ((base - self.pmean) / self.pstd).astype(np.float32)
+
+    def denormalise(self, y: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """Network output (normalised) → pose [shape=(J, 2)] body units (+ the phase mean pose)."""
+        pose = y * self.pstd + self.pmean
+        if self.phase_mean is not None and features is not None:
+            pose = pose + phase_mean_pose(features, self.phase_mean)
+        return pose.reshape(N_JOINTS, 2)
+
+    def step(self, features: np.ndarray) -> np.ndarray:
+        raw = np.asarray(features, dtype=np.float32)
+        f = (raw - self.fmean) / self.fstd
+        if self.phase_harmonics:
+            ph = phase_inputs(raw, harmonics=self.phase_harmonics)
+            x = np.concatenate([f, ph, self.prev])
+        else:
+            x = np.concatenate([f, self.prev])
+        w, H = self.w, self.hidden
+        for i in range(self.n_layers):
+            z = x @ w[f"lstm{i}_kernel"] + self.h[i] @ w[f"lstm{i}_recurrent"] + w[f"lstm{i}_bias"]
+            ig = _sigmoid(z[:H])
+            fg = _sigmoid(z[H:2 * H])
+            cc = np.tanh(z[2 * H:3 * H])
+            og = _sigmoid(z[3 * H:])
+            self.c[i] = fg * self.c[i] + ig * cc
+            self.h[i] = og * np.tanh(self.c[i])
+            x = self.h[i]
+        if self.phase_harmonics and self.phase_to_head:
+            x = np.concatenate([x, ph])
+        return x @ w["head_kernel"] + w["head_bias"]
+
+    def feedback(self, y: np.ndarray) -> None:
+        self.prev = np.asarray(y, dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class DynamicsConfig:
-    """Dance bigger to louder passages.
+class SamplingStage:
+    """Mixture parameters → next normalised pose (see :class:`SamplingConfig`)."""
 
-    The level (dBFS, smoothed over ``smooth_s``) is compared with its running peak (which decays
-    ``decay_db_per_s``, like a compressor's release): at the peak the motion is full size, ``range_db``
-    below it the learned motion's excursions from the rest pose and the groove shrink to ``floor``.
+    def __init__(self, config: SamplingConfig, *, mixtures: int) -> None:
+        self.config, self.mixtures = config, mixtures
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.eps = np.zeros(N_POSE, np.float32)
+        self.k = -1
+
+    def __call__(self, params: np.ndarray) -> np.ndarray:
+        c, rng = self.config, self.rng
+        logits, mu, log_sigma = mdn_split(params, n_pose=N_POSE, mixtures=self.mixtures)
+        if c.temperature > 0:
+            p = np.exp((logits - logits.max()) / c.temperature)
+            p /= p.sum()
+            keep = self.k >= 0 and p[self.k] > 0.1 and rng.random() < c.component_hold
+            k = self.k if keep else int(rng.choice(self.mixtures, p=p))
+        else:
+            k = int(np.argmax(logits))
+        self.k = k
+        y = mu[k]
+        if c.sigma_scale > 0:
+            r = c.noise_correlation
+            self.eps = r * self.eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self.eps.shape)
+            y = y + c.sigma_scale * np.exp(log_sigma[k]) * self.eps
+        return y.astype(np.float32)
+
+
+class DynamicsStage:
+    """Scale the excursions from the rest pose with the loudness below its running peak."""
+
+    def __init__(self, config: DynamicsConfig, *, rest_pose: np.ndarray) -> None:
+        self.config, self.rest_pose = config, rest_pose
+        self.alpha = 1.0 - np.exp(-1.0 / (config.smooth_s * MODEL_FPS))
+
+    def reset(self) -> None:
+        self.power = 1e-6
+        self.peak = -60.0
+        self.intensity = 1.0
+
+    def __call__(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
+        dy = self.config
+        if not dy.enabled:
+            return pose
+        power = 10.0 ** (float(features[COL_RMS_DB]) * 6.0)  # COL_RMS_DB holds dBFS / 60
+        self.power += self.alpha * (power - self.power)  # smoothed in power, not in dB
+        level = 10.0 * np.log10(self.power + 1e-12)
+        self.peak = max(self.peak - dy.decay_db_per_s / MODEL_FPS, level)
+        below = self.peak - level
+        self.intensity = float(np.clip(1.0 - (1.0 - dy.floor) * below / dy.range_db, dy.floor, 1.0))
+        return self.rest_pose + self.intensity * (pose - self.rest_pose)
+
+
+class GrooveStage:
+    """The optional bounce and sway on the tracked beat (see :class:`GrooveConfig`).
+
+    ``lead_s``: how long after its audio a pose will be seen (s); the live engine sets it to its display
+    delay so the bounce bottoms out on the beat as it is seen; offline it is 0.
     """
 
-    smooth_s: float = 0.5
-    decay_db_per_s: float = 0.5
-    range_db: float = 20.0
-    floor: float = 0.45
+    def __init__(self, config: GrooveConfig) -> None:
+        self.config = config
+        self.lead_s = 0.0
+
+    def reset(self) -> None:
+        self.beats = 0
+        self.last_phase = 0.0
+
+    def __call__(self, pose: np.ndarray, features: np.ndarray, *, intensity: float) -> np.ndarray:
+        g = self.config
+        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
+        if self.last_phase > 0.75 and phase < 0.25:
+            self.beats += 1
+        self.last_phase = phase
+        amount = min(1.0, float(features[COL_BEAT_CONF]) / g.full_confidence)
+        if not g.enabled or amount <= 0 or (g.bounce == 0 and g.sway == 0):
+            return pose
+        out = pose.copy()
+        # Height above the lowest joint, 0…1: the feet stay planted, the body above bends and sways.
+        h = -pose[:, 1]
+        h = (h - h.min()) / max(float(h.max() - h.min()), 1e-6)
+        lift = np.clip(h * 2.0, 0.0, 1.0)  # knees move half as much as hips and above
+        beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
+        # The beat phase is a prediction, so the bounce can bottom out on the beat as it is seen.
+        ahead = phase + self.lead_s / beat_s
+        down = 0.5 * (1.0 + np.cos(2.0 * np.pi * ahead))  # 1 on the beat, 0 half-way between beats
+        side = np.cos(np.pi * (self.beats + ahead))  # extreme on every beat, period two beats
+        depth = g.bounce * float(np.clip(beat_s / 0.5, *g.depth_range))
+        out[:, 1] += intensity * amount * depth * down * lift
+        out[:, 0] += intensity * amount * g.sway * side * h
+        return out
 
 
+class SilenceGate:
+    """Fast attack, slower release, towards an idle sway around the rest pose when the music stops."""
+
+    def __init__(self, config: IdleConfig, *, rest_pose: np.ndarray) -> None:
+        self.config, self.rest_pose = config, rest_pose
+        self.up = 1.0 - np.exp(-1.0 / (config.attack_s * MODEL_FPS))
+        self.down = 1.0 - np.exp(-1.0 / (config.release_s * MODEL_FPS))
+
+    def reset(self) -> None:
+        self.gate = 0.0
+        self.t = 0
+
+    def idle_pose(self, t: float) -> np.ndarray:
+        pose = self.rest_pose.copy()
+        c = self.config
+        s = np.sin(2.0 * np.pi * c.sway_hz * t)
+        height = -pose[:, 1] - float(np.min(-pose[:, 1]))  # 0 at the feet, up the body
+        pose[:, 0] += c.sway_amp * s * height / max(float(height.max()), 1e-6)
+        pose[:, 1] += 0.3 * c.sway_amp * np.sin(4.0 * np.pi * c.sway_hz * t)
+        return pose
+
+    def __call__(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
+        target = 1.0 if float(features[COL_ACTIVITY]) > self.config.threshold else 0.0
+        rate = self.up if target > self.gate else self.down
+        self.gate += rate * (target - self.gate)
+        self.t += 1
+        if self.gate > 0.999:
+            return pose
+        return self.gate * pose + (1.0 - self.gate) * self.idle_pose(self.t / MODEL_FPS)
+
+
+# ===================================================================================== loading checks
+STAT_KEYS = ("feature_mean", "feature_std", "pose_mean", "pose_std", "rest_pose", "limb_max")
+
+
+def expected_shapes(*, layers: int, hidden: int, mixtures: int, n_inputs: int, head_extra: int = 0,
+                    phase_mean_harmonics: int = 0) -> dict[str, tuple]:
+    """The shape every array of ``dancer.npz`` must have (``n_inputs``: of the first LSTM layer;
+    ``head_extra``: inputs of the head besides the last hidden state)."""
+    shapes: dict[str, tuple] = {}
+    dim = n_inputs
+    for i in range(layers):
+        shapes[f"lstm{i}_kernel"] = (dim, 4 * hidden)
+        shapes[f"lstm{i}_recurrent"] = (hidden, 4 * hidden)
+        shapes[f"lstm{i}_bias"] = (4 * hidden,)
+        dim = hidden
+    n_out = mixtures * (2 * N_POSE + 1)
+    shapes["head_kernel"] = (hidden + head_extra, n_out)
+    shapes["head_bias"] = (n_out,)
+    shapes.update(feature_mean=(N_FEATURES,), feature_std=(N_FEATURES,), pose_mean=(N_POSE,),
+                  pose_std=(N_POSE,), rest_pose=(N_JOINTS, 2), limb_max=(N_JOINTS,))
+    if phase_mean_harmonics:
+        shapes["phase_mean"] = (phase_mean_tables(), 2 * phase_mean_harmonics + 1, N_POSE)
+    return shapes
+
+
+def validate_arrays(arrays: dict[str, np.ndarray], *, shapes: dict[str, tuple], source: str) -> None:
+    """Raise :class:`ModelError` naming ``source`` for a missing, wrong-shaped or non-finite array,
+    or a non-positive standard deviation."""
+    missing = [k for k in shapes if k not in arrays]
+    if missing:
+        raise ModelError(f"corrupt model weights {source}: missing {', '.join(missing)}")
+    for k, shape in shapes.items():
+        a = arrays[k]
+        if a.shape != shape and not (k == "rest_pose" and a.size == N_POSE):
+            raise ModelError(f"bad model weights {source}: {k} has shape {a.shape}, expected {shape}")
+        if not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
+            raise ModelError(f"bad model weights {source}: {k} holds non-finite values (NaN or inf)")
+    for k in ("feature_std", "pose_std"):
+        if not (arrays[k] > 0).all():
+            raise ModelError(f"bad model weights {source}: {k} has non-positive entries")
+
+
+# ===================================================================================== the dancer
 class Dancer:
-    """A trained dancer.  ``Dancer.load(model_dir)``; then ``step`` per model frame or ``generate``."""
+    """A trained dancer.  ``Dancer.load(model_dir)``; then ``reset(seed)`` and ``step`` per model frame,
+    or ``generate`` for a whole feature array.
 
-    def __init__(self, *, weights: dict, stats: dict, config: dict, idle: IdleConfig = IdleConfig(),
-                 groove: GrooveConfig | None = None, dynamics: DynamicsConfig = DynamicsConfig(),
-                 name: str = "dancer") -> None:
+    ``stages`` (:class:`StageConfig`) configures everything after the network; ``idle``, ``groove`` and
+    ``dynamics`` override single stages (kept for older callers).
+    """
+
+    def __init__(self, *, weights: dict, stats: dict, config: dict, stages: StageConfig | None = None,
+                 idle: IdleConfig | None = None, groove: GrooveConfig | None = None,
+                 dynamics: DynamicsConfig | None = None, name: str = "dancer") -> None:
         self.config = config
         self.name = name
-        self.idle = idle
-        self.groove = groove if groove is not None else GrooveConfig(**config.get("groove", {}))
-        self.dynamics = dynamics
-        #: How long after its audio a pose will be seen (s); the live engine sets it to its display delay,
-        #: offline rendering shows every pose at its own time (0).
-        self.lead_s = 0.0
-        self._lvl_alpha = 1.0 - np.exp(-1.0 / (dynamics.smooth_s * MODEL_FPS))
-        self.n_layers = int(config["network"]["layers"])
-        self.hidden = int(config["network"]["hidden"])
-        self._w = weights
-        self._fmean = stats["feature_mean"].astype(np.float32)
-        self._fstd = stats["feature_std"].astype(np.float32)
-        self._pmean = stats["pose_mean"].astype(np.float32)
-        self._pstd = stats["pose_std"].astype(np.float32)
+        st = stages if stages is not None else StageConfig.from_dict(config.get("stages"), legacy=config)
+        overrides = {k: v for k, v in (("silence", idle), ("groove", groove), ("dynamics", dynamics))
+                     if v is not None}
+        self.stages = st.replace(**overrides) if overrides else st
+        self._weights, self._stats = weights, stats
+        net = config["network"]
         self.rest_pose = stats["rest_pose"].astype(np.float32).reshape(N_JOINTS, 2)
         self.limb_max = stats["limb_max"].astype(np.float32)
-        gen = config.get("generation", {})
-        #: Sampling temperature of the mixture components and scale of their spread (0 → mean of the
-        #: most likely component, deterministic).
-        self.temperature = float(gen.get("temperature", 1.0))
-        self.sigma_scale = float(gen.get("sigma_scale", 1.0))
-        self.mixtures = int(config["network"]["mixtures"])
-        #: The sampled spread is smooth noise (AR(1) with this correlation per frame), so sampling adds
-        #: motion rather than jitter; and a component, once chosen, is kept while it stays plausible.
-        self.noise_correlation = float(gen.get("noise_correlation", 0.95))
-        self.component_hold = float(gen.get("component_hold", 0.95))
-        self._up = 1.0 - np.exp(-1.0 / (idle.attack_s * MODEL_FPS))
-        self._down = 1.0 - np.exp(-1.0 / (idle.release_s * MODEL_FPS))
+        self.network = NetworkStage(weights=weights, stats=stats, layers=int(net["layers"]),
+                                    hidden=int(net["hidden"]), mixtures=int(net["mixtures"]),
+                                    phase_harmonics=int(net.get("phase_harmonics", 0)),
+                                    phase_to_head=bool(net.get("phase_to_head", False)))
+        #: 0: a network step per model frame; N: the network runs on the beat clock (N steps per beat).
+        self.steps_per_beat = int(net.get("steps_per_beat", 0))
+        self.sampling = SamplingStage(self.stages.sampling, mixtures=int(net["mixtures"]))
+        self.dynamics = DynamicsStage(self.stages.dynamics, rest_pose=self.rest_pose)
+        self.groove = GrooveStage(self.stages.groove)
+        self.silence = SilenceGate(self.stages.silence, rest_pose=self.rest_pose)
         self.reset()
+
+    # ------------------------------------------------------------------ variants
+    def with_stages(self, **stages) -> "Dancer":
+        """The same trained network with some stage configs replaced (a fresh, reset dancer).
+
+        Example: ``dancer.with_stages(groove=GrooveConfig(enabled=False))`` — the learned motion alone.
+        """
+        return Dancer(weights=self._weights, stats=self._stats, config=self.config,
+                      stages=self.stages.replace(**stages), name=self.name)
+
+    def without_groove(self) -> "Dancer":
+        """The same dancer with the groove stage switched off."""
+        return self.with_stages(groove=dataclasses.replace(self.stages.groove, enabled=False))
+
+    @property
+    def lead_s(self) -> float:
+        """How long after its audio a pose will be seen (s); the live engine sets its display delay."""
+        return self.groove.lead_s
+
+    @lead_s.setter
+    def lead_s(self, value: float) -> None:
+        self.groove.lead_s = float(value)
+
+    @property
+    def intensity(self) -> float:
+        """The dynamics stage's current size of the motion (floor … 1)."""
+        return self.dynamics.intensity
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, model_dir: str | os.PathLike | None = None) -> "Dancer":
+    def load(cls, model_dir: str | os.PathLike | None = None, *, stages: StageConfig | None = None) -> "Dancer":
         """Load a model directory (``None``: the default dancer shipped with dancepose).
+
+        Parameters
+        ----------
+        model_dir : path or None
+        stages : StageConfig or None
+            Override the stage configs saved with the model.
 
         Raises
         ------
         ModelError
-            Missing directory or files, corrupt files, or an incompatible format/feature/skeleton version.
+            Missing directory or files, corrupt files, an incompatible format/feature/skeleton version,
+            or a weight or statistic of the wrong shape or with non-finite values (the message names the
+            file and the array).
         """
         d = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
         if not d.is_dir():
@@ -157,48 +533,48 @@ class Dancer:
                 raise ModelError(f"model {d} has {key}={config.get(key)!r} but this dancepose needs "
                                  f"{want!r}; retrain it with `dancepose train`")
         try:
+            net = config["network"]
+            layers, hidden, mixtures = int(net["layers"]), int(net["hidden"]), int(net["mixtures"])
+            harmonics, to_head = int(net.get("phase_harmonics", 0)), bool(net.get("phase_to_head", False))
+            mean_harmonics = int(net.get("phase_mean_harmonics", 0))
+            if min(layers, hidden, mixtures) < 1 or min(harmonics, mean_harmonics) < 0:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f"{cfg_path} lacks the network description (layers, hidden, mixtures); "
+                             f"retrain it with `dancepose train`") from None
+        if int(net.get("n_features", N_FEATURES)) != N_FEATURES or int(net.get("n_pose", N_POSE)) != N_POSE:
+            raise ModelError(f"model {d} was trained for other feature/pose sizes")
+        saved_stages = StageConfig.from_dict(config.get("stages"), legacy=config, source=str(cfg_path))
+        try:
             with np.load(npz_path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except Exception as exc:  # zip/CRC/format errors all mean "corrupt"
             raise ModelError(f"corrupt model weights {npz_path}: {exc}") from None
-        stat_keys = ("feature_mean", "feature_std", "pose_mean", "pose_std", "rest_pose", "limb_max")
-        missing = [k for k in stat_keys if k not in arrays]
-        try:
-            net = config["network"]
-            layers = int(net["layers"])
-            int(net["hidden"]), int(net["mixtures"])
-            need = [f"lstm{i}_{n}" for i in range(layers) for n in ("kernel", "recurrent", "bias")]
-            missing += [k for k in need + ["head_kernel", "head_bias"] if k not in arrays]
-        except (KeyError, TypeError, ValueError):
-            raise ModelError(f"{cfg_path} lacks the network description (layers, hidden, mixtures); "
-                             f"retrain it with `dancepose train`") from None
-        if missing:
-            raise ModelError(f"corrupt model weights {npz_path}: missing {', '.join(missing)}")
-        if arrays["feature_mean"].shape != (N_FEATURES,) or arrays["pose_mean"].shape != (N_JOINTS * 2,):
-            raise ModelError(f"model {d} was trained for other feature/pose sizes")
-        stats = {k: arrays.pop(k) for k in stat_keys}
-        weights = {k: v.astype(np.float32) for k, v in arrays.items()}
-        return cls(weights=weights, stats=stats, config=config, name=d.name)
+        n_phase = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, phase_harmonics=harmonics).n_phase
+        shapes = expected_shapes(layers=layers, hidden=hidden, mixtures=mixtures,
+                                 n_inputs=N_FEATURES + n_phase + N_POSE, head_extra=n_phase if to_head else 0,
+                                 phase_mean_harmonics=mean_harmonics)
+        validate_arrays(arrays, shapes=shapes, source=str(npz_path))
+        stats = {k: arrays.pop(k) for k in STAT_KEYS + (("phase_mean",) if mean_harmonics else ())}
+        weights = {k: v.astype(np.float32) for k, v in arrays.items() if k in shapes}
+        return cls(weights=weights, stats=stats, config=config, stages=stages or saved_stages, name=d.name)
 
     # ------------------------------------------------------------------ stepping
     def reset(self, seed: int = 0) -> None:
         """Start a new performance (state to zero, the rest pose as the previous pose)."""
         self._rng = np.random.default_rng(seed)
-        self._h = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
-        self._c = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
-        self._prev = ((self.rest_pose.reshape(-1) - self._pmean) / self._pstd).astype(np.float32)
-        self._gate = 0.0
-        self._power = 1e-6
-        self._peak = -60.0
-        self.intensity = 1.0
-        self._t = 0
-        self._eps = np.zeros(2 * N_JOINTS, np.float32)
-        self._k = -1
-        self._beats = 0
-        self._last_phase = 0.0
+        self.network.reset(prev_pose=self.rest_pose)
+        self.sampling.reset(self._rng)
+        self._beats = 0.0  # beat-clock count (in steps) and the pose segment being traversed
+        self._next_step = 0
+        self._last_beat_phase = None
+        self._from = self._to = self.rest_pose
+        self.dynamics.reset()
+        self.groove.reset()
+        self.silence.reset()
 
     def step(self, features: np.ndarray) -> np.ndarray:
-        """Advance one model frame.
+        """Advance one model frame through every stage.
 
         Parameters
         ----------
@@ -210,94 +586,40 @@ class Dancer:
         pose : np.ndarray [shape=(N_JOINTS, 2)] in body units (pelvis near the origin, y down,
             torso length ≈ 1).
         """
-        f = (np.asarray(features, dtype=np.float32) - self._fmean) / self._fstd
-        x = np.concatenate([f, self._prev])
-        w = self._w
-        for i in range(self.n_layers):
-            z = x @ w[f"lstm{i}_kernel"] + self._h[i] @ w[f"lstm{i}_recurrent"] + w[f"lstm{i}_bias"]
-            H = self.hidden
-            ig = _sigmoid(z[:H])
-            fg = _sigmoid(z[H:2 * H])
-            cc = np.tanh(z[2 * H:3 * H])
-            og = _sigmoid(z[3 * H:])
-            self._c[i] = fg * self._c[i] + ig * cc
-            self._h[i] = og * np.tanh(self._c[i])
-            x = self._h[i]
-        params = x @ w["head_kernel"] + w["head_bias"]
+        pose = self._beat_clock_pose(features) if self.steps_per_beat else self._network_pose(features)
+        pose = self.dynamics(pose, features)
+        pose = self.groove(pose, features, intensity=self.dynamics.intensity)
+        if self.stages.limbs.enabled:
+            pose = clamp_limb_lengths(pose, self.limb_max)
+        return self.silence(pose, features)
+
+    def _network_pose(self, features: np.ndarray) -> np.ndarray:
+        """One network step + sampling → the next pose (body units); fed back to the network."""
+        params = self.network.step(features)
         self.last_params = params  # mixture parameters of this step (for tests and inspection)
-        logits, mu, log_sigma = mdn_split(params, n_pose=2 * N_JOINTS, mixtures=self.mixtures)
-        rng = self._rng
-        if self.temperature > 0:
-            p = np.exp((logits - logits.max()) / self.temperature)
-            p /= p.sum()
-            keep = self._k >= 0 and p[self._k] > 0.1 and rng.random() < self.component_hold
-            k = self._k if keep else int(rng.choice(self.mixtures, p=p))
-        else:
-            k = int(np.argmax(logits))
-        self._k = k
-        y = mu[k]
-        if self.sigma_scale > 0:
-            r = self.noise_correlation
-            self._eps = r * self._eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self._eps.shape)
-            y = y + self.sigma_scale * np.exp(log_sigma[k]) * self._eps
-        self._prev = y.astype(np.float32)
-        danced = (y * self._pstd + self._pmean).reshape(N_JOINTS, 2)
-        danced = self._dynamics(danced, features)
-        danced = self._groove(danced, features)
-        # Limbs never grow past their longest length in the training data (1.1 × its 99th percentile).
-        danced = clamp_limb_lengths(danced, self.limb_max)
-        # Silence gate: fast attack, slower release, towards an idle sway.
-        target = 1.0 if float(features[COL_ACTIVITY]) > self.idle.threshold else 0.0
-        rate = self._up if target > self._gate else self._down
-        self._gate += rate * (target - self._gate)
-        self._t += 1
-        if self._gate > 0.999:
-            return danced
-        return self._gate * danced + (1.0 - self._gate) * self.idle_pose(self._t / MODEL_FPS)
+        y = self.sampling(params)
+        self.network.feedback(y)
+        return self.network.denormalise(y, features)
 
-    def _dynamics(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
-        dy = self.dynamics
-        power = 10.0 ** (float(features[COL_RMS_DB]) * 6.0)  # COL_RMS_DB holds dBFS / 60
-        self._power += self._lvl_alpha * (power - self._power)  # smoothed in power, not in dB
-        level = 10.0 * np.log10(self._power + 1e-12)
-        self._peak = max(self._peak - dy.decay_db_per_s / MODEL_FPS, level)
-        below = self._peak - level
-        self.intensity = float(np.clip(1.0 - (1.0 - dy.floor) * below / dy.range_db, dy.floor, 1.0))
-        return self.rest_pose + self.intensity * (pose - self.rest_pose)
+    def _beat_clock_pose(self, features: np.ndarray) -> np.ndarray:
+        """The beat clock: a network step each time the beat phase passes a step (1/N beat), predicting
+        the pose of the next step; in between, the pose moves from the last to the next step's pose as
+        the phase advances."""
+        from .network import beat_advance, beat_phase_of
 
-    def _groove(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
-        g = self.groove
-        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
-        if self._last_phase > 0.75 and phase < 0.25:
-            self._beats += 1
-        self._last_phase = phase
-        amount = min(1.0, float(features[COL_BEAT_CONF]) / g.full_confidence)
-        if amount <= 0 or (g.bounce == 0 and g.sway == 0):
-            return pose
-        out = pose.copy()
-        # Height above the lowest joint, 0…1: the feet stay planted, the body above bends and sways.
-        h = -pose[:, 1]
-        h = (h - h.min()) / max(float(h.max() - h.min()), 1e-6)
-        lift = np.clip(h * 2.0, 0.0, 1.0)  # knees move half as much as hips and above
-        beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
-        # A display that shows this pose `lead_s` after its audio was heard gets the groove of that later
-        # moment: the beat phase is a prediction, so the bounce can bottom out on the beat as it is seen.
-        ahead = phase + self.lead_s / beat_s
-        down = 0.5 * (1.0 + np.cos(2.0 * np.pi * ahead))  # 1 on the beat, 0 half-way between beats
-        side = np.cos(np.pi * (self._beats + ahead))  # extreme on every beat, period two beats
-        depth = g.bounce * float(np.clip(beat_s / 0.5, *g.depth_range))
-        out[:, 1] += self.intensity * amount * depth * down * lift
-        out[:, 0] += self.intensity * amount * g.sway * side * h
-        return out
+        phase = float(beat_phase_of(features))
+        last = phase if self._last_beat_phase is None else self._last_beat_phase
+        self._beats += float(beat_advance(np.array([phase]), last)[0]) * self.steps_per_beat
+        self._last_beat_phase = phase
+        while self._beats >= self._next_step:
+            self._from, self._to = self._to, self._network_pose(features)
+            self._next_step += 1
+        frac = float(np.clip(self._beats - (self._next_step - 1), 0.0, 1.0))
+        return self._from + frac * (self._to - self._from)
 
     def idle_pose(self, t: float) -> np.ndarray:
         """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""
-        pose = self.rest_pose.copy()
-        s = np.sin(2.0 * np.pi * self.idle.sway_hz * t)
-        height = -pose[:, 1] - float(np.min(-pose[:, 1]))  # 0 at the feet, up the body
-        pose[:, 0] += self.idle.sway_amp * s * height / max(float(height.max()), 1e-6)
-        pose[:, 1] += 0.3 * self.idle.sway_amp * np.sin(4.0 * np.pi * self.idle.sway_hz * t)
-        return pose
+        return self.silence.idle_pose(t)
 
     def generate(self, features: np.ndarray, *, seed: int = 0) -> np.ndarray:
         """A whole performance.  features [shape=(T, N_FEATURES)] → poses [shape=(T, N_JOINTS, 2)]."""

@@ -170,6 +170,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes-in-frame", type=float, default=10.0,
                    help="length of the continuous stay-in-frame run (0: skip)")
     p.add_argument("--no-model", action="store_true", help="do not generate; score files / real dance only")
+    groove = p.add_mutually_exclusive_group()
+    groove.add_argument("--groove", dest="groove", action="store_const", const=True, default=None,
+                        help="switch the dancer's groove stage (the hand-made bounce) on")
+    groove.add_argument("--no-groove", dest="groove", action="store_const", const=False,
+                        help="switch the groove stage off: the learned motion alone (default: as saved)")
     p.add_argument("--beats", action="store_true",
                    help="score the beat tracker instead: per clip of --data (with beats/) F-measure, CMLt, "
                         "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa")
@@ -189,7 +194,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     evaluate(poses=args.poses, audio=args.audio, model_dir=args.model, data=args.data, songs=args.songs,
              reactivity_tests=args.reactivity, minutes_in_frame=args.minutes_in_frame, out_dir=args.out,
-             seed=args.seed, generate=not args.no_model, quiet=args.quiet)
+             seed=args.seed, generate=not args.no_model, groove=args.groove, quiet=args.quiet)
     return 0
 
 

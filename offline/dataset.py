@@ -207,3 +207,37 @@ def split_songs(songs: list[Song], *, val_songs: int | None, seed: int) -> tuple
     rng.shuffle(rest)
     chosen = set((preferred + rest)[:k])
     return [s for s in songs if s.name not in chosen], [s for s in songs if s.name in chosen]
+
+
+def to_beat_clock(song: Song, *, steps_per_beat: int) -> Song:
+    """The song on the beat clock: one step each time its tracked beat phase advances 1/N beat.
+
+    Step ``k`` happens at the (fractional) frame where the beat count of the features — the causal beat
+    phase, as the live dancer hears it (:func:`dancepose.models.network.beat_advance`) — reaches
+    ``k / N``; its pose is the pose at that instant (interpolated).  The features of step ``k`` are those
+    of the frame where the dancer noticed step ``k - 1``: there it predicts the pose of step ``k`` and
+    moves towards it as the phase advances.  The network thus learns motion per phase step: the same
+    moves at any tempo take the same number of steps.
+    """
+    from dancepose.models.network import beat_advance, beat_phase_of
+
+    n = int(steps_per_beat)
+    count = np.cumsum(beat_advance(beat_phase_of(song.features), float(beat_phase_of(song.features[0]))))
+    steps = count * n
+    k = np.arange(int(np.ceil(steps[0])), int(np.floor(steps[-1])) + 1)
+    if len(k) < 2:
+        raise InputError(f"{song.name}: the beat phase barely advances; no beat-clock steps")
+    pos = np.interp(k, steps, np.arange(len(steps)))  # fractional frame of every step (steps is non-decreasing)
+    frame = np.minimum(np.ceil(pos - 1e-9).astype(int), len(steps) - 1)
+    i0 = np.floor(pos).astype(int)
+    i1 = np.minimum(i0 + 1, len(steps) - 1)
+    valid = song.valid[i0] & song.valid[i1]
+    t = pos / MODEL_FPS
+    heard = np.concatenate([frame[:1], frame[:-1]])  # step k is predicted when step k - 1 is noticed
+    out = Song(name=song.name, features=song.features[heard], valid=valid, style=song.style,
+               meta={**song.meta, "steps_per_beat": n, "step_frames": pos})
+    if song.poses3d is not None:
+        out.poses3d = resample(np.nan_to_num(song.poses3d), fps=MODEL_FPS, times=t).astype(np.float32)
+    if song.poses2d is not None:
+        out.poses2d = resample(song.poses2d, fps=MODEL_FPS, times=t).astype(np.float32)
+    return out

@@ -228,7 +228,108 @@ def beat_phase(*, music_beats: np.ndarray, kinematic_beats: np.ndarray) -> dict[
             "on_beat": float(z.real), "n": int(kb.size)}
 
 
+def kinematic_beat_rate(*, poses: np.ndarray, fps: float) -> float:
+    """Kinematic beats (speed minima, :func:`kinematic_beats`) per second of motion."""
+    fps = _check_fps(fps)
+    p = _check_poses(poses)
+    return float(len(kinematic_beats(poses=p, fps=fps)) / (p.shape[0] / fps))
+
+
+def beat_align_chance(*, music_beats: np.ndarray, kinematic_beats: np.ndarray, duration_s: float,
+                      n_shifts: int = 200, seed: int = 0, sigma_s: float = BAS_SIGMA_S) -> dict[str, float]:
+    """Beat Align Score against its chance level: the same kinematic beats shifted at random.
+
+    The chance level is the mean BAS of the kinematic beats circularly shifted by ``n_shifts`` offsets
+    drawn uniformly from ``[0, duration_s)`` (wrapping around the track): same number and spacing of
+    beats, no relation to the music.  Plain BAS rises with the number of kinematic beats; the ratio
+    does not.
+
+    Returns
+    -------
+    dict: ``bas``, ``chance`` (mean shifted BAS) and ``ratio`` = bas / chance (≈ 1 for motion unrelated
+    to the beats; NaN without music beats or kinematic beats).
+    """
+    mb = np.asarray(music_beats, dtype=np.float64).ravel()
+    kb = np.asarray(kinematic_beats, dtype=np.float64).ravel()
+    if not np.isfinite(duration_s) or duration_s <= 0:
+        raise ParameterError(f"duration_s must be positive, got {duration_s}")
+    bas = beat_align_score(music_beats=mb, kinematic_beats=kb, sigma_s=sigma_s)
+    if mb.size == 0 or kb.size == 0:
+        return {"bas": bas, "chance": float("nan"), "ratio": float("nan")}
+    shifts = np.random.default_rng(seed).uniform(0.0, duration_s, n_shifts)
+    chance = float(np.mean([beat_align_score(music_beats=mb, kinematic_beats=np.sort((kb + s) % duration_s),
+                                             sigma_s=sigma_s) for s in shifts]))
+    return {"bas": bas, "chance": chance, "ratio": bas / chance if chance > 0 else float("nan")}
+
+
+def bar_autocorrelation(*, poses: np.ndarray, fps: float, beat_period_s: float,
+                        beats: tuple[int, ...] = (2, 3, 4), tolerance: float = 0.06,
+                        signal_kind: str = "vertical") -> dict[str, object]:
+    """Which bar length the motion's periodicity marks: autocorrelation at 2, 3 and 4 beats.
+
+    The body's rise and fall (:func:`motion_signal`) is autocorrelated (normalised, 1 at lag 0); for
+    every ``k`` in ``beats`` the highest value within ``±tolerance`` of the lag ``k · beat_period_s`` is
+    taken.  The motion *marks* 3 beats when the 3-beat value is above both the 2- and 4-beat values
+    (a waltz's rise and fall once per bar), otherwise 2 or 4 (duple or quadruple metre).
+
+    Returns
+    -------
+    dict: ``acf`` {k: value}, ``marked`` (3, or 2/4: whichever of those is larger; 0 when the signal is
+    too short or flat).
+    """
+    fps = _check_fps(fps)
+    x = motion_signal(poses=poses, fps=fps, signal_kind=signal_kind).sum(axis=1)
+    n = x.size
+    out: dict[str, object] = {"acf": {k: float("nan") for k in beats}, "marked": 0}
+    if not np.isfinite(beat_period_s) or beat_period_s <= 0:
+        return out
+    max_lag = int(np.ceil(max(beats) * beat_period_s * (1 + tolerance) * fps)) + 1
+    if n < 2 * max_lag or not np.any(np.abs(x) > 1e-9):
+        return out
+    nfft = int(2 ** np.ceil(np.log2(2 * n)))
+    f = np.fft.rfft(x, n=nfft)
+    acf = np.fft.irfft(f * np.conj(f), n=nfft)[:max_lag + 1]
+    acf = acf / np.arange(n, n - max_lag - 1, -1)  # unbiased
+    acf = acf / acf[0]
+    vals = {}
+    for k in beats:
+        lo = int(np.floor(k * beat_period_s * (1 - tolerance) * fps))
+        hi = int(np.ceil(k * beat_period_s * (1 + tolerance) * fps))
+        vals[k] = float(acf[lo:hi + 1].max())
+    others = [vals[k] for k in beats if k != 3]
+    if 3 in vals and vals[3] > max(others):
+        marked = 3
+    else:
+        marked = max((k for k in beats if k != 3), key=lambda k: vals[k])
+    return {"acf": vals, "marked": int(marked)}
+
+
+def bar_marked_right(*, marked: int, beats_per_bar: int) -> bool:
+    """True when the marked bar fits the metre: 3 for 3/4, 2 or 4 for 2/4 and 4/4."""
+    return bool(marked == 3) if beats_per_bar == 3 else marked in (2, 4)
+
+
 # ------------------------------------------------------------------------------- tempo
+def motion_signal(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical",
+                  drift_s: float = 4.0) -> np.ndarray:
+    """The rise and fall of the body with slow drift removed, zero mean.
+
+    ``"vertical"``: the mean y of all joints after :func:`remove_drift` [shape=(T, 1)]; ``"all"``: every
+    drift-removed coordinate [shape=(T, 2J)].  Motion slower than ``drift_s`` is removed as well.
+    """
+    p = _check_poses(poses)
+    fps = _check_fps(fps)
+    p = np.nan_to_num(remove_drift(poses=p, fps=fps, window_s=drift_s))
+    if signal_kind == "vertical":
+        x = p[..., 1].mean(axis=1, keepdims=True)
+    elif signal_kind == "all":
+        x = p.reshape(p.shape[0], -1)
+    else:
+        raise ParameterError(f"signal_kind must be 'vertical' or 'all', got {signal_kind!r}")
+    x = x - ndimage.uniform_filter1d(x, size=max(1, int(round(drift_s * fps))), axis=0, mode="nearest")
+    return x - x.mean(axis=0)
+
+
 def motion_period(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical",
                   min_period_s: float = 0.25, max_period_s: float = 2.5, drift_s: float = 4.0,
                   min_prominence: float = 4.0) -> float:
@@ -247,17 +348,8 @@ def motion_period(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical
     float seconds; NaN when the motion shows no periodicity (the peak is less than ``min_prominence``
     times the median power of the band).
     """
-    p = _check_poses(poses)
     fps = _check_fps(fps)
-    p = np.nan_to_num(remove_drift(poses=p, fps=fps, window_s=drift_s))
-    if signal_kind == "vertical":
-        x = p[..., 1].mean(axis=1, keepdims=True)
-    elif signal_kind == "all":
-        x = p.reshape(p.shape[0], -1)
-    else:
-        raise ParameterError(f"signal_kind must be 'vertical' or 'all', got {signal_kind!r}")
-    x = x - ndimage.uniform_filter1d(x, size=max(1, int(round(drift_s * fps))), axis=0, mode="nearest")
-    x = x - x.mean(axis=0)
+    x = motion_signal(poses=poses, fps=fps, signal_kind=signal_kind, drift_s=drift_s)
     n = x.shape[0]
     if n < 4 or not np.any(np.abs(x) > 1e-9):
         return float("nan")

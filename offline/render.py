@@ -97,7 +97,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     """
     from dancepose.models.audio import is_silent, load_audio
     from dancepose.models.dancer import Dancer
-    from dancepose.models.features import music_features
+    from dancepose.models.perform import perform
     from dancepose.models.posefile import PoseSequence
     from dancepose.models.cli import progress
     from dancepose.models.media import draw
@@ -127,8 +127,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
                             floor_units=draw.floor_units_for(dancer.rest_pose))
     track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2)
 
-    features = music_features(y=y)
-    poses = dancer.generate(features, seed=seed)
+    poses = perform(y, dancer=dancer, seed=seed).poses
     n_frames = n_video_frames(len(y), fps=fps)
     poses_px = draw.pose_to_pixels(resample_poses(poses, n_frames=n_frames, fps=fps),
                                    width=width, height=height)

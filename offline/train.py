@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION
+from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, GrooveConfig, SamplingConfig, StageConfig
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
-from dancepose.models.network import NetworkConfig, build_model, export_weights, mdn_loss
+from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, mdn_loss,
+                                      phase_inputs, phase_mean_pose, phase_pairs)
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
-from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs
+from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs, to_beat_clock
 
 N_POSE = N_JOINTS * 2
 
@@ -45,6 +46,7 @@ class TrainConfig:
     sigma_scale: float = 1.2  # scale of the sampled spread at generation
     noise_correlation: float = 0.95  # frame-to-frame correlation of the sampling noise
     component_hold: float = 0.95  # probability of keeping the current mixture component
+    groove: bool = True  # the shipped dancer's groove stage (hand-made bounce) on or off
 
 
 def _valid_starts(song: Song, length: int) -> np.ndarray:
@@ -65,33 +67,42 @@ def _window_poses(song: Song, start: int, length: int, rng: np.random.Generator,
     return song_poses_2d(sub, yaw_deg=yaw, mirrored=mirrored)
 
 
+def tempo_columns(names: tuple[str, ...] = FEATURE_NAMES) -> list[int]:
+    """Columns holding log2(BPM / 120) (``tempo``): shifted by log2(speed) when a window is stretched."""
+    return [i for i, n in enumerate(names) if n == "tempo"]
+
+
 def stretch_window(feats: np.ndarray, poses: np.ndarray, *, speed: float, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Play a window ``speed`` times faster: music features and poses resampled together.
 
     feats [shape=(m, N_FEATURES)], poses [shape=(m, ...)] with m ≥ (length) * speed + 2 frames →
     ([shape=(length + 1, N_FEATURES)], [shape=(length + 1, ...)]).  The tempo feature is shifted by
-    log2(speed) and the beat phase (sin, cos) re-normalised, so the window reads as the same dance to
-    the same music at another tempo — which teaches the dancer to follow the tempo it hears.
+    log2(speed) and every phase (sin, cos) pair — beat, and bar when the features have one — is
+    re-normalised, so the window reads as the same dance to the same music at another tempo: the
+    phases run ``speed`` times faster with the motion, which teaches the dancer to follow the tempo and
+    the bar it hears.
     """
-    from dancepose.models.features import COL_BEAT_COS, COL_BEAT_SIN, COL_TEMPO
-
     pos = np.arange(length + 1) * speed
     f = resample(feats, fps=1.0, times=pos).astype(np.float32)
-    f[:, COL_TEMPO] += np.log2(speed)
-    norm = np.hypot(f[:, COL_BEAT_SIN], f[:, COL_BEAT_COS])
-    norm = np.where(norm < 1e-6, 1.0, norm)
-    f[:, COL_BEAT_SIN] /= norm
-    f[:, COL_BEAT_COS] /= norm
+    for c in tempo_columns():
+        f[:, c] += np.log2(speed)
+    for cs, cc in phase_pairs():
+        norm = np.hypot(f[:, cs], f[:, cc])
+        norm = np.where(norm < 1e-6, 1.0, norm)
+        f[:, cs] /= norm
+        f[:, cc] /= norm
     return f, resample(poses, fps=1.0, times=pos).astype(np.float32)
 
 
 class WindowSampler:
     """Draws (music, previous pose, flag) → pose windows from songs."""
 
-    def __init__(self, songs: list[Song], *, cfg: TrainConfig) -> None:
+    def __init__(self, songs: list[Song], *, cfg: TrainConfig, stretch: bool = True) -> None:
         self.cfg = cfg
         self.songs = songs
-        self.span = int(np.ceil(cfg.window * max(cfg.tempo_augment, 1.0))) + 2
+        #: Tempo-stretch augmentation (off on the beat clock, where a step is a fraction of a beat at any tempo).
+        self.stretch = stretch
+        self.span = int(np.ceil(cfg.window * max(cfg.tempo_augment if stretch else 1.0, 1.0))) + 2
         self.starts = [_valid_starts(s, self.span) for s in songs]
         weights = np.array([len(s) for s in self.starts], dtype=np.float64)
         if weights.sum() == 0:
@@ -108,17 +119,21 @@ class WindowSampler:
             start = int(rng.choice(self.starts[k]))
             song = self.songs[k]
             a = self.cfg.tempo_augment
-            speed = float(np.exp(rng.uniform(-np.log(a), np.log(a)))) if augment and a > 1 else 1.0
+            speed = float(np.exp(rng.uniform(-np.log(a), np.log(a)))) if augment and a > 1 and self.stretch else 1.0
             pose_span = _window_poses(song, start, self.span, rng, augment)
             feats[i], p = stretch_window(song.features[start:start + self.span + 1], pose_span,
                                          speed=speed, length=L)
             poses[i] = p.reshape(L + 1, N_POSE)
         return feats, poses
 
-    def batch(self, n: int, rng: np.random.Generator, stats: dict, *, augment: bool = True
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, n: int, rng: np.random.Generator, stats: dict, *, augment: bool = True,
+              phase_harmonics: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs [shape=(n, window, N_FEATURES + N_POSE + 1 + n_phase)] and targets [shape=(n, window, N_POSE)]
+        (see :func:`dancepose.models.network.build_model`)."""
         cfg = self.cfg
         feats, poses = self.raw(n, rng, augment=augment)
+        if "phase_mean" in stats:  # the network models the motion around the phase-functioned mean pose
+            poses = poses - phase_mean_pose(feats, stats["phase_mean"])
         f = (feats[:, 1:] - stats["feature_mean"]) / stats["feature_std"]
         p = (poses - stats["pose_mean"]) / stats["pose_std"]
         prev = p[:, :-1] + cfg.input_noise * rng.standard_normal(p[:, :-1].shape).astype(np.float32)
@@ -128,19 +143,31 @@ class WindowSampler:
             phase = int(rng.integers(cycle))
             t = np.arange(cfg.window)
             flag[i, :, 0] = ((t < cfg.warmup_frames) | (((t + phase) % cycle) < cfg.teacher_frames))
-        x = np.concatenate([f, prev, flag], axis=-1).astype(np.float32)
+        phase = phase_inputs(feats[:, 1:], harmonics=phase_harmonics)
+        x = np.concatenate([f, prev, flag, phase], axis=-1).astype(np.float32)
         return x, p[:, 1:].astype(np.float32)
 
 
-def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Generator) -> dict:
-    """Normalisation statistics, rest pose and limb limits from the training songs."""
+def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Generator, *,
+                  phase_mean_harmonics: int = 0) -> dict:
+    """Normalisation statistics, rest pose and limb limits from the training songs (and, with
+    ``phase_mean_harmonics``, the phase-functioned mean pose; the pose statistics are then those of the
+    motion around it)."""
     allf = np.concatenate([s.features[s.valid] for s in songs])
     fmean, fstd = allf.mean(0), allf.std(0)
     fstd = np.where(fstd < 1e-3, 1.0, fstd)
-    _, poses = sampler.raw(min(400, 8 * len(songs) + 40), rng)
+    feats, poses = sampler.raw(min(400, 8 * len(songs) + 40), rng)
+    extra = {}
+    flat_f, flat_p = feats.reshape(-1, feats.shape[-1]), poses.reshape(-1, N_POSE)
+    if phase_mean_harmonics:
+        extra["phase_mean"] = fit_phase_mean(flat_f, flat_p, harmonics=phase_mean_harmonics)
+        resid = flat_p - phase_mean_pose(flat_f, extra["phase_mean"])
+    else:
+        resid = flat_p
+    resid = resid[np.isfinite(resid).all(axis=1)]
     pts = poses.reshape(-1, N_JOINTS, 2)
     pts = pts[np.isfinite(pts).all(axis=(1, 2))]
-    pmean, pstd = pts.reshape(len(pts), -1).mean(0), pts.reshape(len(pts), -1).std(0)
+    pmean, pstd = resid.mean(0), resid.std(0)
     pstd = np.where(pstd < 1e-3, 1.0, pstd)
     # Rest pose: frames facing the camera (wide shoulders), oriented with the right side on image left.
     width = pts[:, Joint.L_SHOULDER, 0] - pts[:, Joint.R_SHOULDER, 0]
@@ -151,7 +178,7 @@ def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Gene
     limb_max = 1.1 * np.quantile(limb_lengths_by_child(pts), 0.99, axis=0)
     return {"feature_mean": fmean.astype(np.float32), "feature_std": fstd.astype(np.float32),
             "pose_mean": pmean.astype(np.float32), "pose_std": pstd.astype(np.float32),
-            "rest_pose": rest.astype(np.float32), "limb_max": limb_max.astype(np.float32)}
+            "rest_pose": rest.astype(np.float32), "limb_max": limb_max.astype(np.float32), **extra}
 
 
 def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg: TrainConfig,
@@ -167,8 +194,9 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
         "feature_version": FEATURE_VERSION, "feature_names": list(FEATURE_NAMES),
         "skeleton": SKELETON_NAME, "skeleton_version": SKELETON_VERSION, "joint_names": list(JOINT_NAMES),
         "fps": MODEL_FPS, "network": net.to_dict(), "training": asdict(cfg),
-        "generation": {"temperature": cfg.temperature, "sigma_scale": cfg.sigma_scale,
-                       "noise_correlation": cfg.noise_correlation, "component_hold": cfg.component_hold},
+        "stages": StageConfig(sampling=SamplingConfig(
+            temperature=cfg.temperature, sigma_scale=cfg.sigma_scale, noise_correlation=cfg.noise_correlation,
+            component_hold=cfg.component_hold), groove=GrooveConfig(enabled=cfg.groove)).to_dict(),
         "summary": summary,
     }
     tmpc = out_dir / "config.json.part"
@@ -216,7 +244,8 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     max_minutes : float or None
         Stop after the epoch that crosses this wall-clock budget.
     net : dict or None
-        Overrides of :class:`~dancepose.models.network.NetworkConfig` (hidden, layers, dropout).
+        Overrides of :class:`~dancepose.models.network.NetworkConfig` (hidden, layers, dropout,
+        phase_harmonics, phase_to_head).
     songs : list of Song or None
         Already loaded songs (``data`` is then only recorded).
 
@@ -237,19 +266,25 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     train, val = split_songs(songs, val_songs=val_songs, seed=seed)
     if not train:
         raise InputError("no training songs")
+    netcfg = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, **(net or {}))
+    if netcfg.steps_per_beat:
+        train = [to_beat_clock(s, steps_per_beat=netcfg.steps_per_beat) for s in train]
+        val = [to_beat_clock(s, steps_per_beat=netcfg.steps_per_beat) for s in val]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    sampler = WindowSampler(train, cfg=cfg)
-    val_sampler = WindowSampler(val, cfg=cfg) if val else None
-    stats = compute_stats(train, sampler, rng)
-    netcfg = NetworkConfig(n_features=N_FEATURES, n_pose=N_POSE, **(net or {}))
+    stretch = not netcfg.steps_per_beat
+    sampler = WindowSampler(train, cfg=cfg, stretch=stretch)
+    val_sampler = WindowSampler(val, cfg=cfg, stretch=stretch) if val else None
+    stats = compute_stats(train, sampler, rng, phase_mean_harmonics=netcfg.phase_mean_harmonics)
     model = build_model(**netcfg.to_dict())
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
                   loss=mdn_loss(n_pose=N_POSE, mixtures=netcfg.mixtures))
-    val_xy = val_sampler.batch(256, np.random.default_rng(seed + 1), stats, augment=True) if val_sampler else None
+    ph = netcfg.phase_harmonics
+    val_xy = val_sampler.batch(256, np.random.default_rng(seed + 1), stats, augment=True,
+                               phase_harmonics=ph) if val_sampler else None
     history: list[dict] = []
     best = np.inf
     steps = max(1, cfg.windows_per_epoch // cfg.batch_size)
@@ -257,7 +292,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
                "train_frames": int(sum(s.n_frames for s in train)), "seed": seed}
     for epoch in range(1, epochs + 1):
         te = time.time()
-        x, y = sampler.batch(steps * cfg.batch_size, rng, stats)
+        x, y = sampler.batch(steps * cfg.batch_size, rng, stats, phase_harmonics=ph)
         bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=quiet)
         losses = []
         for b in range(steps):

@@ -90,7 +90,18 @@ def test_ground_truth_rows_and_discrimination_note(shared_data, tmp_path):
     waltz = next(r for r in report["rows"] if r["song"] == "DANCE_W_4" and r["kind"] == "gt")
     assert waltz["tempo_followed"] and waltz["tempo_multiple"] == 3.0  # rise & fall once per bar
     disc = report["summary"]["discrimination"]
-    assert set(disc) == {"bas", "on_beat", "tempo_error"}
+    assert set(disc) == {"bas", "bas_over_chance", "on_beat", "tempo_error"}
+    # reference beats and metre from ../shared/data/beats: the real waltz marks 3 beats, the cha-cha 2 or 4
+    cha = next(r for r in report["rows"] if r["song"] == "DANCE_C_8" and r["kind"] == "gt")
+    assert waltz["beats_per_bar"] == 3 and cha["beats_per_bar"] == 4
+    assert waltz["bar_marked_beats"] == 3 and waltz["bar_right"]
+    assert cha["bar_marked_beats"] in (2, 4) and cha["bar_right"]
+    # real ballroom dance is barely beat-locked in its speed minima: BAS ≈ its chance level
+    for r in (waltz, cha):
+        assert 0.5 < r["bas_over_chance"] < 1.6 and 0 < r["bas_chance"] < 1
+    real = report["summary"]["real"]
+    assert real["bar_marked"] == 1.0 and real["fid_real_vs_real"] > 0
+    assert 0.5 < real["kinematic_beat_rate"] < 4  # speed minima per second of real ballroom
     assert report["notes"] and "discriminat" in report["notes"][0]
     assert report["summary"]["references"]["dwm_train"]["diversity"] > 0
     assert (tmp_path / "eval_DANCE_W_4.png").is_file()
@@ -115,4 +126,55 @@ def test_cli_model_reactivity_report(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert {t["bpm"] for t in report["reactivity"]["tempo"]} == set(drumloops.TEST_TEMPI)
     assert {"tempo", "settle", "resume", "in_frame", "limbs", "freeze"} <= set(report["targets"])
+    t = report["targets"]["tempo"]
+    assert t["comparison"] == ">=" and t["ok"] == (t["value"] >= t["threshold"])
     assert (out / "eval_loop_silence_gaps.png").is_file()
+
+
+def test_targets_are_data_and_check_their_comparison():
+    from dancepose.offline.evaluation.targets import TARGETS, Target, check_targets
+
+    names = [t.name for t in TARGETS]
+    assert len(names) == len(set(names))
+    assert {"speed", "kinematic_beats", "diversity", "fid", "bas_chance", "bar", "freeze", "limbs", "in_frame",
+            "tempo"} <= set(names)
+    between = Target("x", "f", "between", (0.8, 1.25), "r")
+    assert between.check(1.0) and not between.check(1.3) and not between.check(0.79)
+    assert not between.check(float("nan")) and not between.check(None)
+    out = check_targets({"speed_ratio": 1.42, "fid_over_real": 12.0, "unrelated": 1})
+    assert set(out) == {"speed", "fid"}  # only figures that were measured
+    assert out["speed"]["ok"] is False and out["fid"]["ok"] is True
+    with pytest.raises(ValueError):
+        Target("y", "f", "between", 1.0, "r")
+
+
+def test_generated_rows_with_groove_off_and_ratios_to_real(shared_data, tmp_path):
+    """The model on two real songs (not trained on) with its groove stage on and off: every ratio to real
+    dance is reported, and the figures differ (the switch acts)."""
+    from dancepose.offline.evaluate import evaluate
+
+    kw = dict(data=shared_data, songs=["DANCE_C_8", "DANCE_W_4"], minutes_in_frame=0, quiet=True)
+    on = evaluate(out_dir=tmp_path / "on", groove=True, **kw)
+    off = evaluate(out_dir=tmp_path / "off", groove=False, **kw)
+    assert off["groove"] is False and on["groove"] is True
+    for rep in (on, off):
+        v = rep["summary"]["vs_real"]
+        for k in ("speed_ratio", "kinematic_beat_rate_ratio", "diversity_ratio", "fid_over_real",
+                  "bas_over_chance", "bar_marked"):
+            assert v[k] is not None and np.isfinite(v[k]), k
+        assert {"speed", "kinematic_beats", "diversity", "fid", "bas_chance", "bar"} <= set(rep["targets"])
+    assert on["summary"]["vs_real"]["speed_ratio"] != off["summary"]["vs_real"]["speed_ratio"]
+
+
+def test_reference_beats_segment_and_metre(shared_data, tmp_path):
+    from dancepose.models.errors import InputError
+    from dancepose.offline.evaluate import reference_beats
+
+    ref = reference_beats(path=shared_data / "beats" / "DANCE_W_4.beats", offset_s=10.0, duration_s=20.0)
+    assert ref.beats_per_bar == 3 and 80 < ref.tempo_bpm < 90  # a waltz, README: 84–97 BPM
+    assert ref.times.min() >= 0 and ref.times.max() <= 20.0
+    assert reference_beats(path=tmp_path / "none.beats") is None
+    bad = tmp_path / "bad.beats"
+    bad.write_text("1.0\tx\n")
+    with pytest.raises(InputError, match="malformed"):
+        reference_beats(path=bad)

@@ -178,3 +178,63 @@ def test_preparation_helpers():
         m.joint_speed(poses=np.zeros((10, 15)), fps=30)
     with pytest.raises(ParameterError):
         m.kinematic_beats(poses=poses, fps=0)
+
+
+# ------------------------------------------------------------------ BAS against chance, bar, rates
+def test_beat_align_chance_separates_locked_from_unrelated_motion():
+    beats = np.arange(0.5, 30, 0.5)
+    locked = m.kinematic_beats(poses=beat_dance(seconds=30, beat_s=0.5), fps=FPS)
+    c = m.beat_align_chance(music_beats=beats, kinematic_beats=locked, duration_s=30.0)
+    assert c["bas"] > 0.9 and c["chance"] < 0.5 and c["ratio"] > 2.0
+    # the same beats at another tempo: unrelated to the music, ratio ≈ 1
+    other = m.kinematic_beats(poses=beat_dance(seconds=30, beat_s=0.37), fps=FPS)
+    u = m.beat_align_chance(music_beats=beats, kinematic_beats=other, duration_s=30.0)
+    assert 0.6 < u["ratio"] < 1.5
+    # many more kinematic beats raise plain BAS and its chance level alike, not the ratio
+    rng = np.random.default_rng(0)
+    dense = np.sort(rng.uniform(0, 30, 300))
+    d = m.beat_align_chance(music_beats=beats, kinematic_beats=dense, duration_s=30.0)
+    sparse = np.sort(rng.uniform(0, 30, 30))
+    s = m.beat_align_chance(music_beats=beats, kinematic_beats=sparse, duration_s=30.0)
+    assert d["bas"] > 2 * s["bas"] and 0.7 < d["ratio"] < 1.3 and 0.5 < s["ratio"] < 1.6
+    assert np.isnan(m.beat_align_chance(music_beats=beats, kinematic_beats=[], duration_s=30.0)["ratio"])
+    with pytest.raises(ParameterError):
+        m.beat_align_chance(music_beats=beats, kinematic_beats=dense, duration_s=0.0)
+
+
+@pytest.mark.parametrize("bar_beats, want", [(3, 3), (2, (2, 4)), (4, (2, 4)), (1, (2, 4))])
+def test_bar_autocorrelation_of_a_known_bounce(bar_beats, want):
+    beat_s = 0.6
+    t = np.arange(40 * FPS) / FPS
+    rng = np.random.default_rng(bar_beats)
+    poses = np.repeat(base_pose()[None], len(t), axis=0) + rng.normal(0, 0.01, (len(t), 15, 2))
+    poses[:, :, 1] += 0.2 * np.sin(2 * np.pi * t / (bar_beats * beat_s))[:, None]
+    r = m.bar_autocorrelation(poses=poses, fps=FPS, beat_period_s=beat_s)
+    assert r["marked"] in np.atleast_1d(want), r
+    assert m.bar_marked_right(marked=r["marked"], beats_per_bar=3) == (bar_beats == 3)
+    assert m.bar_marked_right(marked=r["marked"], beats_per_bar=4) == (bar_beats != 3)
+    short = m.bar_autocorrelation(poses=poses[:60], fps=FPS, beat_period_s=beat_s)
+    assert short["marked"] == 0  # too short for a 4-beat lag
+
+
+def test_kinematic_beat_rate_counts_speed_minima():
+    rate = m.kinematic_beat_rate(poses=beat_dance(seconds=30, beat_s=0.5), fps=FPS)
+    assert rate == pytest.approx(2.0, abs=0.1)
+
+
+def test_real_dance_marks_its_bar_and_is_barely_beat_locked(shared_data):
+    """Real data with the reference beats: waltz motion marks 3 beats, cha-cha 2 or 4; BAS ≈ chance."""
+    for name, meter in (("DANCE_W_4", 3), ("DANCE_W_18", 3), ("DANCE_C_8", 4), ("DANCE_R_8", 4)):
+        with np.load(shared_data / "dance_with_melody" / name / "motion.npz") as z:
+            canon, _ = adapt(z["joints"], source="dwm23")
+            offset = float(z["audio_offset_s"])
+        p = to_body_units(m.resample_poses(poses=rotate_yaw_project(canon), fps_in=25, fps_out=FPS), fps=FPS)
+        b = np.loadtxt(shared_data / "beats" / f"{name}.beats")
+        t = b[:, 0] - offset
+        t = t[(t >= 0) & (t <= len(p) / FPS)]
+        assert int(b[:, 1].max()) == meter
+        r = m.bar_autocorrelation(poses=p, fps=FPS, beat_period_s=float(np.median(np.diff(t))))
+        assert m.bar_marked_right(marked=r["marked"], beats_per_bar=meter), (name, r)
+        c = m.beat_align_chance(music_beats=t, kinematic_beats=m.kinematic_beats(poses=p, fps=FPS),
+                                duration_s=len(p) / FPS)
+        assert 0.5 < c["ratio"] < 1.5, (name, c)

@@ -1,0 +1,59 @@
+"""The report's pictures: per song, music beats vs kinematic beats and motion energy over loudness."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dancepose.models.clock import MODEL_FPS
+from dancepose.offline import metrics
+from dancepose.offline.evaluation.load import loudness_db
+
+
+def plot_song(*, path: Path, title: str, panels: list[tuple[str, np.ndarray, np.ndarray | None]],
+              beats: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
+    """PNG: per panel, music beats vs kinematic beats over the smoothed joint speed (top) and motion energy
+    over the loudness envelope (bottom).
+
+    panels: (label, poses (T, J, 2), audio or None); beats[label] = (music beats, kinematic beats).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import ndimage
+
+    fig, axes = plt.subplots(2 * len(panels), 1, figsize=(12, 2.6 * 2 * len(panels)), squeeze=False)
+    for i, (label, poses, y) in enumerate(panels):
+        t = np.arange(len(poses)) / MODEL_FPS
+        speed = ndimage.gaussian_filter1d(metrics.joint_speed(poses=poses, fps=MODEL_FPS),
+                                          metrics.KINEMATIC_SIGMA_S * MODEL_FPS)
+        mb, kb = beats[label]
+        ax = axes[2 * i, 0]
+        ax.plot(t, speed, lw=0.8, color="0.3", label="mean joint speed (smoothed)")
+        for b in mb:
+            ax.axvline(b, color="tab:red", lw=0.6, alpha=0.6)
+        ax.plot(kb, np.interp(kb, t, speed), "v", color="tab:blue", ms=4, label="kinematic beats")
+        ax.plot([], [], color="tab:red", lw=0.8, label="music beats")
+        ax.set_ylabel("torso/s")
+        ax.set_title(f"{title} — {label}: music beats vs kinematic beats", fontsize=9)
+        ax.legend(loc="upper right", fontsize=7)
+        ax = axes[2 * i + 1, 0]
+        energy = metrics.motion_energy(poses=poses, fps=MODEL_FPS)
+        ax.plot(t, energy, color="tab:green", lw=1.0, label="motion energy (0.5 s)")
+        ax.set_ylabel("torso/s")
+        if y is not None:
+            ax2 = ax.twinx()
+            ax2.plot(t, loudness_db(y=y, n_frames=len(poses)), color="tab:orange", lw=0.8, alpha=0.8, label="loudness (0.5 s)")
+            ax2.set_ylabel("dBFS")
+            ax2.legend(loc="upper left", fontsize=7)
+        ax.set_xlabel("time (s)")
+        ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".part.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

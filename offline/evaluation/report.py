@@ -1,0 +1,383 @@
+"""``dancepose evaluate``: run the report — load, score, check the targets, plot, print and save.
+
+Rows (one per song and kind):
+
+* ``generated`` — the model dancing to a validation song of Dance with Melody (songs it was not trained
+  on, :data:`dancepose.offline.dataset.VALIDATION_SONGS`), scored on the danced segment of the song;
+* ``gt`` — the real dance against its own music;
+* ``gt_mismatched`` — the same real dance against the beats of *another* song (a reference for chance);
+* ``file`` — pose files given on the command line (e.g. ``dancepose render --save-pose``) with their audio;
+* ``loop`` — the model on synthesised drum loops (80–160 BPM, silence gaps, quiet vs loud).
+
+Written as a table on stdout, ``report.json`` and one PNG per song (music beats vs kinematic beats;
+motion energy over the loudness envelope).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from dancepose.models.audio import load_audio
+from dancepose.models.clock import MODEL_FPS, SAMPLE_RATE
+from dancepose.models.errors import InputError, ParameterError
+from dancepose.offline import drumloops, metrics
+from dancepose.offline.dataset import VALIDATION_SONGS
+from dancepose.offline.evaluation.load import (AUDIBLE_DBFS, Track, dwm_dir, in_frame_pixels, load_aistpp_2d,
+                                               load_dwm_2d, load_pose_track, loudness_db, reference_beats,
+                                               track_beats)
+from dancepose.offline.evaluation.plots import plot_song
+from dancepose.offline.evaluation.score import (GAP_BPM, EvalConfig, reactivity, real_limb_reference,
+                                                score_track, summarise)
+from dancepose.offline.evaluation.targets import TARGETS, check_targets
+
+
+def _public(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, (np.floating, float)):
+            v = None if not np.isfinite(v) else round(float(v), 4)
+        elif isinstance(v, np.integer):
+            v = int(v)
+        elif isinstance(v, np.bool_):
+            v = bool(v)
+        out[k] = v
+    return out
+
+
+def _check(value: float, ok: bool) -> str:
+    if ok:
+        return "✓"
+    return "–" if value is None or np.isnan(value) else "✗"
+
+
+def _fmt(v: Any, nd: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(v)
+    if isinstance(v, (float, np.floating)):
+        return ("never" if np.isinf(v) else "–") if not np.isfinite(v) else f"{v:.{nd}f}"
+    return str(v)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items() if not str(k).startswith("_")}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not np.isfinite(obj) else round(float(obj), 4)
+    return obj
+
+
+def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | os.PathLike] = (),
+             model_dir: str | os.PathLike | None = None, data: str | os.PathLike | None = None,
+             songs: Sequence[str] | None = None, reactivity_tests: bool = False,
+             minutes_in_frame: float = 10.0, out_dir: str | os.PathLike = "eval_report", seed: int = 0,
+             generate: bool = True, groove: bool | None = None, config: EvalConfig = EvalConfig(),
+             quiet: bool = False) -> dict:
+    """Score dancing: pose files, the model on validation songs and drum loops, and real dance.
+
+    Parameters
+    ----------
+    poses : sequence of paths
+        ``.pose.npz`` files to score (generated or extracted); their music is ``audio`` (same order) or
+        found beside them.
+    audio : sequence of paths
+        Music of ``poses`` (empty: look beside each pose file).
+    model_dir : path or None
+        Dancer to generate with (None: the shipped default).
+    data : path or None
+        Dance-with-Melody folder (or the shared data root holding it): real-dance rows, and the model on
+        the validation songs.  Reference beats are read from ``beats/`` beside ``dance_with_melody/``.
+    songs : sequence of str or None
+        DwM sequences to use (default: ``dataset.VALIDATION_SONGS``).
+    reactivity_tests : bool
+        Run the drum-loop tests (tempo 80–160 BPM, silence gaps, quiet vs loud).
+    minutes_in_frame : float
+        Length of the continuous generation of the stay-in-frame test (0: skip).
+    out_dir : path
+        Where ``report.json`` and the PNGs go.
+    seed : int
+        Generation seed.
+    generate : bool
+        False: no model at all (score files and real dance only).
+    groove : bool or None
+        None: the dancer's groove stage (the hand-made bounce) as saved with the model; False: off (the
+        learned motion alone); True: on.
+    config : EvalConfig
+    quiet : bool
+        No progress bars and no table on stdout.
+
+    Returns
+    -------
+    dict — the report (also written to ``out_dir/report.json``).
+    """
+    from tqdm import tqdm
+
+    from dancepose.models.perform import perform
+
+    out_dir = Path(out_dir)
+    if audio and len(audio) != len(poses):
+        raise ParameterError(f"give one --audio per pose file ({len(poses)} pose files, {len(audio)} audio)")
+    if minutes_in_frame < 0:
+        raise ParameterError(f"minutes_in_frame must be ≥ 0, got {minutes_in_frame}")
+    if not poses and data is None and not generate:
+        raise ParameterError("nothing to evaluate: give pose files, --data or allow generation")
+    for p in list(poses) + list(audio):
+        if not Path(p).is_file():
+            raise InputError(f"file not found: {p}")
+    if data is not None:
+        dwm_dir(Path(data))
+    if not poses and data is None:
+        reactivity_tests = True  # bare `dancepose evaluate`: the model on drum loops
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    dancer = None
+    if generate and (data is not None or reactivity_tests or minutes_in_frame > 0):
+        from dancepose.models.dancer import Dancer
+
+        dancer = Dancer.load(model_dir)
+        if groove is not None and groove != dancer.stages.groove.enabled:
+            dancer = dancer.with_stages(groove=dataclasses.replace(dancer.stages.groove, enabled=bool(groove)))
+    rows: list[dict] = []
+    plots: list[str] = []
+    notes: list[str] = []
+
+    # ---------------------------------------------------------------- pose files
+    for i, p in enumerate(tqdm(list(poses), desc="pose files", unit="file", disable=quiet)):
+        tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)
+        row = score_track(tr, config=config, seed=seed)
+        rows.append(row)
+        png = out_dir / f"eval_{tr.name}.png"
+        plot_song(path=png, title=tr.name, panels=[("file", tr.poses, tr.y)],
+                  beats={"file": (row["_music_beats"], row["_kinematic_beats"])})
+        plots.append(str(png))
+
+    # ---------------------------------------------------------------- DwM songs
+    features_for_long_run: list[np.ndarray] = []
+    ref_feats: dict[str, np.ndarray] = {}
+    limb_ref: np.ndarray | None = None
+    if data is not None:
+        dwm = dwm_dir(Path(data))
+        beats_dir = dwm.parent / "beats"
+        names = list(songs) if songs else [s for s in VALIDATION_SONGS if (dwm / s).is_dir()]
+        missing = [s for s in names if not (dwm / s / "motion.npz").is_file()]
+        if missing:
+            raise InputError(f"unknown Dance-with-Melody sequence(s) in {dwm}: {', '.join(missing)}")
+        if not names:
+            raise InputError(f"none of the validation songs is in {dwm}")
+        if not beats_dir.is_dir():
+            notes.append(f"no reference beats in {beats_dir}: music beats tracked with librosa, no bar figures")
+        loaded = {}
+        limb_ref = real_limb_reference([load_dwm_2d(dwm / n)[0] for n in names])
+        for name in tqdm(names, desc="songs", unit="song", disable=quiet):
+            gt, offset, dur = load_dwm_2d(dwm / name)
+            y_song = load_audio(dwm / name / "audio.mp3", duration=offset + dur + 0.2)
+            y_seg = y_song[int(round(offset * SAMPLE_RATE)):]
+            ref = reference_beats(path=beats_dir / f"{name}.beats", offset_s=offset, duration_s=dur)
+            if ref is not None:
+                tempo, mb = ref.tempo_bpm, ref.times
+            else:
+                tempo, mb = track_beats(y=y_seg)
+            meter = ref.beats_per_bar if ref is not None else None
+            loaded[name] = (gt, offset, y_song, y_seg, (tempo, mb))
+            panels = [("real", gt, y_seg)]
+            gt_row = score_track(Track(name=name, kind="gt", poses=gt, y=y_seg, beats_per_bar=meter),
+                                 config=config, beats=(tempo, mb), limb_reference=limb_ref, seed=seed)
+            rows.append(gt_row)
+            beat_map = {"real": (gt_row["_music_beats"], gt_row["_kinematic_beats"])}
+            if dancer is not None:
+                perf = perform(y_song, dancer=dancer, seed=seed)
+                features_for_long_run.append(perf.features)
+                gen_all = perf.poses
+                start = int(round(offset * MODEL_FPS))
+                gen = gen_all[start:start + len(gt)]
+                g_row = score_track(Track(name=name, kind="generated", poses=gen, y=y_seg, beats_per_bar=meter),
+                                    config=config, beats=(tempo, mb), limb_reference=limb_ref, seed=seed)
+                # The whole song, counting only frames where music is audible (resting in a silent
+                # intro or outro is the wanted behaviour, not a freeze).
+                audible = loudness_db(y=y_song, n_frames=len(gen_all)) > AUDIBLE_DBFS
+                g_row["freeze_whole"] = metrics.freeze_ratio(poses=gen_all, fps=MODEL_FPS, mask=audible)
+                rows.append(g_row)
+                panels.append(("generated", gen, y_seg))
+                beat_map["generated"] = (g_row["_music_beats"], g_row["_kinematic_beats"])
+            png = out_dir / f"eval_{name}.png"
+            plot_song(path=png, title=name, panels=panels, beats=beat_map)
+            plots.append(str(png))
+        # real dance against another song's beats
+        for i, name in enumerate(names):
+            if len(names) < 2:
+                break
+            other = names[(i + 1) % len(names)]
+            gt = loaded[name][0]
+            tempo, mb = loaded[other][4]
+            r = score_track(Track(name=f"{name}~{other}", kind="gt_mismatched", poses=gt, y=loaded[other][3]),
+                            config=config, beats=(tempo, mb), limb_reference=limb_ref, seed=seed)
+            rows.append(r)
+        # real-vs-real references for FID_k / diversity
+        train = [d.name for d in sorted(dwm.iterdir()) if (d / "motion.npz").is_file() and d.name not in names]
+        if train:
+            ref_feats["dwm_train"] = np.concatenate([
+                metrics.kinetic_features(poses=load_dwm_2d(dwm / t)[0], fps=MODEL_FPS, window_s=config.window_s)
+                for t in tqdm(train, desc="reference dance", unit="song", disable=quiet)])
+        aist = dwm.parent / "aistpp_keypoints2d"
+        if aist.is_dir():
+            ref_feats["aistpp"] = np.concatenate([
+                metrics.kinetic_features(poses=p, fps=MODEL_FPS, window_s=config.window_s)
+                for p in load_aistpp_2d(aist)])
+
+    # ---------------------------------------------------------------- drum loops
+    react = None
+    if dancer is not None and reactivity_tests:
+        loop_rows, react = reactivity(dancer=dancer, config=config, seed=seed, quiet=quiet)
+        rows += loop_rows
+        gp, gy, _ = react.pop("_gap_track")
+        dp, dy = react.pop("_dyn_track")
+        for label, pp, yy in (("silence_gaps", gp, gy), ("quiet_loud", dp, dy)):
+            png = out_dir / f"eval_loop_{label}.png"
+            grid = np.arange(0.0, len(pp) / MODEL_FPS, 60.0 / GAP_BPM)
+            mb = grid[np.abs(yy[np.minimum((grid * SAMPLE_RATE).astype(int), len(yy) - 1)]) > 0]
+            kb = metrics.kinematic_beats(poses=pp, fps=MODEL_FPS)
+            plot_song(path=png, title=f"drum loop {GAP_BPM} BPM, {label}", panels=[("generated", pp, yy)],
+                      beats={"generated": (mb, kb)})
+            plots.append(str(png))
+
+    # ---------------------------------------------------------------- long run
+    long_run = None
+    if dancer is not None and minutes_in_frame > 0:
+        long_run = _long_run(dancer=dancer, features=features_for_long_run, minutes=minutes_in_frame,
+                             limb_ref=limb_ref, seed=seed, config=config,
+                             source="validation songs, concatenated and looped" if data is not None
+                             else "drum loops 80–160 BPM, concatenated and looped")
+
+    summary = summarise(rows=rows, react=react, long_run=long_run, ref_feats=ref_feats, config=config,
+                        notes=notes)
+    report = {"rows": [_public(r) for r in rows], "summary": summary,
+              "targets": check_targets(summary["figures"], targets=TARGETS),
+              "reactivity": react, "long_run": long_run, "notes": notes, "plots": plots,
+              "config": asdict(config), "model": None if dancer is None else str(model_dir or "default"),
+              "groove": dancer.stages.groove.enabled if dancer is not None else None}
+    tmp = out_dir / "report.json.part"
+    tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False))
+    os.replace(tmp, out_dir / "report.json")
+    if not quiet:
+        print(format_report(report))
+        print(f"\nreport: {out_dir / 'report.json'}  plots: {len(plots)} PNG in {out_dir}")
+    return report
+
+
+def _long_run(*, dancer, features: list[np.ndarray], minutes: float, limb_ref: np.ndarray | None, seed: int,
+              config: EvalConfig, source: str) -> dict:
+    """Minutes of continuous dancing (the songs' features looped, or drum loops): frame, freeze, limbs."""
+    from dancepose.models.features import music_features
+
+    n_target = int(round(minutes * 60 * MODEL_FPS))
+    if not features:
+        features = [music_features(y=drumloops.drum_loop(bpm=bpm, seconds=60.0, seed=seed))
+                    for bpm in drumloops.TEST_TEMPI]
+    feats = np.concatenate(features)
+    reps = int(np.ceil(n_target / len(feats)))
+    feats = np.concatenate([feats] * reps)[:n_target]
+    gen = dancer.generate(feats, seed=seed)  # looped features: no audio exists for them
+    limbs = metrics.limb_plausibility(poses=metrics.normalise_poses(poses=gen), reference=limb_ref)
+    return {"minutes": minutes, "source": source,
+            "in_frame": in_frame_pixels(poses=gen, frame_size=config.frame_size),
+            "freeze": metrics.freeze_ratio(poses=gen, fps=MODEL_FPS),
+            "stretched_frames": limbs["stretched_frames"], "max_limb_ratio": limbs["max_ratio"],
+            "max_abs_x": float(np.nanmax(np.abs(gen[..., 0]))),
+            "y_range": [float(np.nanmin(gen[..., 1])), float(np.nanmax(gen[..., 1]))]}
+
+
+def _threshold_text(t: dict) -> str:
+    th = t["threshold"]
+    if t["comparison"] == "between":
+        return f"{_fmt(th[0], 2)}–{_fmt(th[1], 2)}"
+    return f"{t['comparison']} {_fmt(th, 3)}"
+
+
+def format_report(report: dict) -> str:
+    """The report as a plain-text table."""
+    cols = [("song", "song", 22), ("kind", "kind", 13), ("s", "seconds", 6), ("BPM", "music_bpm", 6),
+            ("BAS", "bas", 6), ("chance", "bas_chance", 6), ("÷chance", "bas_over_chance", 7),
+            ("kb/s", "kinematic_beats_per_s", 5), ("speed", "mean_speed", 6),
+            ("period", "motion_period_s", 7), ("ratio", "tempo_ratio", 6), ("bar", "bar_marked_beats", 4),
+            ("meter", "beats_per_bar", 5), ("freeze", "freeze", 7), ("stretch", "stretched_frames", 8),
+            ("inframe", "in_frame", 8)]
+    lines = ["  ".join(h.ljust(w) for h, _, w in cols)]
+    for r in report["rows"]:
+        lines.append("  ".join(_fmt(r.get(k), 2 if k in ("seconds", "music_bpm", "motion_period_s",
+                                                         "kinematic_beats_per_s", "mean_speed",
+                                                         "bas_over_chance") else 3)[:w].ljust(w)
+                               for _, k, w in cols))
+    s = report["summary"]
+    if s.get("real"):
+        lines.append("")
+        lines.append("figure                          dancer      real dance")
+        real, gen = s["real"], s.get("vs_real", {})
+        table = [("mean joint speed (torso/s)", "mean_speed", "mean_speed"),
+                 ("  ÷ real", "speed_ratio", None),
+                 ("kinematic beats per second", "kinematic_beat_rate", "kinematic_beat_rate"),
+                 ("  ÷ real", "kinematic_beat_rate_ratio", None),
+                 ("diversity (4-s kinetic windows)", "diversity", "diversity"),
+                 ("  ÷ real", "diversity_ratio", None),
+                 ("FID_k against real dance", "fid", "fid_real_vs_real"),
+                 ("  ÷ real-vs-real", "fid_over_real", None),
+                 ("BAS (reference beats)", "bas", "bas"),
+                 ("  chance (beats shifted)", "bas_chance", "bas_chance"),
+                 ("  BAS ÷ chance", "bas_over_chance", "bas_over_chance"),
+                 ("bar marked (share of songs)", "bar_marked", "bar_marked")]
+        for label, gk, rk in table:
+            lines.append(f"{label:31s} {_fmt(gen.get(gk)):11s} {_fmt(real.get(rk)) if rk else ''}")
+        for kind in ("gt", "gt_mismatched", "generated", "file"):
+            if kind in s:
+                lines.append(f"{kind:14s} " + "  ".join(f"{k}={_fmt(v)}" for k, v in s[kind].items()))
+        for name, ref in s.get("references", {}).items():
+            lines.append(f"reference {name}: " + "  ".join(f"{k}={_fmt(v)}" for k, v in ref.items()))
+        for key, d in s.get("discrimination", {}).items():
+            lines.append(f"discriminates real pairings? {key}: own {_fmt(d['own_music'])} vs mismatched "
+                         f"{_fmt(d['mismatched_music'])} (own wins {d['own_wins']}/{d['songs']}) → "
+                         f"{'yes' if d['discriminates'] else 'no'}")
+    if report.get("reactivity"):
+        r = report["reactivity"]
+        lines.append("")
+        lines.append("tempo loops: " + "  ".join(
+            f"{t['bpm']}→{_fmt(t['ratio'], 2)}{'✓' if t['followed'] else '✗'}" for t in r["tempo"]))
+        g = r["gaps"]
+        lines.append(f"silence gaps: settle {[_fmt(v, 2) for v in g['settle_s']]} s, resume "
+                     f"{[_fmt(v, 2) for v in g['resume_beats']]} beats, silence level "
+                     f"{_fmt(g['silence_level'], 2)} × music")
+        d = r["dynamics"]
+        lines.append(f"quiet ({d['quiet_db']:g} dB) vs loud: energy {_fmt(d['quiet_energy'])} vs "
+                     f"{_fmt(d['loud_energy'])} (loud/quiet {_fmt(d['loud_over_quiet'], 2)})")
+    if report.get("long_run"):
+        lr = report["long_run"]
+        lines.append(f"long run {lr['minutes']:g} min ({lr['source']}): in frame {_fmt(lr['in_frame'], 4)}, "
+                     f"freeze {_fmt(lr['freeze'])}, stretched {_fmt(lr['stretched_frames'])}")
+    if report["targets"]:
+        lines.append("")
+        groove = report.get("groove")
+        lines.append("targets" + ("" if groove is None else f" (groove {'on' if groove else 'off'})") + ":")
+        for key, t in report["targets"].items():
+            value = float("nan") if t["value"] is None else float(t["value"])
+            lines.append(f"  {_check(value, t['ok'])} {key:16s} {_fmt(t['value'])} "
+                         f"(target {_threshold_text(t)}: {t['rule']})")
+    for n in report.get("notes", []):
+        lines.append(f"note: {n}")
+    return "\n".join(lines)
