@@ -153,3 +153,13 @@ def silence_native_stderr() -> Iterator[None]:
         os.dup2(saved, fd)
         os.close(saved)
         os.close(devnull)
+
+
+def add_groove_argument(parser: argparse.ArgumentParser) -> None:
+    """``--groove`` / ``--no-groove``: switch the dancer's groove stage (dest ``groove``: True, False or None)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--groove", dest="groove", action="store_const", const=True, default=None,
+                       help="switch the dancer's groove stage on: a knee bounce and sway locked to the "
+                            "tracked beat (default: as saved with the model; the shipped dancer has it off)")
+    group.add_argument("--no-groove", dest="groove", action="store_const", const=False,
+                       help="switch the groove stage off: the learned motion alone")

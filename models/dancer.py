@@ -478,7 +478,13 @@ class Dancer:
 
     def without_groove(self) -> "Dancer":
         """The same dancer with the groove stage switched off."""
-        return self.with_stages(groove=dataclasses.replace(self.stages.groove, enabled=False))
+        return self.with_groove(False)
+
+    def with_groove(self, enabled: bool | None) -> "Dancer":
+        """The groove stage (the hand-made bounce) switched on or off; None or no change: this dancer."""
+        if enabled is None or bool(enabled) == self.stages.groove.enabled:
+            return self
+        return self.with_stages(groove=dataclasses.replace(self.stages.groove, enabled=bool(enabled)))
 
     @property
     def lead_s(self) -> float:

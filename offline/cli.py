@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from dancepose.models.cli import run_cli, size_arg
+from dancepose.models.cli import add_groove_argument, run_cli, size_arg
 from dancepose.models.media.draw import add_look_arguments
 
 
@@ -111,6 +111,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-m", "--model", type=Path, default=None, help="model directory (default: built-in)")
     p.add_argument("-o", "--out", type=Path, required=True)
     add_look_arguments(p, frames="frame")
+    add_groove_argument(p)
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
     p.add_argument("--size", type=size_arg, default=(1280, 720), help="WxH, default 1280x720")
     p.add_argument("--save-pose", type=Path, default=None, help="also write the motion as .pose.npz")
@@ -124,7 +125,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     render_video(audio=args.audio, model_dir=args.model, out=args.out, fps=args.fps, size=args.size,
                  background=args.background, save_pose=args.save_pose, seed=args.seed, quiet=args.quiet,
-                 style=args.style, save_openpose=args.save_openpose)
+                 style=args.style, save_openpose=args.save_openpose, groove=args.groove)
     return 0
 
 
@@ -170,11 +171,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes-in-frame", type=float, default=10.0,
                    help="length of the continuous stay-in-frame run (0: skip)")
     p.add_argument("--no-model", action="store_true", help="do not generate; score files / real dance only")
-    groove = p.add_mutually_exclusive_group()
-    groove.add_argument("--groove", dest="groove", action="store_const", const=True, default=None,
-                        help="switch the dancer's groove stage (the hand-made bounce) on")
-    groove.add_argument("--no-groove", dest="groove", action="store_const", const=False,
-                        help="switch the groove stage off: the learned motion alone (default: as saved)")
+    add_groove_argument(p)
     p.add_argument("--beats", action="store_true",
                    help="score the beat tracker instead: per clip of --data (with beats/) F-measure, CMLt, "
                         "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa")

@@ -50,7 +50,8 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
                  out: str | os.PathLike, fps: int = 30, size: tuple[int, int] = (1280, 720),
                  background: "str | os.PathLike | tuple[int, int, int] | None" = None,
                  save_pose: str | os.PathLike | None = None, seed: int = 0, quiet: bool = False,
-                 style: str = "stick", save_openpose: str | os.PathLike | None = None) -> Path:
+                 style: str = "stick", save_openpose: str | os.PathLike | None = None,
+                 groove: bool | None = None) -> Path:
     """Render the dancer dancing to ``audio`` into an MP4 with the song.
 
     Parameters
@@ -81,6 +82,8 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     save_openpose : path or None
         Also write every video frame's pose as OpenPose JSON (COCO-18 ``pose_keypoints_2d``) into this
         folder.
+    groove : bool or None
+        Switch the dancer's groove stage (beat-locked bounce) on or off; None: as saved with the model.
 
     Returns
     -------
@@ -121,7 +124,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     y = load_audio(audio, sr=SAMPLE_RATE)
     if len(y) == 0 or is_silent(y):
         raise InputError(f"{audio.name}: audio is silent")
-    dancer = Dancer.load(model_dir)
+    dancer = Dancer.load(model_dir).with_groove(groove)
     style_, background = draw.look(style=style, background=background)
     stage = draw.make_stage(width, height, background=background,
                             floor_units=draw.floor_units_for(dancer.rest_pose))

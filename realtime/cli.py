@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from dancepose.models.cli import run_cli, size_arg
+from dancepose.models.cli import add_groove_argument, run_cli, size_arg
 from dancepose.models.media.draw import add_look_arguments
 from dancepose.realtime.osc import osc_target_arg
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
     add_look_arguments(p, frames="shown frame")
+    add_groove_argument(p)
     p.add_argument("--osc", type=osc_target_arg, default=None, metavar="HOST:PORT",
                    help="send /dancepose/pose every frame, /dancepose/beat and /dancepose/tempo on events "
                         "(OSC over UDP)")
@@ -78,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
                         headless=args.headless, duration=args.duration, log_timings=args.log_timings,
                         log_poses=args.log_poses, sim_clock=args.sim_clock, screenshot=args.screenshot,
                         seed=args.seed, quiet=args.quiet, style=args.style, save_openpose=args.save_openpose,
+                        groove=args.groove,
                         osc=args.osc, link=args.link, bpm=args.bpm, latency_offset_ms=args.latency_offset)
     run_live(config=config)
     return 0

@@ -59,6 +59,8 @@ class LiveConfig:
         ``stick`` or ``openpose`` (the ControlNet OpenPose look).
     save_openpose : Path or None
         Write every shown frame's pose as OpenPose JSON into this folder.
+    groove : bool or None
+        Switch the dancer's groove stage (beat-locked bounce) on or off; None: as saved with the model.
     osc : (str, int) or None
         Send pose, beats and tempo over OSC to (host, port).
     link : bool
@@ -86,6 +88,7 @@ class LiveConfig:
     seed: int = 0
     quiet: bool = False
     style: str = "stick"
+    groove: bool | None = None
     save_openpose: Path | None = None
     osc: tuple[str, int] | None = None
     link: bool = False
@@ -192,7 +195,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
         if path is not None:
             check_output_file(path, suffixes=suffixes, what=what)
     style, background = look(style=config.style, background=config.background)
-    dancer = Dancer.load(config.model_dir)
+    dancer = Dancer.load(config.model_dir).with_groove(config.groove)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,
                                                        latency_offset_s=config.latency_offset_ms / 1e3))
     window = Window(size=config.size, headless=config.headless, fullscreen=config.fullscreen,

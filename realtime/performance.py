@@ -281,13 +281,18 @@ class Performance:
         half_beat = 30.0 / max(float(state.tempo_bpm), 1.0)
         if ev.last_time is not None and t - ev.last_time < half_beat:
             return None
-        if state.beat_confidence < BEAT_MIN_CONFIDENCE:
+        if state.beat_confidence < BEAT_MIN_CONFIDENCE and not self._clock_held():
             return None
         index = int(math.floor(state.beat_position))
         if ev.last_beat is not None:
             index = max(index, ev.last_beat + 1)
         ev.last_beat, ev.last_time = index, t
         return (index, int(state.beat_in_bar) + 1)
+
+    def _clock_held(self) -> bool:
+        """Whether the beat comes from a clock (``--bpm``, a Link session with peers), not the tracker alone:
+        then its beats are events whatever the tracker's confidence in the music."""
+        return self.fixed_bpm is not None or any(getattr(ts, "following", False) for ts in self.tempo_sources)
 
     def _tempo(self, state) -> tuple[float, float] | None:
         ev = self._events

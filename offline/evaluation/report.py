@@ -14,7 +14,6 @@ motion energy over the loudness envelope).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import asdict
@@ -153,9 +152,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
     if generate and (data is not None or reactivity_tests or minutes_in_frame > 0):
         from dancepose.models.dancer import Dancer
 
-        dancer = Dancer.load(model_dir)
-        if groove is not None and groove != dancer.stages.groove.enabled:
-            dancer = dancer.with_stages(groove=dataclasses.replace(dancer.stages.groove, enabled=bool(groove)))
+        dancer = Dancer.load(model_dir).with_groove(groove)
     rows: list[dict] = []
     plots: list[str] = []
     notes: list[str] = []
