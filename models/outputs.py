@@ -161,6 +161,22 @@ def _remove(p: Path) -> None:
 
 
 @contextmanager
+def _discarded_on_failure(tmp: Path, path: Path) -> Iterator[None]:
+    """Remove ``tmp`` on any exception; an ``OSError`` meaning "cannot write" becomes an ``OutputError``."""
+    try:
+        yield
+    except OSError as exc:
+        _remove(tmp)
+        err = as_output_error(exc, path)
+        if err is None:
+            raise
+        raise err from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+@contextmanager
 def atomic_output(path: str | os.PathLike, *,
                   verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Write to a temporary beside ``path``; rename onto ``path`` only when complete.
@@ -187,22 +203,13 @@ def atomic_output(path: str | os.PathLike, *,
     path = Path(path)
     tmp = temp_name(path)
     _remove(tmp)
-    try:
+    with _discarded_on_failure(tmp, path):
         yield tmp
         if not tmp.exists():
             raise OutputError(f"cannot write {path}: nothing was written")
         if verify is not None:
             verify(tmp)
         os.replace(tmp, path)
-    except OSError as exc:
-        _remove(tmp)
-        err = as_output_error(exc, path)
-        if err is None:
-            raise
-        raise err from None
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 @contextmanager
@@ -215,7 +222,7 @@ def atomic_output_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.part")
     old = path.with_name(f".{path.name}.old")
     _remove(tmp)
-    try:
+    with _discarded_on_failure(tmp, path):
         tmp.mkdir(parents=True)
         yield tmp
         if path.exists():
@@ -223,15 +230,6 @@ def atomic_output_dir(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(path, old)
         os.replace(tmp, path)
         _remove(old)
-    except OSError as exc:
-        _remove(tmp)
-        err = as_output_error(exc, path)
-        if err is None:
-            raise
-        raise err from None
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 def verify_media(path: str | os.PathLike, *, video: bool = True, audio: bool = False,
