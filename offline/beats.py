@@ -187,10 +187,10 @@ def _augmented(clip: Clip, y: np.ndarray, *, cfg: BeatTrainConfig, rng: np.rando
 def training_data(*, clips: Sequence[Clip], cfg: BeatTrainConfig = BeatTrainConfig(),
                   quiet: bool = False) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """Augmented (inputs, targets) renditions of each clip, by name (seeded per clip)."""
-    from tqdm import tqdm
+    from dancepose.models.cli import progress
 
     data = {}
-    for clip in tqdm(clips, desc="beat data", disable=quiet):
+    for clip in progress(clips, desc="beat data", quiet=quiet):
         rng = np.random.default_rng([cfg.seed, sum(map(ord, clip.name))])
         data[clip.name] = list(_augmented(clip, load_audio(clip.audio), cfg=cfg, rng=rng))
     return data
@@ -204,7 +204,7 @@ def train_beatnet(*, clips: Sequence[Clip], out: str | os.PathLike | None,
 
     ``data``: :func:`training_data` of (at least) these clips, computed here when absent."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tqdm import tqdm
+    from dancepose.models.cli import progress
 
     if data is None:
         data = training_data(clips=clips, cfg=cfg, quiet=quiet)
@@ -245,7 +245,7 @@ def train_beatnet(*, clips: Sequence[Clip], out: str | os.PathLike | None,
 
     sched = keras.optimizers.schedules.CosineDecay(cfg.lr, cfg.steps, alpha=0.05)
     model.optimizer.learning_rate = sched
-    bar = tqdm(range(cfg.steps), desc="beat net", disable=quiet)
+    bar = progress(range(cfg.steps), desc="beat net", quiet=quiet)
     loss_avg = None
     for _ in bar:
         bx, by = batch()
@@ -365,7 +365,7 @@ def beat_report(*, shared: str | os.PathLike, clips: Sequence[str] | None = None
 
     Returns ``{clip: {"clean": scores, "noisy": scores}}`` (see :func:`evaluate_clip`).
     """
-    from tqdm import tqdm
+    from dancepose.models.cli import progress
 
     all_clips = reference_clips(shared)
     fold = folds_by_song(all_clips, k=k, seed=seed)
@@ -373,7 +373,7 @@ def beat_report(*, shared: str | os.PathLike, clips: Sequence[str] | None = None
     if not chosen:
         raise InputError(f"none of {list(clips or [])} has reference beats under {shared}")
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for clip, g in tqdm(chosen, desc="beats", disable=quiet):
+    for clip, g in progress(chosen, desc="beats", quiet=quiet):
         cfg = FeatureConfig()
         if kfold_dir is not None:
             from dataclasses import replace

@@ -142,7 +142,7 @@ def load_songs(paths: list[str | os.PathLike], *, quiet: bool = False) -> SongLi
     and listed in ``SongList.failed``; the caller exits non-zero at the end.  A single named item, or a
     batch where nothing loads, raises the ``InputError`` at once.
     """
-    from tqdm import tqdm
+    from dancepose.models.cli import progress
 
     items: list[Path] = []
     for p in map(Path, paths):
@@ -161,7 +161,7 @@ def load_songs(paths: list[str | os.PathLike], *, quiet: bool = False) -> SongLi
             raise InputError(f"unsupported training data {p} (want a sequence folder or a .pose.npz)")
     songs = SongList()
     failed: list[str] = []
-    for item in tqdm(items, desc="loading songs", unit="song", disable=quiet):
+    for item in progress(items, desc="loading songs", unit="song", quiet=quiet):
         try:
             songs.append(load_dwm_sequence(item) if item.is_dir() else load_pose_file(item))
         except (DanceposeError, KeyError, ValueError) as exc:  # a bad file, whatever way it is bad

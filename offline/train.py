@@ -253,7 +253,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     -------
     Path of the model directory.
     """
-    from tqdm import tqdm
+    from dancepose.models.cli import progress
 
     from dancepose.models.errors import ParameterError
 
@@ -293,7 +293,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
     for epoch in range(1, epochs + 1):
         te = time.time()
         x, y = sampler.batch(steps * cfg.batch_size, rng, stats, phase_harmonics=ph)
-        bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=quiet)
+        bar = progress(total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", quiet=quiet)
         losses = []
         for b in range(steps):
             sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)

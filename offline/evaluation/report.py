@@ -128,7 +128,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
     -------
     dict — the report (also written to ``out_dir/report.json``).
     """
-    from tqdm import tqdm
+    from dancepose.models.cli import progress
 
     from dancepose.models.perform import perform
 
@@ -158,7 +158,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
     notes: list[str] = []
 
     # ---------------------------------------------------------------- pose files
-    for i, p in enumerate(tqdm(list(poses), desc="pose files", unit="file", disable=quiet)):
+    for i, p in enumerate(progress(list(poses), desc="pose files", unit="file", quiet=quiet)):
         tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)
         row = score_track(tr, config=config, seed=seed)
         rows.append(row)
@@ -184,7 +184,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
             notes.append(f"no reference beats in {beats_dir}: music beats tracked with librosa, no bar figures")
         loaded = {}
         limb_ref = real_limb_reference([load_dwm_2d(dwm / n)[0] for n in names])
-        for name in tqdm(names, desc="songs", unit="song", disable=quiet):
+        for name in progress(names, desc="songs", unit="song", quiet=quiet):
             gt, offset, dur = load_dwm_2d(dwm / name)
             y_song = load_audio(dwm / name / "audio.mp3", duration=offset + dur + 0.2)
             y_seg = y_song[int(round(offset * SAMPLE_RATE)):]
@@ -233,7 +233,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
         if train:
             ref_feats["dwm_train"] = np.concatenate([
                 metrics.kinetic_features(poses=load_dwm_2d(dwm / t)[0], fps=MODEL_FPS, window_s=config.window_s)
-                for t in tqdm(train, desc="reference dance", unit="song", disable=quiet)])
+                for t in progress(train, desc="reference dance", unit="song", quiet=quiet)])
         aist = dwm.parent / "aistpp_keypoints2d"
         if aist.is_dir():
             ref_feats["aistpp"] = np.concatenate([

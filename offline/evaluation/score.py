@@ -117,12 +117,12 @@ def reactivity(*, dancer, config: EvalConfig = EvalConfig(), seed: int = 0, quie
 
     Returns (per-loop rows, summary dict).
     """
-    from tqdm import tqdm
+    from dancepose.models.cli import progress
 
     from dancepose.models.perform import perform
 
     rows = []
-    for bpm in tqdm(drumloops.TEST_TEMPI, desc="tempo loops", unit="loop", disable=quiet):
+    for bpm in progress(drumloops.TEST_TEMPI, desc="tempo loops", unit="loop", quiet=quiet):
         y = drumloops.drum_loop(bpm=bpm, seconds=config.loop_seconds, seed=seed)
         poses = perform(y, dancer=dancer, seed=seed).poses
         # judge the steady state: the first 4 s let the causal beat tracker lock on
