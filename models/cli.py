@@ -56,6 +56,32 @@ def install_signal_handlers() -> _SignalPolicy | None:
     return policy
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while heavy libraries import and start; deliver them afterwards.
+
+    Importing MediaPipe or TensorFlow takes seconds, and some of the modules imported catch every
+    exception: a SIGTERM whose handler raised there was swallowed and extraction went on (seen with
+    ``dancepose extract``; the backends wrap their start-up in it).  Meanwhile a recorder stands in for the handlers; on exit they are put
+    back and each signal received is raised again, so it arrives where it can be acted on.  Outside the
+    main thread (where handlers cannot be changed) this does nothing.
+    """
+    received: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    try:
+        saved = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in sigs}
+    except ValueError:   # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+        for s in received:
+            signal.raise_signal(s)
+
+
 def run_cli(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, *, prog: str) -> int:
     """Call a command; turn user-facing errors into one line and an exit code.
 

@@ -627,11 +627,19 @@ class Dancer:
         """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""
         return self.silence.idle_pose(t)
 
+    def steps(self, features: np.ndarray) -> np.ndarray:
+        """:meth:`step` on consecutive feature rows (no reset).
+
+        features [shape=(n, N_FEATURES)] → poses [shape=(n, N_JOINTS, 2)] float32.
+        """
+        features = np.asarray(features, dtype=np.float32)
+        out = np.empty((len(features), N_JOINTS, 2), dtype=np.float32)
+        step = self.step
+        for t in range(len(features)):
+            out[t] = step(features[t])
+        return out
+
     def generate(self, features: np.ndarray, *, seed: int = 0) -> np.ndarray:
         """A whole performance.  features [shape=(T, N_FEATURES)] → poses [shape=(T, N_JOINTS, 2)]."""
-        features = np.asarray(features, dtype=np.float32)
         self.reset(seed)
-        out = np.empty((len(features), N_JOINTS, 2), dtype=np.float32)
-        for t in range(len(features)):
-            out[t] = self.step(features[t])
-        return out
+        return self.steps(features)

@@ -24,7 +24,6 @@ import numpy as np
 from .clock import MODEL_FPS, SAMPLE_RATE
 from .errors import ParameterError
 from .features import N_FEATURES, FeatureConfig, FeatureStream
-from .skeleton import N_JOINTS
 
 
 @dataclass(frozen=True)
@@ -93,13 +92,8 @@ class Performer:
         np.ndarray [shape=(n_new, N_JOINTS, 2)] float32, body units (``n_new`` may be 0).
         """
         feats = self.features.process(np.asarray(chunk, dtype=np.float32).reshape(-1))
-        feats = np.zeros((0, N_FEATURES), np.float32) if feats is None else np.asarray(feats, np.float32)
         self.last_features = feats
-        out = np.empty((len(feats), N_JOINTS, 2), dtype=np.float32)
-        step = self.dancer.step
-        for t in range(len(feats)):
-            out[t] = step(feats[t])
-        return out
+        return self.dancer.steps(feats)
 
 
 def perform(audio: np.ndarray | str | os.PathLike, *, dancer, seed: int = 0,

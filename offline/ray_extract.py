@@ -22,7 +22,6 @@ needs ``pip install "dancepose[ray]"``.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import signal

@@ -27,8 +27,9 @@ so its kinematic beats still land on the beats the audience hears.  The beat rea
 :class:`FrameState` (``beat_position``, ``beat_phase``, ``beat_in_bar``) are those of the music the
 audience hears at the moment the frame is seen.
 
-The model step (features → dancer) lives in :meth:`Engine._model_step` only, so it can be swapped for
-another audio → pose performer without touching the timing.
+The model step (features → dancer) is :class:`dancepose.models.perform.Performer`, the same one
+``render``, ``evaluate`` and the docs figures use through :func:`~dancepose.models.perform.perform`; the
+engine adds only the timing.
 """
 from __future__ import annotations
 
@@ -137,17 +138,21 @@ class Engine:
     """
 
     def __init__(self, *, dancer, config: EngineConfig = EngineConfig()) -> None:
-        from dancepose.models.features import FeatureStream
+        from dancepose.models.perform import Performer
 
         self.dancer = dancer
         self.config = config
-        self.features = FeatureStream()
+        self.performer = Performer(dancer=dancer, seed=config.seed)
         self.reset()
+
+    @property
+    def features(self):
+        """The performer's :class:`~dancepose.models.features.FeatureStream` (read-outs, tap, fix_tempo)."""
+        return self.performer.features
 
     def reset(self) -> None:
         """Start a new performance."""
-        self.features.reset()
-        self.dancer.reset(self.config.seed)
+        self.performer.reset(self.config.seed)
         rest = np.asarray(getattr(self.dancer, "rest_pose", np.zeros((N_JOINTS, 2))), dtype=np.float32)
         self._rest = rest.copy()
         # recent model poses (time, pose): enough for the input delay plus a positive latency offset
@@ -185,8 +190,8 @@ class Engine:
         # kinematic beats land on the beats the audience hears (see the module notes).
         behind = max(delay + self.config.lookback_s + offset, delay)
         self.dancer.lead_s = behind - offset
-        first_frame = self.features.frames_done
-        poses = self._model_step(samples)
+        first_frame = self.performer.frames_done
+        poses = self.performer.process(samples) if len(samples) else ()
         self._samples += len(samples)
         for i, pose in enumerate(poses):
             t_k = source.sample_time((first_frame + i) * HOP_LENGTH)
@@ -213,9 +218,8 @@ class Engine:
         bpm = float(f.tempo_bpm)
         bpb = int(f.beats_per_bar)
         # The beat the audience hears now: the newest feature frame's, advanced at the tempo.
-        heard = now - offset
-        t_frame = source.sample_time(max(f.frames_done - 1, 0) * HOP_LENGTH) if f.frames_done else heard
-        ahead = (heard - t_frame) * bpm / 60.0
+        newest = max(f.frames_done - 1, 0) / MODEL_FPS
+        ahead = (self.heard_feature_time(source, now=now) - newest) * bpm / 60.0 if f.frames_done else 0.0
         position = float(f.beat_count) + float(f.beat_phase) + ahead
         in_bar = int(np.floor(float(f.bar_phase) * bpb + ahead)) % bpb
         return FrameState(pose=pose, display_time=now, audio_time=audio_time, pose_time=render_time,
@@ -224,21 +228,16 @@ class Engine:
                           beat_confidence=float(f.beat_confidence), new_samples=len(samples),
                           beat_position=position, beats_per_bar=bpb, beat_in_bar=in_bar)
 
-    def _model_step(self, samples: np.ndarray) -> list[np.ndarray]:
-        """Audio → the poses of the model frames it completes: the one place features meet the dancer.
-
-        Parameters
-        ----------
-        samples : np.ndarray [shape=(n,)]
-
-        Returns
-        -------
-        list of np.ndarray [shape=(N_JOINTS, 2)] float32, one per completed model frame, in order.
-        """
-        if not len(samples):
-            return []
-        feats = self.features.process(samples)
-        return [np.asarray(self.dancer.step(row), dtype=np.float32) for row in feats]
+    def heard_feature_time(self, source, *, now: float | None = None) -> float:
+        """What the audience hears at stream time ``now`` (default: ``source.now()``), on the feature
+        stream's clock (s of analysed audio): the newest feature frame's time plus the stream time since
+        it, less the latency offset.  0 before any feature frame."""
+        f = self.features
+        if not f.frames_done:
+            return 0.0
+        k = f.frames_done - 1
+        heard = (source.now() if now is None else now) - self.config.latency_offset_s
+        return k / MODEL_FPS + (heard - source.sample_time(k * HOP_LENGTH))
 
     def _interpolate(self, t: float) -> np.ndarray:
         """Pose at stream time ``t`` between the two model poses around it (clamped). [shape=(J, 2)]"""

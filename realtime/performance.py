@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from dancepose.models.clock import DISPLAY_FPS, HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
+from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE
 from dancepose.models.errors import ParameterError
 
 #: Below this beat confidence no beat events are sent and the HUD does not flash.
@@ -192,12 +192,7 @@ class Performance:
     def feature_now(self) -> float:
         """What the audience hears now, on the feature stream's clock (s of analysed audio; what
         :meth:`tap` expects): the stream's "now" less the engine's latency offset."""
-        f = self.features
-        if not f.frames_done:
-            return 0.0
-        k = f.frames_done - 1
-        heard = self.source.now() - self.engine.config.latency_offset_s
-        return k / MODEL_FPS + (heard - self.source.sample_time(k * HOP_LENGTH))
+        return self.engine.heard_feature_time(self.source)
 
     def handle(self, action: str) -> None:
         """Act on one input action and pass it on to the sinks."""

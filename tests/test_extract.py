@@ -308,7 +308,7 @@ def test_signals_during_library_start_are_delivered_afterwards():
     import signal
 
     from dancepose.models.cli import Interrupted, install_signal_handlers
-    from dancepose.offline.backends import signals_deferred
+    from dancepose.models.cli import signals_deferred
 
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     install_signal_handlers()

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import wave
 from fractions import Fraction
 from pathlib import Path

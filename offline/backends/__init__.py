@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Iterator, Protocol, TextIO
 
 import numpy as np
 
-from dancepose.models.cli import silence_native_stderr  # noqa: F401  (moved there; used here)
 from dancepose.models.errors import ParameterError
 
 BACKENDS: tuple[str, ...] = ("mediapipe", "openpose")
@@ -90,32 +88,6 @@ def make_detector(backend: str, *, static_image: bool = False, openpose_model: P
 
         return OpenPoseDetector(model=openpose_model)
     raise ParameterError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back while heavy libraries import and start; deliver them afterwards.
-
-    Importing MediaPipe or TensorFlow takes seconds, and some of the modules imported catch every
-    exception: a SIGTERM whose handler raised there was swallowed and extraction went on (seen with
-    ``dancepose extract``).  Meanwhile a recorder stands in for the handlers; on exit they are put
-    back and each signal received is raised again, so it arrives where it can be acted on.  Outside the
-    main thread (where handlers cannot be changed) this does nothing.
-    """
-    received: list[int] = []
-    sigs = (signal.SIGINT, signal.SIGTERM)
-    try:
-        saved = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in sigs}
-    except ValueError:   # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
-        for s in received:
-            signal.raise_signal(s)
 
 
 @contextlib.contextmanager

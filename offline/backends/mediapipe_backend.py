@@ -5,7 +5,9 @@ import numpy as np
 
 from dancepose.models.errors import ModelError
 
-from . import Person, signals_deferred, silence_native_stderr
+from dancepose.models.cli import signals_deferred, silence_native_stderr
+
+from . import Person
 
 
 def _import_mediapipe():

@@ -34,7 +34,9 @@ import numpy as np
 
 from dancepose.models.errors import ModelError, ParameterError
 
-from . import Person, signals_deferred
+from dancepose.models.cli import signals_deferred
+
+from . import Person
 
 N_PARTS = 18
 #: (part A, part B) of the 19 limbs of the COCO-18 OpenPose networks, in network order.
