@@ -30,12 +30,13 @@ class Receiver:
 
     def __init__(self) -> None:
         from pythonosc.dispatcher import Dispatcher
-        from pythonosc.osc_server import ThreadingOSCUDPServer
+        from pythonosc.osc_server import BlockingOSCUDPServer
 
         self.messages: list[tuple[float, str, tuple]] = []
         d = Dispatcher()
         d.set_default_handler(lambda addr, *args: self.messages.append((time.monotonic(), addr, args)))
-        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), d)
+        # one handler thread: datagrams are kept in arrival order
+        self.server = BlockingOSCUDPServer(("127.0.0.1", 0), d)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -94,8 +95,8 @@ def test_osc_rate_values_and_beats_on_a_real_server(receiver):
         assert not osc.enabled  # closed with the performance
     finally:
         window.close()
-    deadline = time.monotonic() + 2.0
-    while len(receiver.of("/dancepose/pose")) < len(frames.frames) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 2.0  # wait for every datagram sent (the last frame's beat comes after its pose)
+    while len(receiver.messages) < osc.sent and time.monotonic() < deadline:
         time.sleep(0.02)
     poses = receiver.of("/dancepose/pose")
     n = len(frames.frames)
