@@ -44,8 +44,8 @@ import numpy as np
 
 from .clock import MODEL_FPS
 from .errors import ModelError
-from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_RMS_DB, COL_TEMPO,
-                       FEATURE_VERSION, N_FEATURES)
+from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_METER, COL_RMS_DB,
+                       COL_TEMPO, FEATURE_VERSION, N_FEATURES)
 from .network import NetworkConfig, mdn_split, phase_inputs, phase_mean_pose, phase_mean_tables
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
@@ -70,6 +70,20 @@ class SamplingConfig:
     sigma_scale: float = 1.0
     noise_correlation: float = 0.95
     component_hold: float = 0.95
+    #: ``"smooth"``: the spread is AR(1) noise in time (the original design).  ``"beat"``: the spread is
+    #: *phase-locked*: a value drawn for every beat and eased between beats by the tracked beat phase
+    #: (velocity zero on the beat), repeating every bar (3 beats in 3/4, 2 in 4/4) while it slowly
+    #: renews, so the learned variety of moves lands on the beat and marks the bar at any tempo.  Where
+    #: the beat confidence is low it blends back into the smooth spread.
+    spread: str = "smooth"
+    #: "beat" spread: how much of a beat's value is kept when its slot in the bar comes round again.
+    pattern_hold: float = 0.8
+    #: "beat" spread: beat confidence at which the phase-locked spread is used fully.
+    full_confidence: float = 0.5
+    #: Feed the sampled pose (True) or the component mean (False) back to the network.  The network
+    #: integrates what it is fed, so fed-back spread becomes slow drift; the mean keeps the spread a
+    #: layer on top of the learned trajectory.
+    feedback_spread: bool = True
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,10 @@ class StageConfig:
                         if not isinstance(v, bool):
                             raise TypeError
                         kw[k] = v
+                    elif isinstance(default, str):
+                        if not isinstance(v, str):
+                            raise TypeError
+                        kw[k] = v
                     elif isinstance(default, tuple):
                         kw[k] = tuple(float(x) for x in v)
                     else:
@@ -192,6 +210,9 @@ class StageConfig:
                 except (TypeError, ValueError):
                     raise ModelError(f"{source}: stage {name}.{k} has an invalid value {v!r}") from None
             parts[name] = typ(**kw)
+        if parts["sampling"].spread not in ("smooth", "beat"):
+            raise ModelError(f"{source}: stage sampling.spread must be 'smooth' or 'beat', "
+                             f"not {parts['sampling'].spread!r}")
         return cls(**parts)
 
     def replace(self, **stages) -> "StageConfig":
@@ -266,17 +287,53 @@ class NetworkStage:
 
 
 class SamplingStage:
-    """Mixture parameters → next normalised pose (see :class:`SamplingConfig`)."""
+    """Mixture parameters → next normalised pose (see :class:`SamplingConfig`).
+
+    ``lead_s``: how long after its audio a pose will be seen (s); the phase-locked spread eases into
+    its beat values that much early (the live engine sets its display delay; offline 0).
+    """
 
     def __init__(self, config: SamplingConfig, *, mixtures: int) -> None:
+        if config.spread not in ("smooth", "beat"):
+            raise ModelError(f"sampling spread must be 'smooth' or 'beat', not {config.spread!r}")
         self.config, self.mixtures = config, mixtures
+        self.lead_s = 0.0
 
     def reset(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self.eps = np.zeros(N_POSE, np.float32)
         self.k = -1
+        # phase-locked spread: one value per beat slot of the bar, the segment being eased through
+        # (drawn only for the beat spread: the smooth spread's random stream stays as it always was)
+        self.knots = (rng.standard_normal((4, N_POSE)).astype(np.float32) if self.config.spread == "beat"
+                      else np.zeros((4, N_POSE), np.float32))
+        self.slot = 0
+        self.seg_from = np.zeros(N_POSE, np.float32)
+        self.seg_to = self.knots[0].copy()
+        self.beat_eps = np.zeros(N_POSE, np.float32)
+        self.last_phase = None
 
-    def __call__(self, params: np.ndarray) -> np.ndarray:
+    def _beat_spread(self, features: np.ndarray) -> np.ndarray:
+        """The phase-locked spread at this frame (unit variance at the beats)."""
+        c = self.config
+        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
+        beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
+        phase = (phase + self.lead_s / beat_s) % 1.0
+        if self.last_phase is not None and self.last_phase > 0.75 and phase < 0.25:  # a beat: next segment
+            period = 3 if float(features[COL_METER]) < 0.5 else 2  # beats per repeat: the bar, 2 in 4/4
+            self.slot = (self.slot + 1) % period
+            nxt = (self.slot + 1) % period
+            r = c.pattern_hold
+            self.knots[nxt] = r * self.knots[nxt] + np.sqrt(1.0 - r * r) * self.rng.standard_normal(N_POSE)
+            self.seg_from = self.beat_eps.copy()
+            self.seg_to = self.knots[nxt].copy()
+        self.last_phase = phase
+        ease = 0.5 - 0.5 * np.cos(np.pi * phase)  # 0 → 1 across the beat, still at both ends
+        self.beat_eps = self.seg_from + ease * (self.seg_to - self.seg_from)
+        return self.beat_eps
+
+    def __call__(self, params: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """→ (the pose fed back to the network, the pose performed), both normalised [shape=(N_POSE,)]."""
         c, rng = self.config, self.rng
         logits, mu, log_sigma = mdn_split(params, n_pose=N_POSE, mixtures=self.mixtures)
         if c.temperature > 0:
@@ -291,8 +348,13 @@ class SamplingStage:
         if c.sigma_scale > 0:
             r = c.noise_correlation
             self.eps = r * self.eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self.eps.shape)
-            y = y + c.sigma_scale * np.exp(log_sigma[k]) * self.eps
-        return y.astype(np.float32)
+            eps = self.eps
+            if c.spread == "beat":
+                a = min(1.0, max(0.0, float(features[COL_BEAT_CONF]) / c.full_confidence))
+                eps = a * self._beat_spread(features) + np.sqrt(1.0 - a * a) * self.eps
+            y = y + c.sigma_scale * np.exp(log_sigma[k]) * eps
+        y = y.astype(np.float32)
+        return (y if c.feedback_spread else mu[k].astype(np.float32)), y
 
 
 class DynamicsStage:
@@ -493,7 +555,7 @@ class Dancer:
 
     @lead_s.setter
     def lead_s(self, value: float) -> None:
-        self.groove.lead_s = float(value)
+        self.groove.lead_s = self.sampling.lead_s = float(value)
 
     @property
     def intensity(self) -> float:
@@ -603,8 +665,8 @@ class Dancer:
         """One network step + sampling → the next pose (body units); fed back to the network."""
         params = self.network.step(features)
         self.last_params = params  # mixture parameters of this step (for tests and inspection)
-        y = self.sampling(params)
-        self.network.feedback(y)
+        fed, y = self.sampling(params, features)
+        self.network.feedback(fed)
         return self.network.denormalise(y, features)
 
     def _beat_clock_pose(self, features: np.ndarray) -> np.ndarray:

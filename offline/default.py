@@ -26,8 +26,8 @@ DEFAULT_SEED = 0
 #: The phase-aware options (``phase_mean_harmonics``, ``phase_harmonics``/``phase_to_head``,
 #: ``steps_per_beat``) scored worse in the time available (see README) and are off.
 DEFAULT_NET: dict = {}
-#: Sampling spread 1.0 (1.2 before) and the groove stage off: together the best report card (README).
-DEFAULT_TRAIN = TrainConfig(sigma_scale=1.0, groove=False)
+#: Performing stages: ``train.PERFORMING_STAGES`` (beat-locked spread, groove off), the best report card.
+DEFAULT_TRAIN = TrainConfig()
 
 
 def default_data(*, shared: str | os.PathLike, work_dir: str | os.PathLike, quiet: bool = False) -> list[Path]:

@@ -339,9 +339,10 @@ def motion_period(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical
     :func:`remove_drift` (yaw-invariant, so a turning couple projected to 2D keeps its period; on the
     Dance-with-Melody waltzes it gives one bar = 3 beats).  ``"all"`` sums the power spectra of every
     drift-removed coordinate (bounces *and* sways).  The power spectrum (Hann window, zero-padded) is
-    searched for its highest peak with a period in ``[min_period_s, max_period_s]``, refined by
-    parabolic interpolation of the log power.  (A spectral peak, unlike the highest autocorrelation
-    peak, is not pulled towards short lags or slow multiples by aperiodic slow motion.)
+    searched for its highest peak with a period in ``[min_period_s, max_period_s]`` (a spectral peak,
+    unlike the highest autocorrelation peak, is not pulled towards short lags or slow multiples by
+    aperiodic slow motion); its value is then set by the autocorrelation peak within ±20 % of it,
+    which is exact for a periodic motion where the spectral peak of a short excerpt is not.
 
     Returns
     -------
@@ -366,7 +367,31 @@ def motion_period(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical
     den = pa - 2 * pb + pc
     dj = 0.5 * (pa - pc) / den if den != 0 else 0.0
     f = (j + float(np.clip(dj, -0.5, 0.5))) * fps / nfft
-    return float(1.0 / f) if f > 0 else float("nan")
+    if f <= 0:
+        return float("nan")
+    return _refine_period(x, lag=fps / f) / fps
+
+
+def _refine_period(x: np.ndarray, *, lag: float, span: float = 0.2) -> float:
+    """The autocorrelation peak of ``x`` [shape=(n, d)] within ``lag`` × (1 ± ``span``) frames.
+
+    The spectral peak finds *which* periodicity dominates; on a short excerpt (a few periods) its
+    position is pulled by the leakage of slower motion by up to ±10 %.  The autocorrelation of a
+    periodic signal peaks exactly at its period, so it sets the value (parabolic interpolation).
+    Returns ``lag`` unchanged when the autocorrelation has no interior maximum there.
+    """
+    n = x.shape[0]
+    lo, hi = max(1, int(np.floor(lag * (1 - span)))), min(n - 2, int(np.ceil(lag * (1 + span))))
+    if hi - lo < 2:
+        return float(lag)
+    lags = np.arange(lo - 1, hi + 2)
+    r = np.array([float(np.sum(x[:-k] * x[k:])) / (n - k) for k in lags])
+    i = int(np.argmax(r[1:-1])) + 1
+    if i in (1, len(r) - 2) and not (r[i] >= r[i - 1] and r[i] >= r[i + 1]):
+        return float(lag)
+    den = r[i - 1] - 2 * r[i] + r[i + 1]
+    di = 0.5 * (r[i - 1] - r[i + 1]) / den if den < 0 else 0.0
+    return float(lags[i] + np.clip(di, -0.5, 0.5))
 
 
 def tempo_match(*, motion_period_s: float, beat_period_s: float, tolerance: float = 0.08,

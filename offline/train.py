@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,14 @@ from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_son
 N_POSE = N_JOINTS * 2
 
 
+#: The stages a trained dancer performs with unless told otherwise: the learned spread sampled
+#: beat-locked (7 × the network's σ, the component mean fed back; see ``SamplingConfig.spread``) and the
+#: hand-made groove off.  Best report card on the validation songs (README, "Report card").
+PERFORMING_STAGES = StageConfig(sampling=SamplingConfig(spread="beat", sigma_scale=7.0, pattern_hold=0.8,
+                                                        feedback_spread=False),
+                                groove=GrooveConfig(enabled=False))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training hyperparameters (saved in ``config.json``)."""
@@ -42,11 +50,9 @@ class TrainConfig:
     free_frames: int = 0  # … and free_frames of the network's own output (auto-conditioning)
     input_noise: float = 0.1  # std of the noise on ground-truth previous poses (normalised units)
     tempo_augment: float = 1.25  # windows are time-stretched by a factor in [1/x, x] (music and motion)
-    temperature: float = 1.0  # sampling temperature of the mixture components at generation
-    sigma_scale: float = 1.2  # scale of the sampled spread at generation
-    noise_correlation: float = 0.95  # frame-to-frame correlation of the sampling noise
-    component_hold: float = 0.95  # probability of keeping the current mixture component
-    groove: bool = True  # the shipped dancer's groove stage (hand-made bounce) on or off
+    #: The stages after the network the trained dancer is saved with (sampling, groove, …); not used
+    #: in training, only when it performs.
+    stages: StageConfig = field(default_factory=lambda: PERFORMING_STAGES)
 
 
 def _valid_starts(song: Song, length: int) -> np.ndarray:
@@ -193,10 +199,8 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
         "format": MODEL_FORMAT, "version": MODEL_VERSION,
         "feature_version": FEATURE_VERSION, "feature_names": list(FEATURE_NAMES),
         "skeleton": SKELETON_NAME, "skeleton_version": SKELETON_VERSION, "joint_names": list(JOINT_NAMES),
-        "fps": MODEL_FPS, "network": net.to_dict(), "training": asdict(cfg),
-        "stages": StageConfig(sampling=SamplingConfig(
-            temperature=cfg.temperature, sigma_scale=cfg.sigma_scale, noise_correlation=cfg.noise_correlation,
-            component_hold=cfg.component_hold), groove=GrooveConfig(enabled=cfg.groove)).to_dict(),
+        "fps": MODEL_FPS, "network": net.to_dict(), "training": {k: v for k, v in asdict(cfg).items() if k != "stages"},
+        "stages": cfg.stages.to_dict(),
         "summary": summary,
     }
     tmpc = out_dir / "config.json.part"

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-from dancepose.models.dancer import DEFAULT_MODEL_DIR, Dancer, GrooveConfig, StageConfig
+from dancepose.models.dancer import DEFAULT_MODEL_DIR, Dancer, GrooveConfig, SamplingConfig, StageConfig
 from dancepose.models.errors import ModelError
 from dancepose.models.features import music_features
 from dancepose.models.skeleton import limb_lengths_by_child
@@ -54,19 +54,33 @@ def test_groove_follows_the_tempo(grooved, bpm):
     assert match["followed"], match
 
 
-def test_groove_off_loses_the_beat_lock(grooved):
-    """The control: the same dancer without its groove layer no longer marks a 150 BPM beat."""
-    plain = grooved.without_groove()
-    assert not plain.stages.groove.enabled and grooved.stages.groove.enabled
+@pytest.mark.parametrize("bpm", [90, 150])
+def test_shipped_dancer_follows_the_tempo_with_the_groove_off(dancer, bpm):
+    """The shipped dancer has no bounce: its learned spread, sampled beat-locked, carries the tempo."""
+    assert not dancer.stages.groove.enabled and dancer.stages.sampling.spread == "beat"
+    poses = dancer.generate(music_features(y=pulse_train(bpm, 20.0)), seed=0)[6 * MODEL_FPS:]
+    period = metrics.motion_period(poses=poses, fps=MODEL_FPS)
+    match = metrics.tempo_match(motion_period_s=period, beat_period_s=60.0 / bpm, tolerance=0.05,
+                                octaves=(0.5, 1.0, 2.0, 3.0, 4.0))
+    assert match["followed"], match
+
+
+def test_smooth_spread_loses_the_beat_lock(dancer):
+    """The control: the same network with the original smooth spread (AR(1) in time, fed back) no longer
+    lands its kinematic beats on a 150 BPM beat, nor moves with its period."""
+    smooth = dancer.with_stages(sampling=SamplingConfig())
     feats = music_features(y=pulse_train(150, 20.0))
-    with_groove = grooved.generate(feats, seed=0)[6 * MODEL_FPS:]
-    without = plain.generate(feats, seed=0)[6 * MODEL_FPS:]
+    locked, free = (d.generate(feats, seed=0)[6 * MODEL_FPS:] for d in (dancer, smooth))
     beats = np.arange(0.5, 20.0, 0.4) - 6.0
     beats = beats[beats > 0]
     bas = [metrics.beat_align_score(music_beats=beats,
                                     kinematic_beats=metrics.kinematic_beats(poses=p, fps=MODEL_FPS))
-           for p in (with_groove, without)]
-    assert bas[0] > bas[1]
+           for p in (locked, free)]
+    assert bas[0] > bas[1] + 0.1, bas
+    follows = [metrics.tempo_match(motion_period_s=metrics.motion_period(poses=p, fps=MODEL_FPS),
+                                   beat_period_s=0.4, tolerance=0.05, octaves=(0.5, 1.0, 2.0, 3.0, 4.0))["followed"]
+               for p in (locked, free)]
+    assert follows == [True, False]
 
 
 def test_limbs_stay_within_their_trained_lengths_for_minutes(dancer):
@@ -89,25 +103,35 @@ def test_dances_bigger_to_louder_music(dancer):
     assert quiet > 0.2 * loud  # quieter, not stopped: the music still plays
 
 
-def test_lead_moves_the_beat_marking_earlier(grooved):
-    """The live engine sets ``lead_s`` to its display delay: the bounce then bottoms out that much earlier."""
+def test_lead_moves_the_beat_marking_earlier(grooved, dancer):
+    """The live engine sets ``lead_s`` to its display delay: the bounce bottoms out, and the beat-locked
+    spread comes to rest (kinematic beats), that much earlier."""
     feats = music_features(y=pulse_train(100, 20.0))
-    beats = np.arange(0.5, 20.0, 0.6)
+    beat_s = 0.6
+    beats = np.arange(0.5, 20.0, beat_s)
 
-    def median_offset(lead):
-        grooved.lead_s = lead
+    def run(d, lead):
+        d.lead_s = lead
         try:
-            poses = grooved.generate(feats, seed=0)[8 * MODEL_FPS:]
+            return d.generate(feats, seed=0)[8 * MODEL_FPS:]
         finally:
-            grooved.lead_s = 0.0
-        y = poses[..., 1].mean(axis=1)  # the bounce: lowest (largest y) on the beat
-        t = np.arange(len(y)) / MODEL_FPS + 8.0
-        peaks = [t[i] for i in range(1, len(y) - 1) if y[i] >= y[i - 1] and y[i] > y[i + 1]]
-        d = [p - beats[np.argmin(np.abs(beats - p))] for p in peaks]
-        return float(np.median(d))
+            d.lead_s = 0.0
 
-    shift = median_offset(0.0) - median_offset(0.1)
-    assert abs(shift - 0.1) <= 1.5 / MODEL_FPS + 1e-9, shift  # 0.1 s lead, within the frame quantisation
+    def bounce_time(poses):  # when the bounce bottoms out: the phase of the beat-rate component of mean y
+        y = poses[..., 1].mean(axis=1)
+        t = np.arange(len(y)) / MODEL_FPS + 8.0
+        z = np.sum((y - y.mean()) * np.exp(-2j * np.pi * (t - 0.5) / beat_s))
+        return float(-np.angle(z) / (2 * np.pi) * beat_s)
+
+    def rest_time(poses):  # when the spread comes to rest: kinematic beats relative to the nearest beat
+        kb = metrics.kinematic_beats(poses=poses, fps=MODEL_FPS) + 8.0
+        return float(np.median([k - beats[np.argmin(np.abs(beats - k))] for k in kb]))
+
+    bounce_only = grooved.with_stages(sampling=SamplingConfig(sigma_scale=0.0))  # the bounce on the mean motion
+    assert not dancer.stages.groove.enabled  # the shipped dancer: the beat-locked spread only
+    for d, when in ((bounce_only, bounce_time), (dancer, rest_time)):
+        shift = when(run(d, 0.0)) - when(run(d, 0.1))
+        assert abs(shift - 0.1) <= 1.5 / MODEL_FPS + 1e-9, shift  # 0.1 s lead, within the frame quantisation
 
 
 # ------------------------------------------------------------------ stages and their configs
