@@ -34,14 +34,31 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DANCEPOSE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def cost_per_frame(*, seconds: float = 60.0) -> tuple[float, float]:
-    """p50, p99 (ms) of the live loop's work per completed model frame on a real song."""
+class _TimedTracker:
+    """Wraps the stream's beat tracker and keeps the duration of every ``step`` (network + filter)."""
+
+    def __init__(self, tracker) -> None:
+        self._t, self.times = tracker, []
+
+    def step(self, x, *, activity):
+        t0 = time.perf_counter()
+        self._t.step(x, activity=activity)
+        self.times.append(time.perf_counter() - t0)
+
+    def __getattr__(self, name):
+        return getattr(self._t, name)
+
+
+def cost_per_frame(*, seconds: float = 60.0) -> tuple[float, float, float, float]:
+    """p50, p99 (ms) per completed model frame on a real song, live block size: of the whole feature
+    extractor (features + tracker), then of the tracker alone (beat network + bar-pointer filter)."""
     from dancepose.models.audio import load_audio
     from dancepose.models.clock import BLOCK_SIZE
     from dancepose.models.features import FeatureStream
 
     y = load_audio(SHARED / "dance_with_melody" / "DANCE_C_4" / "audio.mp3", offset=20.0, duration=seconds)
     stream = FeatureStream()
+    timed = stream._beat = _TimedTracker(stream._beat)
     times = []
     for i in range(0, len(y) - BLOCK_SIZE, BLOCK_SIZE):
         t0 = time.perf_counter()
@@ -50,7 +67,9 @@ def cost_per_frame(*, seconds: float = 60.0) -> tuple[float, float]:
         if len(out):
             times.append(dt / len(out))
     t = np.array(times[30:]) * 1e3
-    return float(np.percentile(t, 50)), float(np.percentile(t, 99))
+    tr = np.array(timed.times[30:]) * 1e3
+    return (float(np.percentile(t, 50)), float(np.percentile(t, 99)),
+            float(np.percentile(tr, 50)), float(np.percentile(tr, 99)))
 
 
 def main() -> int:
@@ -69,12 +88,14 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     res = beat_report(shared=a.shared, clips=a.clips, snr_db=a.snr, kfold_dir=a.kfold, k=a.k, seconds=a.seconds,
                       librosa_too=not a.no_librosa, quiet=True)
-    p50, p99 = cost_per_frame()
+    p50, p99, t50, t99 = cost_per_frame()
     la = os.getloadavg()
-    print(f"cost per model frame (features + tracker, live block size): p50 {p50:.3f} ms  p99 {p99:.3f} ms"
+    print(f"cost per model frame, live block size: tracker (network + filter) p50 {t50:.3f} ms  p99 {t99:.3f} ms;"
+          f" all features + tracker p50 {p50:.3f} ms  p99 {p99:.3f} ms"
           f"   (load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, {os.cpu_count()} cores)")
     if a.json:
-        a.json.write_text(json.dumps({"clips": res, "cost_ms": {"p50": p50, "p99": p99}, "load": la}, indent=1))
+        a.json.write_text(json.dumps({"clips": res, "cost_ms": {"p50": p50, "p99": p99, "tracker_p50": t50,
+                                                                "tracker_p99": t99}, "load": la}, indent=1))
     return 0
 
 

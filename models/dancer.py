@@ -70,12 +70,16 @@ class SamplingConfig:
     sigma_scale: float = 1.0
     noise_correlation: float = 0.95
     component_hold: float = 0.95
-    #: ``"smooth"``: the spread is AR(1) noise in time (the original design).  ``"beat"``: the spread is
-    #: *phase-locked*: a value drawn for every beat and eased between beats by the tracked beat phase
-    #: (velocity zero on the beat), repeating every bar (3 beats in 3/4, 2 in 4/4) while it slowly
-    #: renews, so the learned variety of moves lands on the beat and marks the bar at any tempo.  Where
-    #: the beat confidence is low it blends back into the smooth spread.
+    #: ``"smooth"``: the spread is the mixture's σ × AR(1) noise in time (the original design).
+    #: ``"beat"``: the spread is *phase-locked*: a whole-body pose variation drawn from the real dance's
+    #: principal pose modes for every beat and eased between beats by the tracked beat phase (velocity
+    #: zero on the beat), repeating every bar (3 beats in 3/4, 2 in 4/4) while it slowly renews, so the
+    #: moves land on the beat and mark the bar at any tempo.  Where the beat confidence is low it blends
+    #: into the same variation drifting smoothly (AR(1)).
     spread: str = "smooth"
+    #: "beat" spread: size of the poses moved through, in units of the real dance's pose variation (the
+    #: model's ``pose_modes``: its principal whole-body modes; independent coordinates without them).
+    pattern_scale: float = 1.0
     #: "beat" spread: how much of a beat's value is kept when its slot in the bar comes round again.
     pattern_hold: float = 0.8
     #: "beat" spread: beat confidence at which the phase-locked spread is used fully.
@@ -293,10 +297,12 @@ class SamplingStage:
     its beat values that much early (the live engine sets its display delay; offline 0).
     """
 
-    def __init__(self, config: SamplingConfig, *, mixtures: int) -> None:
+    def __init__(self, config: SamplingConfig, *, mixtures: int, modes: np.ndarray | None = None) -> None:
         if config.spread not in ("smooth", "beat"):
             raise ModelError(f"sampling spread must be 'smooth' or 'beat', not {config.spread!r}")
         self.config, self.mixtures = config, mixtures
+        #: Whole-body pose variations [shape=(m, N_POSE)], normalised units (identity: each coordinate).
+        self.modes = np.eye(N_POSE, dtype=np.float32) if modes is None else np.asarray(modes, np.float32)
         self.lead_s = 0.0
 
     def reset(self, rng: np.random.Generator) -> None:
@@ -305,16 +311,18 @@ class SamplingStage:
         self.k = -1
         # phase-locked spread: one value per beat slot of the bar, the segment being eased through
         # (drawn only for the beat spread: the smooth spread's random stream stays as it always was)
-        self.knots = (rng.standard_normal((4, N_POSE)).astype(np.float32) if self.config.spread == "beat"
-                      else np.zeros((4, N_POSE), np.float32))
+        m = len(self.modes)
+        self.knots = (rng.standard_normal((4, m)).astype(np.float32) if self.config.spread == "beat"
+                      else np.zeros((4, m), np.float32))
         self.slot = 0
-        self.seg_from = np.zeros(N_POSE, np.float32)
+        self.seg_from = np.zeros(m, np.float32)
         self.seg_to = self.knots[0].copy()
-        self.beat_eps = np.zeros(N_POSE, np.float32)
+        self.beat_z = np.zeros(m, np.float32)
+        self.drift_z = np.zeros(m, np.float32)
         self.last_phase = None
 
     def _beat_spread(self, features: np.ndarray) -> np.ndarray:
-        """The phase-locked spread at this frame (unit variance at the beats)."""
+        """The phase-locked mode weights at this frame [shape=(m,)] (unit variance at the beats)."""
         c = self.config
         phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
         beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
@@ -324,13 +332,13 @@ class SamplingStage:
             self.slot = (self.slot + 1) % period
             nxt = (self.slot + 1) % period
             r = c.pattern_hold
-            self.knots[nxt] = r * self.knots[nxt] + np.sqrt(1.0 - r * r) * self.rng.standard_normal(N_POSE)
-            self.seg_from = self.beat_eps.copy()
+            self.knots[nxt] = r * self.knots[nxt] + np.sqrt(1.0 - r * r) * self.rng.standard_normal(len(self.modes))
+            self.seg_from = self.beat_z.copy()
             self.seg_to = self.knots[nxt].copy()
         self.last_phase = phase
         ease = 0.5 - 0.5 * np.cos(np.pi * phase)  # 0 → 1 across the beat, still at both ends
-        self.beat_eps = self.seg_from + ease * (self.seg_to - self.seg_from)
-        return self.beat_eps
+        self.beat_z = self.seg_from + ease * (self.seg_to - self.seg_from)
+        return self.beat_z
 
     def __call__(self, params: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """→ (the pose fed back to the network, the pose performed), both normalised [shape=(N_POSE,)]."""
@@ -345,14 +353,15 @@ class SamplingStage:
             k = int(np.argmax(logits))
         self.k = k
         y = mu[k]
-        if c.sigma_scale > 0:
-            r = c.noise_correlation
+        r = c.noise_correlation
+        if c.spread == "beat":
+            self.drift_z = r * self.drift_z + np.sqrt(1.0 - r * r) * rng.standard_normal(self.drift_z.shape)
+            a = min(1.0, max(0.0, float(features[COL_BEAT_CONF]) / c.full_confidence))
+            z = a * self._beat_spread(features) + np.sqrt(1.0 - a * a) * self.drift_z
+            y = y + c.pattern_scale * (z @ self.modes)
+        elif c.sigma_scale > 0:
             self.eps = r * self.eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self.eps.shape)
-            eps = self.eps
-            if c.spread == "beat":
-                a = min(1.0, max(0.0, float(features[COL_BEAT_CONF]) / c.full_confidence))
-                eps = a * self._beat_spread(features) + np.sqrt(1.0 - a * a) * self.eps
-            y = y + c.sigma_scale * np.exp(log_sigma[k]) * eps
+            y = y + c.sigma_scale * np.exp(log_sigma[k]) * self.eps
         y = y.astype(np.float32)
         return (y if c.feedback_spread else mu[k].astype(np.float32)), y
 
@@ -523,7 +532,8 @@ class Dancer:
                                     phase_to_head=bool(net.get("phase_to_head", False)))
         #: 0: a network step per model frame; N: the network runs on the beat clock (N steps per beat).
         self.steps_per_beat = int(net.get("steps_per_beat", 0))
-        self.sampling = SamplingStage(self.stages.sampling, mixtures=int(net["mixtures"]))
+        self.sampling = SamplingStage(self.stages.sampling, mixtures=int(net["mixtures"]),
+                                      modes=stats.get("pose_modes"))
         self.dynamics = DynamicsStage(self.stages.dynamics, rest_pose=self.rest_pose)
         self.groove = GrooveStage(self.stages.groove)
         self.silence = SilenceGate(self.stages.silence, rest_pose=self.rest_pose)
@@ -623,7 +633,15 @@ class Dancer:
                                  n_inputs=N_FEATURES + n_phase + N_POSE, head_extra=n_phase if to_head else 0,
                                  phase_mean_harmonics=mean_harmonics)
         validate_arrays(arrays, shapes=shapes, source=str(npz_path))
-        stats = {k: arrays.pop(k) for k in STAT_KEYS + (("phase_mean",) if mean_harmonics else ())}
+        if "pose_modes" in arrays:  # optional (older models: the beat spread varies each coordinate)
+            pm = arrays["pose_modes"]
+            if pm.ndim != 2 or pm.shape[1] != N_POSE or not 1 <= pm.shape[0] <= N_POSE:
+                raise ModelError(f"bad model weights {npz_path}: pose_modes has shape {pm.shape}, "
+                                 f"expected (m ≤ {N_POSE}, {N_POSE})")
+            if not np.issubdtype(pm.dtype, np.number) or not np.isfinite(pm).all():
+                raise ModelError(f"bad model weights {npz_path}: pose_modes holds non-finite values (NaN or inf)")
+        stats = {k: arrays.pop(k) for k in STAT_KEYS + (("phase_mean",) if mean_harmonics else ())
+                 + (("pose_modes",) if "pose_modes" in arrays else ())}
         weights = {k: v.astype(np.float32) for k, v in arrays.items() if k in shapes}
         return cls(weights=weights, stats=stats, config=config, stages=stages or saved_stages, name=d.name)
 

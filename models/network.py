@@ -148,6 +148,29 @@ def fit_phase_mean(features: np.ndarray, poses: np.ndarray, *, harmonics: int, r
     return coef.astype(np.float32)
 
 
+#: Principal modes of the training poses kept for the beat-locked spread (``pose_modes``).
+N_POSE_MODES: int = 8
+
+
+def fit_pose_modes(poses: np.ndarray, *, modes: int = N_POSE_MODES) -> np.ndarray:
+    """The principal modes of normalised poses, each scaled by its standard deviation.
+
+    poses [shape=(n, D)] (normalised: zero mean, unit variance per coordinate; non-finite rows skipped)
+    → [shape=(modes, D)]: ``z @ modes`` with ``z ~ N(0, I)`` is a random whole-body pose variation with
+    the real dance's covariance in its ``modes`` strongest directions (an arm raised with its hand, a
+    lean with its hips), where independent noise per coordinate would bend the body apart.
+    """
+    p = np.asarray(poses, dtype=np.float64)
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) < 2:
+        return np.eye(min(modes, p.shape[1]), p.shape[1], dtype=np.float32)
+    p = p - p.mean(axis=0)
+    cov = p.T @ p / (len(p) - 1)
+    w, v = np.linalg.eigh(cov)
+    order = np.argsort(w)[::-1][:modes]
+    return (v[:, order] * np.sqrt(np.maximum(w[order], 0.0))).T.astype(np.float32)
+
+
 def beat_phase_of(features: np.ndarray) -> np.ndarray:
     """The beat phase (0…1, 0 on the beat) of feature rows [shape=(..., N_FEATURES)] → [shape=(...)]."""
     from .features import COL_BEAT_COS, COL_BEAT_SIN

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, GrooveConfig, SamplingConfig, StageConfig
+from dancepose.models.dancer import (MODEL_FORMAT, MODEL_VERSION, GrooveConfig, IdleConfig, SamplingConfig,
+                                     StageConfig)
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
-from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, mdn_loss,
-                                      phase_inputs, phase_mean_pose, phase_pairs)
+from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, fit_pose_modes,
+                                      mdn_loss, phase_inputs, phase_mean_pose, phase_pairs)
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
 from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs, to_beat_clock
@@ -29,12 +30,13 @@ from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_son
 N_POSE = N_JOINTS * 2
 
 
-#: The stages a trained dancer performs with unless told otherwise: the learned spread sampled
-#: beat-locked (7 × the network's σ, the component mean fed back; see ``SamplingConfig.spread``) and the
-#: hand-made groove off.  Best report card on the validation songs (README, "Report card").
-PERFORMING_STAGES = StageConfig(sampling=SamplingConfig(spread="beat", sigma_scale=7.0, pattern_hold=0.8,
+#: The stages a trained dancer performs with unless told otherwise: the beat-locked spread (whole-body
+#: variations from the training poses' principal modes at 0.9 × their size, moved on the beat, the
+#: component mean fed back; see ``SamplingConfig.spread``), the hand-made groove off, and a 0.1-s release
+#: into the idle sway.  Best report card on the validation songs (README, "Report card").
+PERFORMING_STAGES = StageConfig(sampling=SamplingConfig(spread="beat", pattern_scale=0.9, pattern_hold=0.8,
                                                         feedback_spread=False),
-                                groove=GrooveConfig(enabled=False))
+                                groove=GrooveConfig(enabled=False), silence=IdleConfig(release_s=0.1))
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,8 @@ class WindowSampler:
 
 def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Generator, *,
                   phase_mean_harmonics: int = 0) -> dict:
-    """Normalisation statistics, rest pose and limb limits from the training songs (and, with
+    """Normalisation statistics, rest pose, limb limits and the principal pose modes (for the beat-locked
+    spread) from the training songs (and, with
     ``phase_mean_harmonics``, the phase-functioned mean pose; the pose statistics are then those of the
     motion around it)."""
     allf = np.concatenate([s.features[s.valid] for s in songs])
@@ -175,6 +178,7 @@ def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Gene
     pts = pts[np.isfinite(pts).all(axis=(1, 2))]
     pmean, pstd = resid.mean(0), resid.std(0)
     pstd = np.where(pstd < 1e-3, 1.0, pstd)
+    extra["pose_modes"] = fit_pose_modes((resid - pmean) / pstd)
     # Rest pose: frames facing the camera (wide shoulders), oriented with the right side on image left.
     width = pts[:, Joint.L_SHOULDER, 0] - pts[:, Joint.R_SHOULDER, 0]
     front = pts[np.abs(width) >= np.quantile(np.abs(width), 0.7)]

@@ -180,7 +180,8 @@ def test_bad_stage_config_is_a_model_error(tmp_path, stages, match):
 
 
 @pytest.mark.parametrize("key, how", [("lstm0_kernel", "shape"), ("head_bias", "nan"),
-                                      ("pose_std", "nan"), ("limb_max", "shape"), ("feature_std", "zero")])
+                                      ("pose_std", "nan"), ("limb_max", "shape"), ("feature_std", "zero"),
+                                      ("pose_modes", "shape"), ("pose_modes", "nan")])
 def test_bad_weight_or_statistic_is_a_model_error_naming_the_file(tmp_path, key, how):
     d = _copy_model(tmp_path)
     with np.load(d / "dancer.npz") as z:

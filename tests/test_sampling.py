@@ -26,9 +26,10 @@ def _features(*, beats: int, meter: int, confidence: float = 1.0) -> np.ndarray:
     return f
 
 
-def _run(config: SamplingConfig, feats: np.ndarray, seed: int = 0):
-    """One-component mixture with mean 0 and σ 1: the output is the spread itself."""
-    stage = SamplingStage(config, mixtures=1)
+def _run(config: SamplingConfig, feats: np.ndarray, seed: int = 0, modes: np.ndarray | None = None):
+    """One-component mixture with mean 0 and σ 1: the output is the spread itself (identity modes:
+    one per coordinate)."""
+    stage = SamplingStage(config, mixtures=1, modes=modes)
     stage.reset(np.random.default_rng(seed))
     params = np.zeros(1 + 2 * N_POSE, np.float32)
     fed, out, smooth = [], [], []
@@ -36,7 +37,7 @@ def _run(config: SamplingConfig, feats: np.ndarray, seed: int = 0):
         a, b = stage(params, f)
         fed.append(a)
         out.append(b)
-        smooth.append(stage.eps.copy())
+        smooth.append((stage.drift_z @ stage.modes) if config.spread == "beat" else stage.eps.copy())
     return np.array(fed), np.array(out), np.array(smooth)
 
 
@@ -44,7 +45,7 @@ def _corr(x: np.ndarray, lag: int) -> float:
     return float(np.corrcoef(x[:-lag].ravel(), x[lag:].ravel())[0, 1])
 
 
-BEAT_LOCKED = SamplingConfig(spread="beat", sigma_scale=1.0, pattern_hold=0.8, feedback_spread=False)
+BEAT_LOCKED = SamplingConfig(spread="beat", pattern_scale=1.0, pattern_hold=0.8, feedback_spread=False)
 
 
 @pytest.mark.parametrize("meter,repeat", [(3, 3), (4, 2)])
@@ -90,8 +91,20 @@ def test_feedback_is_the_mean_or_the_sample():
     feats = _features(beats=8, meter=4)
     fed, y, _ = _run(BEAT_LOCKED, feats)
     assert np.abs(fed).max() == 0.0 and np.abs(y).max() > 0.1  # the component mean (0) is fed back
-    fed2, y2, _ = _run(SamplingConfig(spread="beat", sigma_scale=1.0), feats)
+    fed2, y2, _ = _run(SamplingConfig(spread="beat"), feats)
     np.testing.assert_array_equal(fed2, y2)
+
+
+def test_beat_spread_moves_in_the_pose_modes():
+    """With the model's principal pose modes the variation is whole-body: every output lies in their span,
+    with the modes' variance at the beats."""
+    rng = np.random.default_rng(3)
+    modes = rng.standard_normal((3, N_POSE)).astype(np.float32) * np.array([[2.0], [1.0], [0.5]], np.float32)
+    _, y, _ = _run(BEAT_LOCKED, _features(beats=200, meter=3), modes=modes)
+    coef, *_ = np.linalg.lstsq(modes.T, y.T, rcond=None)
+    np.testing.assert_allclose(coef.T @ modes, y, atol=1e-4)  # in the span of the 3 modes
+    on_beats = coef.T[4 * BEAT::BEAT]
+    np.testing.assert_allclose(on_beats.std(axis=0), 1.0, atol=0.3)  # unit weights: the modes' own spread
 
 
 def test_unknown_spread_is_a_model_error():

@@ -44,7 +44,11 @@ def test_training_writes_a_loadable_model_that_learns(trained):
     assert cfg["summary"]["val_songs"] == ["DANCE_W_4"]
     assert (trained / "loss.png").stat().st_size > 1000
     assert (trained / "model.keras").is_file()
-    Dancer.load(trained)
+    d = Dancer.load(trained)
+    # the principal pose modes of the training poses, strongest first, drive the beat-locked spread
+    modes = d.sampling.modes
+    assert modes.shape == (8, 30) and np.all(np.diff(np.linalg.norm(modes, axis=1)) <= 1e-6)
+    assert cfg["stages"]["sampling"]["spread"] == "beat" and not cfg["stages"]["groove"]["enabled"]
 
 
 def test_numpy_step_equals_keras(trained, small_songs):
