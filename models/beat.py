@@ -190,7 +190,7 @@ class BeatConfig:
     #: Between metrical levels that explain the onsets about equally well (3:2 in a waltz, 2:1) it
     #: leans to the one nearer the centre, as human tappers do.
     tempo_prior_bpm: float = 120.0
-    tempo_prior_octaves: float = 0.0
+    tempo_prior_octaves: float = 1.0
     #: Probability of switching meter at a bar line.
     meter_switch: float = 1e-3
     #: Fraction of the posterior spread uniformly every frame (lets it re-lock after a change).

@@ -71,16 +71,17 @@ class SamplingConfig:
     noise_correlation: float = 0.95
     component_hold: float = 0.95
     #: ``"smooth"``: the spread is the mixture's σ × AR(1) noise in time (the original design).
-    #: ``"beat"``: the spread is *phase-locked*: a whole-body pose variation drawn from the real dance's
-    #: principal pose modes for every beat and eased between beats by the tracked beat phase (velocity
-    #: zero on the beat), repeating every bar (3 beats in 3/4, 2 in 4/4) while it slowly renews, so the
-    #: moves land on the beat and mark the bar at any tempo.  Where the beat confidence is low it blends
-    #: into the same variation drifting smoothly (AR(1)).
+    #: ``"beat"``: the spread is *phase-locked*: a cycle through whole-body pose variations (the real
+    #: dance's principal pose modes) once per bar — 3 beats in 3/4, 2 in 4/4; the beats evenly round
+    #: a random ellipse in mode space, so the cycle has no slow drift — eased between beats by the
+    #: tracked beat phase (velocity zero on the beat), slowly renewing from bar to bar, so the moves land
+    #: on the beat and mark the bar at any tempo.  Where the beat confidence is low it blends into the
+    #: same variation drifting smoothly (AR(1)).
     spread: str = "smooth"
     #: "beat" spread: size of the poses moved through, in units of the real dance's pose variation (the
     #: model's ``pose_modes``: its principal whole-body modes; independent coordinates without them).
     pattern_scale: float = 1.0
-    #: "beat" spread: how much of a beat's value is kept when its slot in the bar comes round again.
+    #: "beat" spread: how much of the bar's cycle is kept from one bar to the next.
     pattern_hold: float = 0.8
     #: "beat" spread: beat confidence at which the phase-locked spread is used fully.
     full_confidence: float = 0.5
@@ -309,14 +310,15 @@ class SamplingStage:
         self.rng = rng
         self.eps = np.zeros(N_POSE, np.float32)
         self.k = -1
-        # phase-locked spread: one value per beat slot of the bar, the segment being eased through
-        # (drawn only for the beat spread: the smooth spread's random stream stays as it always was)
+        # phase-locked spread: the bar's cycle through mode space, z_s = cos(2πs/L) a + sin(2πs/L) b for beat
+        # slot s of a bar of L beats, and the segment being eased through (drawn only for the beat spread:
+        # the smooth spread's random stream stays as it always was)
         m = len(self.modes)
-        self.knots = (rng.standard_normal((4, m)).astype(np.float32) if self.config.spread == "beat"
-                      else np.zeros((4, m), np.float32))
+        self.cycle = (rng.standard_normal((2, m)).astype(np.float32) if self.config.spread == "beat"
+                      else np.zeros((2, m), np.float32))
         self.slot = 0
         self.seg_from = np.zeros(m, np.float32)
-        self.seg_to = self.knots[0].copy()
+        self.seg_to = self.cycle[0].copy()
         self.beat_z = np.zeros(m, np.float32)
         self.drift_z = np.zeros(m, np.float32)
         self.last_phase = None
@@ -330,11 +332,12 @@ class SamplingStage:
         if self.last_phase is not None and self.last_phase > 0.75 and phase < 0.25:  # a beat: next segment
             period = 3 if float(features[COL_METER]) < 0.5 else 2  # beats per repeat: the bar, 2 in 4/4
             self.slot = (self.slot + 1) % period
-            nxt = (self.slot + 1) % period
-            r = c.pattern_hold
-            self.knots[nxt] = r * self.knots[nxt] + np.sqrt(1.0 - r * r) * self.rng.standard_normal(len(self.modes))
+            if self.slot == 0:  # a new bar: the cycle renews a little
+                r = c.pattern_hold
+                self.cycle = r * self.cycle + np.sqrt(1.0 - r * r) * self.rng.standard_normal(self.cycle.shape)
+            ang = 2.0 * np.pi * ((self.slot + 1) % period) / period
             self.seg_from = self.beat_z.copy()
-            self.seg_to = self.knots[nxt].copy()
+            self.seg_to = (np.cos(ang) * self.cycle[0] + np.sin(ang) * self.cycle[1]).astype(np.float32)
         self.last_phase = phase
         ease = 0.5 - 0.5 * np.cos(np.pi * phase)  # 0 → 1 across the beat, still at both ends
         self.beat_z = self.seg_from + ease * (self.seg_to - self.seg_from)

@@ -31,10 +31,10 @@ N_POSE = N_JOINTS * 2
 
 
 #: The stages a trained dancer performs with unless told otherwise: the beat-locked spread (whole-body
-#: variations from the training poses' principal modes at 0.9 × their size, moved on the beat, the
+#: variations from the training poses' principal modes at 0.8 × their size, moved on the beat, the
 #: component mean fed back; see ``SamplingConfig.spread``), the hand-made groove off, and a 0.1-s release
 #: into the idle sway.  Best report card on the validation songs (README, "Report card").
-PERFORMING_STAGES = StageConfig(sampling=SamplingConfig(spread="beat", pattern_scale=0.9, pattern_hold=0.8,
+PERFORMING_STAGES = StageConfig(sampling=SamplingConfig(spread="beat", pattern_scale=0.8, pattern_hold=0.8,
                                                         feedback_spread=False),
                                 groove=GrooveConfig(enabled=False), silence=IdleConfig(release_s=0.1))
 

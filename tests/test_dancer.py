@@ -221,11 +221,14 @@ def test_bad_weights_exit_4_with_one_line(tmp_path):
 
 def test_stage_switches_change_only_their_stage(dancer):
     feats = music_features(y=pulse_train(120, 8.0))
-    base = dancer.generate(feats, seed=0)
-    no_limbs = dancer.with_stages(limbs=dataclasses.replace(dancer.stages.limbs, enabled=False))
+    # a spread twice the shipped size, so that some limbs would stretch past their longest trained length
+    big = dancer.with_stages(sampling=dataclasses.replace(dancer.stages.sampling, pattern_scale=2.0))
+    base = big.generate(feats, seed=0)
+    no_limbs = big.with_stages(limbs=dataclasses.replace(dancer.stages.limbs, enabled=False))
     free = no_limbs.generate(feats, seed=0)
     assert not np.allclose(free, base)  # the clamp acts …
     assert np.max(limb_lengths_by_child(free)) > np.max(dancer.limb_max)  # … on the overlong limbs only
-    again = dancer.with_stages()
+    assert (limb_lengths_by_child(base) <= dancer.limb_max + 1e-4).all()
+    again = big.with_stages()
     assert np.allclose(again.generate(feats, seed=0), base)  # same stages → same dance
     assert StageConfig.from_dict(dancer.stages.to_dict()) == dancer.stages
