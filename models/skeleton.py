@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Mapping, Sequence
 
+import math
+
 import numpy as np
 
 SKELETON_NAME = "dancepose-15"
@@ -312,15 +314,20 @@ def clamp_limb_lengths(pose: np.ndarray, max_lengths: np.ndarray) -> np.ndarray:
     pose : np.ndarray [shape=(N_JOINTS, 2)]; max_lengths : np.ndarray [shape=(N_JOINTS,)] — the maximum
     length of the limb ending at each joint (ignored for the pelvis).  Returns a new array.
     """
-    out = np.array(pose, dtype=np.float32, copy=True)
+    # plain floats: 14 limbs of numpy-scalar arithmetic cost more than the arithmetic (live, every frame)
+    src = np.asarray(pose, dtype=np.float32).tolist()
+    lim = np.asarray(max_lengths, dtype=np.float64).tolist()
+    out = [list(p) for p in src]
     for parent, child in KINEMATIC_TREE:
-        v = pose[child] - pose[parent]
-        n = float(np.hypot(v[0], v[1]))
-        m = float(max_lengths[child])
+        vx = src[child][0] - src[parent][0]
+        vy = src[child][1] - src[parent][1]
+        n = math.hypot(vx, vy)
+        m = lim[child]
         if n > m > 0:
-            v = v * (m / n)
-        out[child] = out[parent] + v
-    return out
+            vx, vy = vx * (m / n), vy * (m / n)
+        out[child][0] = out[parent][0] + vx
+        out[child][1] = out[parent][1] + vy
+    return np.array(out, dtype=np.float32)
 
 
 def limb_lengths_by_child(points: np.ndarray) -> np.ndarray:
