@@ -291,6 +291,18 @@ class NetworkStage:
         self.prev = np.asarray(y, dtype=np.float32)
 
 
+def beat_timing(features: np.ndarray) -> tuple[float, float]:
+    """(beat phase 0…1, 0 on the beat; beat period in s) of one feature row — what the stages that move
+    with the tracked beat (sampling's beat spread, groove) read."""
+    phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
+    return phase, 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
+
+
+def crossed_beat(last_phase: float | None, phase: float) -> bool:
+    """The beat phase wrapped between two consecutive frames (a beat passed)."""
+    return last_phase is not None and last_phase > 0.75 and phase < 0.25
+
+
 class SamplingStage:
     """Mixture parameters → next normalised pose (see :class:`SamplingConfig`).
 
@@ -326,10 +338,9 @@ class SamplingStage:
     def _beat_spread(self, features: np.ndarray) -> np.ndarray:
         """The phase-locked mode weights at this frame [shape=(m,)] (unit variance at the beats)."""
         c = self.config
-        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
-        beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
+        phase, beat_s = beat_timing(features)
         phase = (phase + self.lead_s / beat_s) % 1.0
-        if self.last_phase is not None and self.last_phase > 0.75 and phase < 0.25:  # a beat: next segment
+        if crossed_beat(self.last_phase, phase):  # a beat: next segment
             period = 3 if float(features[COL_METER]) < 0.5 else 2  # beats per repeat: the bar, 2 in 4/4
             self.slot = (self.slot + 1) % period
             if self.slot == 0:  # a new bar: the cycle renews a little
@@ -411,8 +422,8 @@ class GrooveStage:
 
     def __call__(self, pose: np.ndarray, features: np.ndarray, *, intensity: float) -> np.ndarray:
         g = self.config
-        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
-        if self.last_phase > 0.75 and phase < 0.25:
+        phase, beat_s = beat_timing(features)
+        if crossed_beat(self.last_phase, phase):
             self.beats += 1
         self.last_phase = phase
         amount = min(1.0, float(features[COL_BEAT_CONF]) / g.full_confidence)
@@ -423,7 +434,6 @@ class GrooveStage:
         h = -pose[:, 1]
         h = (h - h.min()) / max(float(h.max() - h.min()), 1e-6)
         lift = np.clip(h * 2.0, 0.0, 1.0)  # knees move half as much as hips and above
-        beat_s = 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
         # The beat phase is a prediction, so the bounce can bottom out on the beat as it is seen.
         ahead = phase + self.lead_s / beat_s
         down = 0.5 * (1.0 + np.cos(2.0 * np.pi * ahead))  # 1 on the beat, 0 half-way between beats
@@ -635,14 +645,10 @@ class Dancer:
         shapes = expected_shapes(layers=layers, hidden=hidden, mixtures=mixtures,
                                  n_inputs=N_FEATURES + n_phase + N_POSE, head_extra=n_phase if to_head else 0,
                                  phase_mean_harmonics=mean_harmonics)
-        validate_arrays(arrays, shapes=shapes, source=str(npz_path))
         if "pose_modes" in arrays:  # optional (older models: the beat spread varies each coordinate)
-            pm = arrays["pose_modes"]
-            if pm.ndim != 2 or pm.shape[1] != N_POSE or not 1 <= pm.shape[0] <= N_POSE:
-                raise ModelError(f"bad model weights {npz_path}: pose_modes has shape {pm.shape}, "
-                                 f"expected (m ≤ {N_POSE}, {N_POSE})")
-            if not np.issubdtype(pm.dtype, np.number) or not np.isfinite(pm).all():
-                raise ModelError(f"bad model weights {npz_path}: pose_modes holds non-finite values (NaN or inf)")
+            m = arrays["pose_modes"].shape[0] if arrays["pose_modes"].ndim else 1
+            shapes["pose_modes"] = (int(np.clip(m, 1, N_POSE)), N_POSE)
+        validate_arrays(arrays, shapes=shapes, source=str(npz_path))
         stats = {k: arrays.pop(k) for k in STAT_KEYS + (("phase_mean",) if mean_harmonics else ())
                  + (("pose_modes",) if "pose_modes" in arrays else ())}
         weights = {k: v.astype(np.float32) for k, v in arrays.items() if k in shapes}
