@@ -11,11 +11,11 @@ Everything is seeded; on an idle 2-core machine about 10 minutes, under load abo
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from dancepose.models.audio import is_silent, load_audio
 from dancepose.models.errors import InputError
+from dancepose.models.outputs import atomic_output_dir
 from dancepose.offline.train import TrainConfig, train_dancer
 
 #: The recipe of the shipped dancer.  24 epochs: the shipped network is the best of 24 (epoch 23), where
@@ -72,13 +72,8 @@ def build_default(*, shared: str | os.PathLike, out_dir: str | os.PathLike, work
     out_dir = Path(out_dir)
     work = Path(work_dir) if work_dir else out_dir.parent / f"{out_dir.name}_work"
     data = default_data(shared=shared, work_dir=work, quiet=quiet)
-    tmp = out_dir.with_name(out_dir.name + ".part")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    train_dancer(data=data, out_dir=tmp, epochs=epochs, seed=seed, net=DEFAULT_NET if net is None else net,
-                 cfg=cfg, quiet=quiet)
-    (tmp / "model.keras").unlink(missing_ok=True)  # the numpy dancer is all that performs; keep it small
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    with atomic_output_dir(out_dir) as tmp:  # the old dancer is replaced only by a complete new one
+        train_dancer(data=data, out_dir=tmp, epochs=epochs, seed=seed, net=DEFAULT_NET if net is None else net,
+                     cfg=cfg, quiet=quiet)
+        (tmp / "model.keras").unlink(missing_ok=True)  # the numpy dancer is all that performs; keep it small
     return out_dir

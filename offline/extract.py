@@ -157,10 +157,9 @@ def unpack_detections(d, *, n_points: int) -> list[list[Person]]:
 
 def save_detections(path: Path, *, fingerprint: str, frames: Sequence[Sequence[Person]], n_points: int) -> None:
     """Write raw detections (a checkpoint or an ``extract --ray`` segment) atomically."""
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, format=np.str_(CHECKPOINT_FORMAT), fingerprint=np.str_(fingerprint),
-             **pack_detections(frames, n_points=n_points))
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        np.savez(tmp, format=np.str_(CHECKPOINT_FORMAT), fingerprint=np.str_(fingerprint),
+                 **pack_detections(frames, n_points=n_points))
 
 
 def load_detections(path: Path, *, fingerprint: str, n_points: int, log: TextIO) -> list[list[Person]] | None:

@@ -44,6 +44,7 @@ import numpy as np
 
 from dancepose.models.clock import HOP_LENGTH, MODEL_FPS
 from dancepose.models.errors import ParameterError
+from dancepose.models.outputs import atomic_output
 from dancepose.models.skeleton import N_JOINTS
 
 
@@ -293,13 +294,11 @@ class TimingLog:
     def write_csv(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", newline="") as fh:
+        with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(TIMING_COLUMNS)
             for r in self.rows:
                 w.writerow([f"{v:.6f}" if isinstance(v, float) else v for v in r])
-        os.replace(tmp, path)
         return path
 
     def write_poses(self, path: str | os.PathLike, *, engine: Engine | None = None) -> Path:
@@ -316,7 +315,6 @@ class TimingLog:
         if engine is not None and engine.model_poses:
             arrays["model_time"] = np.asarray(engine.model_times, dtype=np.float64)
             arrays["model_poses"] = np.stack(engine.model_poses).astype(np.float32)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            np.savez_compressed(tmp, **arrays)
         return path

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dancepose.models.outputs import as_output_error, atomic_output_dir, check_output_dir, temp_name
+from dancepose.models.outputs import atomic_output, atomic_output_dir, check_output_dir
 
 
 class OpenPoseJsonWriter:
@@ -64,16 +64,8 @@ class OpenPoseJsonWriter:
         doc = {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": flat}],
                "canvas_width": self.width, "canvas_height": self.height}
         path = self.directory / f"{self.stem}_{self.frames:012d}_keypoints.json"
-        tmp = temp_name(path)
-        try:
+        with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(doc))
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            err = as_output_error(exc, path)
-            if err is None:
-                raise
-            raise err from None
         self.frames += 1
         return path
 

@@ -1,12 +1,12 @@
 """The report's pictures: per song, music beats vs kinematic beats and motion energy over loudness."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS
+from dancepose.models.outputs import atomic_output
 from dancepose.offline import metrics
 from dancepose.offline.evaluation.load import loudness_db
 
@@ -52,8 +52,9 @@ def plot_song(*, path: Path, title: str, panels: list[tuple[str, np.ndarray, np.
         ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".part.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=80)
+    finally:
+        plt.close(fig)
     return path

@@ -27,6 +27,7 @@ from dancepose.models.clock import MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import InputError, ParameterError
 from dancepose.offline import drumloops, metrics
 from dancepose.offline.dataset import VALIDATION_SONGS
+from dancepose.models.outputs import atomic_output
 from dancepose.offline.evaluation.load import (AUDIBLE_DBFS, Track, dwm_dir, in_frame_pixels, load_aistpp_2d,
                                                load_dwm_2d, load_pose_track, loudness_db, reference_beats,
                                                track_beats)
@@ -271,9 +272,8 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
               "reactivity": react, "long_run": long_run, "notes": notes, "plots": plots,
               "config": asdict(config), "model": None if dancer is None else str(model_dir or "default"),
               "groove": dancer.stages.groove.enabled if dancer is not None else None}
-    tmp = out_dir / "report.json.part"
-    tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False))
-    os.replace(tmp, out_dir / "report.json")
+    with atomic_output(out_dir / "report.json") as tmp:
+        tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False))
     if not quiet:
         print(format_report(report))
         print(f"\nreport: {out_dir / 'report.json'}  plots: {len(plots)} PNG in {out_dir}")
