@@ -14,6 +14,7 @@ from typing import Sequence
 
 from dancepose.models.cli import add_groove_argument, run_cli, size_arg
 from dancepose.models.media.draw import add_look_arguments
+from dancepose.models.media.encoders import ENCODER_CHOICES
 from dancepose.realtime.osc import osc_target_arg
 
 
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4",
                    help="record what is shown, with the audio, to an MP4 (H.264 + AAC)")
+    p.add_argument("--encoder", choices=ENCODER_CHOICES, default="libx264",
+                   help="video encoder of recordings: libx264 (default), a hardware H.264 encoder of your "
+                        "ffmpeg (h264_v4l2m2m on a Raspberry Pi, h264_vaapi, h264_nvenc, h264_videotoolbox; "
+                        "libx264 with one line when it does not work here), or auto (the first that works)")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
     add_look_arguments(p, frames="shown frame")
@@ -75,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     from dancepose.realtime.live import LiveConfig, run_live
 
     config = LiveConfig(input=args.input, model_dir=args.model, device=args.device, record=args.record,
+                        encoder=args.encoder,
                         fullscreen=args.fullscreen, size=args.size, background=args.background,
                         headless=args.headless, duration=args.duration, log_timings=args.log_timings,
                         log_poses=args.log_poses, sim_clock=args.sim_clock, screenshot=args.screenshot,

@@ -36,6 +36,9 @@ class LiveConfig:
         Audio device index or name substring.
     record : Path or None
         Record the performance to this MP4 from the start.
+    encoder : str
+        Video encoder of recordings (``--encoder``): ``libx264``, a hardware H.264 encoder of this
+        ffmpeg (falls back to libx264 with one line when it does not work here) or ``auto``.
     fullscreen : bool
     size : (int, int)
         Window / frame size.
@@ -76,6 +79,7 @@ class LiveConfig:
     model_dir: Path | None = None
     device: str | None = None
     record: Path | None = None
+    encoder: str = "libx264"
     fullscreen: bool = False
     size: tuple[int, int] = (1280, 720)
     background: Path | tuple[int, int, int] | None = None
@@ -105,6 +109,10 @@ class LiveConfig:
             raise ParameterError("--sim-clock needs --input FILE or demo, not mic")
         if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):
             raise ParameterError(f"--bpm must be between 20 and 400, got {self.bpm}")
+        from dancepose.models.media.encoders import ENCODER_CHOICES
+
+        if self.encoder not in ENCODER_CHOICES:
+            raise ParameterError(f"--encoder must be one of {', '.join(ENCODER_CHOICES)}, got {self.encoder!r}")
         if not (-1000.0 <= self.latency_offset_ms <= 2000.0):
             raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, got {self.latency_offset_ms}")
 
@@ -204,15 +212,17 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     window.show_hud = not (isinstance(background, tuple) or config.style == "openpose")
     sinks: list = []
     try:
+        window.scene_for(style)
         window.ensure_stage()  # a bad background fails here, before any audio starts
         source = open_source(input_spec=config.input, device=config.device, simulate=config.sim_clock,
                              allow_simulated=config.headless)
         outputs, link = _rig_outputs(config, window=window)
         sinks = list(outputs)
-        recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
-        sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording,
-                            tempo_fixed=lambda: config.bpm is not None or bool(link and link.following)),
-                 recorder, *outputs]
+        shown = WindowSink(window=window, style=style, recording=lambda: recorder.recording,
+                           tempo_fixed=lambda: config.bpm is not None or bool(link and link.following))
+        recorder = RecordingSink(window=window, style=style, hud=lambda: shown.last_hud, source=source.label,
+                                 path=config.record, encoder=config.encoder, quiet=config.quiet)
+        sinks = [shown, recorder, *outputs]
     except BaseException:
         for sink in sinks:
             getattr(sink, "close", lambda: None)()
