@@ -196,7 +196,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     from dancepose.realtime.window import Window, WindowSink
 
     # Every output checked before the run (not after it): path, not under a file, not a device, extension.
-    for path, suffixes, what in ((config.record, (".mp4",), "--record"),
+    from dancepose.models.media.encoders import RECORD_SUFFIXES
+
+    for path, suffixes, what in ((config.record, RECORD_SUFFIXES, "--record"),
                                  (config.screenshot, (".png",), "--screenshot"),
                                  (config.log_timings, (".csv",), "--log-timings"),
                                  (config.log_poses, (".npz",), "--log-poses")):

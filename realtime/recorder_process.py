@@ -81,7 +81,7 @@ def _open(cfg: RecorderConfig):
     """(recorder, scene, surface, note) for ``cfg``; raises DanceposeError."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from dancepose.models.audio import ffmpeg_exe
-    from dancepose.models.media.encoders import choose_encoding
+    from dancepose.models.media.encoders import encoding_for_path
     from dancepose.models.media.recorder import Mp4Recorder
     from dancepose.realtime.window import Scene, _pygame
 
@@ -91,7 +91,8 @@ def _open(cfg: RecorderConfig):
     bg = tuple(cfg.background) if isinstance(cfg.background, list) else cfg.background
     scene = Scene(style=style_from_dict(cfg.style), background=bg, floor_units=cfg.floor_units)
     scene.ensure_stage((cfg.width, cfg.height))
-    encoding, note = choose_encoding(cfg.encoder, ffmpeg=ffmpeg_exe(), width=cfg.width, height=cfg.height)
+    encoding, note = encoding_for_path(cfg.path, encoder=cfg.encoder, ffmpeg=ffmpeg_exe(), width=cfg.width,
+                                     height=cfg.height)
     rec = Mp4Recorder(cfg.path, width=cfg.width, height=cfg.height, fps=cfg.fps, sample_rate=cfg.sample_rate,
                       drop_when_behind=False, quiet=True, what="--record", encoding=encoding, input_pix_fmt=fmt)
     return rec, scene, surface, note

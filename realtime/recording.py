@@ -285,13 +285,14 @@ class RecorderProcess:
 
     def __init__(self, path: Path, *, size: tuple[int, int], style, background, floor_units: float | None,
                  source: str, encoder: str = "libx264", quiet: bool = False, nice: int = RECORDER_NICE) -> None:
+        from dancepose.models.media.encoders import RECORD_SUFFIXES
         from dancepose.models.media.recorder import UNKNOWN_LENGTH_S, estimate_bytes
         from dancepose.models.outputs import check_output_file
 
         w, h = size[0] - size[0] % 2, size[1] - size[1] % 2
         need = estimate_bytes(width=w, height=h, fps=DISPLAY_FPS, seconds=UNKNOWN_LENGTH_S,
                               sample_rate=SAMPLE_RATE, channels=1)
-        self.path = check_output_file(path, suffixes=(".mp4",), expected_bytes=need, what="--record")
+        self.path = check_output_file(path, suffixes=RECORD_SUFFIXES, expected_bytes=need, what="--record")
         self.size = (w, h)
         self.ring = FrameRing()
         bg = list(background) if isinstance(background, tuple) else (None if background is None else str(background))

@@ -178,3 +178,19 @@ def choose_encoding(requested: str, *, ffmpeg: str, width: int, height: int,
     if requested == "auto":
         return x264, "--encoder auto: no hardware H.264 encoder works here; recording with libx264"
     return x264, f"--encoder {requested} does not work here ({reasons[0].split(': ', 1)[1]}); recording with libx264"
+
+
+#: File types a live recording can be written as (the containers :func:`encoding_for_path` knows).
+RECORD_SUFFIXES: tuple[str, ...] = (".mp4",)
+
+
+def encoding_for_path(path, *, encoder: str, ffmpeg: str, width: int, height: int) -> tuple[Encoding, str | None]:
+    """The :class:`Encoding` of a recording to ``path`` (by its extension) and the fallback note, if any.
+
+    ``.mp4``: H.264 from :func:`choose_encoding` (``encoder`` is ``--encoder``).  Other containers (e.g.
+    transparent video) plug in here with their own :class:`Encoding`.
+    """
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix not in RECORD_SUFFIXES:
+        raise ParameterError(f"cannot record {path}: the file must end with {' or '.join(RECORD_SUFFIXES)}")
+    return choose_encoding(encoder, ffmpeg=ffmpeg, width=width, height=height)
