@@ -141,25 +141,43 @@ class BeatNet:
 
     def reset(self) -> None:
         self.h = [np.zeros(u.shape[0], np.float32) for _, u, _ in self.grus]
+        # work buffers: the live step allocates nothing
+        self._v = np.empty(self._w0.shape[1], np.float32)
+        self._xw = [np.empty(w.shape[1], np.float32) for w, _, _ in self.grus]
+        self._hu = [np.empty(u.shape[1], np.float32) for _, u, _ in self.grus]
+        self._o = np.empty(self.out_w.shape[1], np.float32)
 
     def step(self, x: np.ndarray) -> np.ndarray:
-        """x [shape=(N_BEAT_INPUTS,)] → probabilities [shape=(3,)] (no beat, beat, downbeat)."""
-        v = np.asarray(x, np.float32) @ self._w0
+        """x [shape=(N_BEAT_INPUTS,)] float32 → probabilities [shape=(3,)] (no beat, beat, downbeat)."""
+        v = self._v
+        np.dot(np.asarray(x, np.float32), self._w0, out=v)
         v += self._b0
         np.maximum(v, 0.0, out=v)
         for j, (w, u, b) in enumerate(self.grus):
-            h = self.h[j]
+            h, xw, hu = self.h[j], self._xw[j], self._hu[j]
             n = len(h)
-            xw = v @ w
+            np.dot(v, w, out=xw)
             xw += b[0]
-            hu = h @ u
+            np.dot(h, u, out=hu)
             hu += b[1]
-            zr = _sigmoid(xw[:2 * n] + hu[:2 * n])
-            hh = np.tanh(xw[2 * n:] + zr[n:] * hu[2 * n:])
-            h = hh + zr[:n] * (h - hh)
-            self.h[j] = h
+            zr = xw[:2 * n]  # the gates z, r = sigmoid(xw + hu) = (1 + tanh((xw + hu) / 2)) / 2, in place
+            zr += hu[:2 * n]
+            zr *= 0.5
+            np.tanh(zr, out=zr)
+            zr += 1.0
+            zr *= 0.5
+            hh = xw[2 * n:]  # candidate tanh(xw + r · hu)
+            hr = hu[2 * n:]
+            hr *= zr[n:]
+            hh += hr
+            np.tanh(hh, out=hh)
+            h -= hh  # h = hh + z (h - hh)
+            h *= zr[:n]
+            h += hh
             v = h
-        o = (v @ self.out_w + self.out_b).tolist()  # 3 logits: softmax in plain Python is cheaper
+        np.dot(v, self.out_w, out=self._o)
+        self._o += self.out_b
+        o = self._o.tolist()  # 3 logits: softmax in plain Python is cheaper
         m = max(o)
         e = [math.exp(a - m) for a in o]
         s = e[0] + e[1] + e[2]
@@ -270,7 +288,7 @@ class BarPointer:
                 for j in group:
                     for i in group:
                         sw[j, i] = 1.0 - c.meter_switch if i == j else c.meter_switch / (len(group) - 1)
-            self._switch = sw
+            self._switch = sw.astype(np.float32)
         ratio = self.intervals[None, :] / self.intervals[:, None]
         a = np.exp(-c.tempo_lambda * np.abs(ratio - 1.0))
         a[a < 1e-6] = 0.0
@@ -291,11 +309,18 @@ class BarPointer:
         self._flat = (1.0 / (len(c.meters) * K) / block).astype(np.float32)
         self._uniform = (config.uniform_mix * self._flat).astype(np.float32)
         self._log_n = np.log(self.intervals.astype(np.float64))
+        self._log_n_list = self._log_n.tolist()
         self._tempo_mask: np.ndarray | None = None
         self.reset()
 
     def reset(self) -> None:
         self.p = self._flat.copy()
+        self._spare = np.empty_like(self.p)
+        K, cols = self._cross_src.shape
+        self._cross = np.empty((K, cols), np.float32)
+        self._cross_sw = np.empty((K, cols), np.float32)
+        self._arrive = np.empty((K, cols), np.float32)
+        self._col_obs = np.empty(cols, np.float32)
         self.prior_beat = 0.0
 
     def set_tempo_mask(self, bpm: float | None, *, tolerance: float = 0.04) -> None:
@@ -330,32 +355,37 @@ class BarPointer:
         """Advance one frame and weigh by the activation ``act`` [shape=(3,)] (none, beat, downbeat)."""
         c = self.config
         q = c.substeps
-        old = self.p
-        cross = old[self._cross_src]  # (K, cols): mass reaching a beat boundary this frame
+        old, new = self.p, self._spare  # two state vectors, used in turn: nothing is allocated per frame
+        cross = self._cross
+        np.take(old, self._cross_src, out=cross, mode="wrap")  # (K, cols): mass reaching a beat boundary
+        # this frame (indices are always valid; "wrap" only spares numpy a buffered copy)
         if self._switch is not None:
-            cross = cross @ self._switch
+            np.dot(cross, self._switch, out=self._cross_sw)
+            cross = self._cross_sw
         none = float(act[0]) / (c.obs_lambda - 1.0)
-        col_obs = np.where(self._cross_is_down, float(act[2]), float(act[1])).astype(old.dtype)
-        new = np.empty_like(old)
         # Within a beat every state moves q positions on: one shifted copy of the flat state vector
         # (the beat-start states it also fills are overwritten below).
         np.multiply(old[:-q], none, out=new[q:])
-        arrive = self._trans @ cross
+        arrive = np.dot(self._trans, cross, out=self._arrive)
         #: prior probability that this frame is a beat (mass arriving at a beat start), before the
         #: observation: with the activation it tells how well the music fits the predicted grid.
         self.prior_beat = float(arrive.sum())
-        new[self._cross_dst] = arrive * col_obs
+        obs = self._col_obs
+        obs[:] = float(act[1])
+        obs[self._cross_is_down] = float(act[2])
+        arrive *= obs
+        new[self._cross_dst] = arrive
         if self._tempo_mask is not None:
             new *= self._tempo_mask
         s = float(new.sum())
-        if not np.isfinite(s) or s <= 0:
+        if not math.isfinite(s) or s <= 0:
             new[:] = self._flat if self._tempo_mask is None else self._flat * self._tempo_mask
             s = float(new.sum())
         u = c.uniform_mix
         new *= (1.0 - u) / s
         if u > 0:
             new += self._uniform
-        self.p = new
+        self.p, self._spare = new, old
 
     # -------------------------------------------------------------- read-outs
     def block_mass(self) -> np.ndarray:
@@ -374,14 +404,16 @@ class BarPointer:
         beat = (math.atan2(s0, c0) / (2 * math.pi)) % 1.0
         res = math.hypot(c0, s0)
         bar = (math.atan2(s1, c1) / (2 * math.pi)) % 1.0
-        bm = self.block_mass()
-        tp = bm.sum(axis=0)
-        k = int(tp.argmax())
+        # the tempo: the interval posterior's peak, refined by a log-interval mean over ±2 intervals
+        # (98 numbers: plain floats cost less than numpy calls here)
+        rows = self.block_mass().tolist()
+        tp = [sum(col) for col in zip(*rows)]
+        k = max(range(len(tp)), key=tp.__getitem__)
         lo, hi = max(0, k - 2), min(len(tp), k + 3)
         w = tp[lo:hi]
-        log_n = float(w @ self._log_n[lo:hi]) / max(float(w.sum()), 1e-12)
+        log_n = sum(a * b for a, b in zip(w, self._log_n_list[lo:hi])) / max(sum(w), 1e-12)
         bpm = 60.0 * MODEL_FPS * self.config.substeps / math.exp(log_n)
-        return beat, res, bar, bpm, bm.sum(axis=1)
+        return beat, res, bar, bpm, np.array([sum(r) for r in rows])
 
 
 class BeatTracker:

@@ -28,13 +28,14 @@ the bar × meter 3/4) turns it into phases, tempo, meter and confidence.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .clock import HOP_LENGTH, MODEL_FPS, N_FFT, N_MELS, SAMPLE_RATE
-from .beat import N_BEAT_INPUTS, BeatConfig, BeatTracker, beat_input_frame
+from .beat import DIFF_SCALE_DB, FLOOR_DB, N_BEAT_INPUTS, REL_SCALE_DB, BeatConfig, BeatTracker
 from .errors import ParameterError
 
 #: 2: learned beat activation + bar-pointer filter; bar phase, meter and beat activation appended.
@@ -133,7 +134,18 @@ class FeatureStream:
         self._window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann, like librosa
         c = config
         self._beat = BeatTracker(config=c.beat)
-        self._beat_in = np.zeros(N_BEAT_INPUTS, dtype=np.float64)
+        self._beat_in = np.zeros(N_BEAT_INPUTS, dtype=np.float32)
+        # Per-frame work (the live path allocates next to nothing and makes few numpy calls: after the
+        # live loop's sleep each call's code runs cold): the mel filterbank cut to the FFT bins it uses
+        # (the rest are zero), with each row twice — for the squared real and imaginary parts of the
+        # spectrum, interleaved — so that power and mel bands are one square and one product.
+        used = np.flatnonzero(self._melbank.any(axis=0))
+        lo, hi = int(used[0]), int(used[-1]) + 1
+        self._ri = slice(2 * lo, 2 * hi)
+        self._melbank_ri = np.ascontiguousarray(np.repeat(self._melbank[:, lo:hi].T, 2, axis=0))
+        self._wbuf = np.empty(N_FFT, dtype=np.float32)
+        self._sq = np.empty(2 * (hi - lo), dtype=np.float32)
+        self._mel32 = np.empty(N_MELS, dtype=np.float32)
         self._agc_decay = c.agc_decay_db_per_s / MODEL_FPS
         self._act_alpha = 1.0 - np.exp(-1.0 / (c.activity_tau_s * MODEL_FPS))
         self._hold_frames = int(round(c.activity_hold_s * MODEL_FPS))
@@ -143,11 +155,12 @@ class FeatureStream:
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget all audio: the next sample is time 0."""
-        self._buf = np.zeros(N_FFT + HOP_LENGTH, dtype=np.float32)  # last N_FFT samples + partial hop
+        # last N_FFT samples + partial hop, and room for a few display frames' audio after them
+        self._buf = np.zeros(N_FFT + 4 * HOP_LENGTH, dtype=np.float32)
         self._buf_fill = N_FFT  # zeros before the start count as history
         self._n_samples = 0
         self.frames_done = 0
-        self._prev_mel_db: np.ndarray | None = None
+        self._prev_mel_db: list[float] | None = None
         self._agc_ref = self.AGC_INIT_DB
         self._onset_ms = 1e-2
         self._beat.reset()
@@ -207,75 +220,79 @@ class FeatureStream:
         # Frame t needs samples [t*HOP - N_FFT, t*HOP).  Frames ready after this chunk:
         total = self._n_samples + len(y)
         first = self.frames_done
-        last = total // HOP_LENGTH  # inclusive: frame `last` is ready when total >= last*HOP
-        n_new = last - first + 1
-        # History: the samples from (first*HOP - N_FFT) on, then the chunk.
-        hist = self._buf[: self._buf_fill]
-        audio = np.concatenate([hist, y]) if len(y) else hist
-        # audio[0] is the sample at absolute index first*HOP - N_FFT (history is kept that way).
-        if n_new <= 0:
-            self._store(audio, total)
-            return np.zeros((0, N_FEATURES), dtype=np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT)[::HOP_LENGTH][:n_new]
-        mel_db = mel_db_frames(frames, window=self._window, melbank=self._melbank)  # (n_new, N_MELS)
-        ms = np.mean(frames.astype(np.float64) ** 2, axis=1)
-        out = np.empty((n_new, N_FEATURES), dtype=np.float32)
+        n_new = total // HOP_LENGTH - first + 1  # frame `last` is ready when total >= last*HOP
+        # History (the samples from first*HOP - N_FFT on), then the chunk: in place when it fits (live).
+        fill, buf = self._buf_fill, self._buf
+        if fill + len(y) <= len(buf):
+            buf[fill:fill + len(y)] = y
+            audio = buf[:fill + len(y)]
+        else:
+            audio = np.concatenate([buf[:fill], y])
+        out = np.empty((max(n_new, 0), N_FEATURES), dtype=np.float32)
         for i in range(n_new):
-            out[i] = self._frame(mel_db[i], ms[i])
-        self.frames_done = last + 1
+            out[i] = self._frame(audio[i * HOP_LENGTH:i * HOP_LENGTH + N_FFT])
+        self.frames_done = first + max(n_new, 0)
         self._store(audio, total)
         return out
 
     def _store(self, audio: np.ndarray, total: int) -> None:
         """Keep the samples from (frames_done*HOP - N_FFT) to the end for the next call."""
-        keep_from_abs = self.frames_done * HOP_LENGTH - N_FFT
-        audio_start_abs = total - len(audio)
-        tail = audio[keep_from_abs - audio_start_abs:]
+        tail = audio[self.frames_done * HOP_LENGTH - N_FFT - (total - len(audio)):]
         if len(tail) > len(self._buf):
             self._buf = np.zeros(len(tail), dtype=np.float32)
-        self._buf[: len(tail)] = tail
+        self._buf[: len(tail)] = tail  # (overlapping in place: numpy copies safely)
         self._buf_fill = len(tail)
         self._n_samples = total
 
-    def _frame(self, mel_db: np.ndarray, mean_square: float) -> np.ndarray:
+    def _mel_db(self, frame: np.ndarray) -> tuple[list[float], float]:
+        """Log-mel power (dB) of one frame [shape=(N_FFT,)] and its mean square."""
+        w = self._wbuf
+        np.multiply(frame, self._window, out=w)
+        spec = np.fft.rfft(w).view(np.float64)  # re, im interleaved
+        np.square(spec[self._ri], out=self._sq)
+        np.dot(self._sq, self._melbank_ri, out=self._mel32)
+        mel_db = [10.0 * math.log10(v + 1e-10) for v in self._mel32.tolist()]
+        return mel_db, float(np.dot(frame, frame)) / N_FFT
+
+    def _frame(self, frame: np.ndarray) -> list[float]:
+        """One feature row (N_FEATURES values) from the frame's audio [shape=(N_FFT,)].
+
+        The band arithmetic runs on 24 plain floats: cheaper than a dozen numpy calls on 24-element
+        arrays, which is what the live loop pays for most (cold code after every frame's sleep)."""
         c = self.config
-        level = 10.0 * np.log10(mean_square + 1e-12)
+        mel_db, mean_square = self._mel_db(frame)
+        level = 10.0 * math.log10(mean_square + 1e-12)
         self.level_db = level
-        peak = float(mel_db.max())
-        self._agc_ref = max(self._agc_ref - self._agc_decay, peak)
-        rel = np.maximum(mel_db - self._agc_ref, -80.0)
-        if self._prev_mel_db is None:
-            flux = 0.0
+        self._agc_ref = ref = max(self._agc_ref - self._agc_decay, max(mel_db))
+        # Bands relative to the gain reference, floored FLOOR_DB below it; their positive differences
+        # from the previous frame (on the same floor) are the beat network's input and the onset flux.
+        floor = ref - FLOOR_DB
+        cur = [v if v > floor else floor for v in mel_db]
+        rel = [(v - ref) / REL_SCALE_DB for v in cur]  # = max(mel - ref, -80) / 20: also the mel columns
+        prev = self._prev_mel_db
+        if prev is None:
+            flux, diff = 0.0, [0.0] * N_MELS
         else:
-            flux = float(np.mean(np.maximum(0.0, np.maximum(mel_db, self._agc_ref - 80.0)
-                                            - np.maximum(self._prev_mel_db, self._agc_ref - 80.0))))
-        beat_input_frame(mel_db=mel_db, prev_mel_db=self._prev_mel_db, agc_ref=self._agc_ref,
-                         out=self._beat_in)
+            d = [v - (p if p > floor else floor) for v, p in zip(cur, prev)]
+            d = [v if v > 0.0 else 0.0 for v in d]
+            flux = sum(d) / N_MELS
+            diff = [v / DIFF_SCALE_DB for v in d]
         self._prev_mel_db = mel_db
-        gate = 1.0 / (1.0 + np.exp(-(level - c.gate_dbfs) / c.gate_width_db))
+        x = self._beat_in
+        x[:] = rel + diff
+        gate = 1.0 / (1.0 + math.exp(-(level - c.gate_dbfs) / c.gate_width_db))
         flux *= gate
         self._onset_ms += self._onorm_alpha * (flux * flux - self._onset_ms)
-        onset = flux / np.sqrt(self._onset_ms + 1e-6)
+        onset = flux / math.sqrt(self._onset_ms + 1e-6)
         self._hold = self._hold_frames if gate > 0.5 else max(self._hold - 1, 0)
         self._activity += self._act_alpha * ((1.0 if self._hold > 0 else gate) - self._activity)
         bt = self._beat
-        bt.step(self._beat_in, activity=self._activity)
-        ph = 2.0 * np.pi * bt.beat_phase
-        bar = 2.0 * np.pi * bt.bar_phase
-        f = np.empty(N_FEATURES, dtype=np.float64)
-        f[COL_MEL] = rel / 20.0
-        f[COL_ONSET] = min(onset, 10.0)
-        f[COL_RMS_DB] = max(level, -120.0) / 60.0
-        f[COL_BEAT_SIN] = np.sin(ph)
-        f[COL_BEAT_COS] = np.cos(ph)
-        f[COL_TEMPO] = np.log2(bt.tempo_bpm / TEMPO_REF_BPM)
-        f[COL_BEAT_CONF] = bt.confidence
-        f[COL_ACTIVITY] = self._activity
-        f[COL_BAR_SIN] = np.sin(bar)
-        f[COL_BAR_COS] = np.cos(bar)
-        f[COL_METER] = bt.beats_per_bar - 3
-        f[COL_BEAT_ACT] = bt.activation
-        return f
+        bt.step(x, activity=self._activity)
+        ph = 2.0 * math.pi * bt.beat_phase
+        bar = 2.0 * math.pi * bt.bar_phase
+        return rel + [min(onset, 10.0), max(level, -120.0) / 60.0, math.sin(ph), math.cos(ph),
+                      math.log2(bt.tempo_bpm / TEMPO_REF_BPM), bt.confidence, self._activity,
+                      math.sin(bar), math.cos(bar), bt.beats_per_bar - 3, bt.activation]
 
 
 def music_features(*, y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:

@@ -88,9 +88,8 @@ class FrameRing:
             self.shm = shared_memory.SharedMemory(create=True, size=size)
             self.owner = True
         else:
-            self.shm = shared_memory.SharedMemory(name=name)
+            self.shm = _attach(name)
             self.owner = False
-            _untrack(self.shm)
         buf = self.shm.buf
         o = 0
         self.header = np.ndarray((HEADER_SLOTS,), np.int64, buf, o)
@@ -185,15 +184,18 @@ class FrameRing:
                 pass
 
 
-def _untrack(shm: shared_memory.SharedMemory) -> None:
-    """Python < 3.13 registers attached segments with this process's resource tracker, which would
-    remove the creator's segment when this process exits: take it off the list."""
-    try:
-        from multiprocessing import resource_tracker
+def _attach(name: str) -> shared_memory.SharedMemory:
+    """Open an existing segment without registering it with this process's resource tracker: Python < 3.13
+    registers every segment it opens, and the tracker removes them when this process exits — the
+    creator's segment, still in use (3.13's ``track=False``)."""
+    from multiprocessing import resource_tracker
 
-        resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001 - the documented workaround
-    except Exception:  # pragma: no cover - nothing to undo
-        pass
+    register = resource_tracker.register
+    resource_tracker.register = lambda *args, **kwargs: None
+    try:
+        return shared_memory.SharedMemory(name=name)
+    finally:
+        resource_tracker.register = register
 
 
 # ---------------------------------------------------------------------------------------- the process
@@ -319,6 +321,10 @@ class RecorderProcess:
         self.result: Path | None = None
         self.error: BaseException | None = None
         self.finished = False
+        self.stuck = False
+        self.salvaged: str | None = None
+        self.encoded_frames = 0
+        self.finish_wait_s = 0.0
 
     # ------------------------------------------------------------------ per frame (the one hand-off)
     def push(self, pose: np.ndarray, hud: tuple | None, samples: np.ndarray) -> None:
@@ -361,7 +367,9 @@ class RecorderProcess:
         """
         if not self.finished:
             self.stop()
+            t0 = time.monotonic()
             self._wait_progress(quiet=quiet)
+            self.finish_wait_s = time.monotonic() - t0
             self._collect()
         if self.error is not None:
             raise self.error
@@ -375,10 +383,9 @@ class RecorderProcess:
             progress = int(h[H_READ]) + int(h[H_ENCODED]) + int(h[H_STATE])
             if progress != last:
                 last, t_last = progress, time.monotonic()
-            elif time.monotonic() - t_last > STUCK_S:
+            elif time.monotonic() - t_last > STUCK_S:  # stuck: stop it, keep what it encoded (below)
                 self._kill()
-                self.error = OutputError(f"cannot write {self.path}: the recorder made no progress for "
-                                         f"{STUCK_S:.0f} s (stopped)")
+                self.stuck = True
                 return
             if not told and not quiet and self.backlog_s() > 2.0:
                 print(f"dancepose-live: finishing the recording ({self.backlog_s():.1f} s of video to encode) …",
@@ -417,15 +424,19 @@ class RecorderProcess:
             return
         # Died (killed, crashed): ffmpeg saw its input end and closes its file; keep what it encoded.
         self._wait_group_gone()
-        code = self.proc.returncode
-        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit {code}"
+        how = (f"stopped after {STUCK_S:.0f} s without progress" if self.stuck
+               else _ended(self.proc.returncode))
         if not tmp or not Path(tmp).is_dir():
-            self.error = OutputError(f"cannot write {self.path}: the recorder process ended ({how}) before it "
-                                     f"started recording")
+            self.error = OutputError(f"cannot write {self.path}: the recorder process {how} before it started "
+                                     f"recording")
             return
         try:
             self.result = salvage_recording(tmp, self.path, fps=DISPLAY_FPS, sample_rate=SAMPLE_RATE)
             self.salvaged = how
+            if self.result is not None:
+                from dancepose.models.media.probe import probe_streams
+
+                self.encoded_frames = int(probe_streams(self.result)["video"]["packets"])
         except DanceposeError as exc:
             self.error = exc
 
@@ -451,6 +462,16 @@ class RecorderProcess:
 
             shutil.rmtree(tmp, ignore_errors=True)
         self.finished = True
+
+
+def _ended(code: int | None) -> str:
+    """How a process ended, in words (``was killed by SIGKILL``, ``ended (exit 1)``)."""
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"ended (exit {code})"
 
 
 def auto_record_path() -> Path:
@@ -546,8 +567,7 @@ class RecordingSink:
         elif rec.full:
             why = "the recorder process stopped taking frames"
         else:
-            code = rec.proc.returncode
-            why = f"the recorder process ended ({'killed by ' + signal.Signals(-code).name if code and code < 0 else f'exit {code}'})"
+            why = f"the recorder process {_ended(rec.proc.returncode)}"
         print(f"dancepose-live: recording stopped at {rec.pushed / DISPLAY_FPS:.1f} s: {why}; the show goes on",
               file=sys.stderr)
         self.stop()
@@ -580,12 +600,12 @@ class RecordingSink:
 
     @staticmethod
     def _summary(rec: RecorderProcess) -> str:
-        secs = getattr(rec, "encoded_frames", 0) / DISPLAY_FPS
+        secs = rec.encoded_frames / DISPLAY_FPS
         text = f"{secs:.2f} s; the recording ran up to {rec.max_behind / DISPLAY_FPS:.2f} s behind the show"
-        if rec.stopped_at is not None:
-            text += f", finished {time.monotonic() - rec.stopped_at:.1f} s after it stopped"
-        if getattr(rec, "salvaged", None):
-            text += f"; the recorder process was {rec.salvaged}: kept what it had encoded"
+        if rec.finish_wait_s > 0.5:
+            text += f"; finishing it took {rec.finish_wait_s:.1f} s"
+        if rec.salvaged:
+            text += f"; the recorder process {rec.salvaged}: kept what it had encoded"
         if rec.dropped:
             text += f"; {rec.dropped} display frames not recorded"
         return text

@@ -534,18 +534,22 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
     covered = [ok[j] and ((j != Joint.HEAD and jr > half and jr >= r + 2)
                           or (j == Joint.HEAD and head is not None and math.dist(head, pts[j]) + r + 2 <= hr))
                for j in range(N_JOINTS)]
+    in_limb = [False] * N_JOINTS
     for a, b, side in _LIMB_TABLE:
         if ok[a] and ok[b]:
             (x0, y0), (x1, y1) = pts[a], pts[b]
             _thick_segment(gfx, surface, x0, y0, x1, y1, half, colours[side], caps=(not covered[a], not covered[b]))
+            in_limb[a] = in_limb[b] = True
             if dirty is not None:
                 dirty.append(_bounds(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), max(half + 1.0, jr)))
-    if jr > half:  # the joints (their boxes are inside the limbs' above)
+    if jr > half:  # the joints (inside the boxes of the limbs drawn to them)
         for j in range(N_JOINTS):
             if ok[j] and j != Joint.HEAD:
                 x, y = int(round(pts[j][0])), int(round(pts[j][1]))
                 gfx.aacircle(surface, x, y, jr, style.joint_colour)
                 gfx.filled_circle(surface, x, y, jr, style.joint_colour)
+                if dirty is not None and not in_limb[j]:
+                    dirty.append(_bounds(x, y, x, y, jr))
     if head is not None:
         ix, iy = int(round(head[0])), int(round(head[1]))
         gfx.aacircle(surface, ix, iy, hr, style.body_colour)
