@@ -1,5 +1,7 @@
 """Benchmark of ``dancepose-live`` on this machine; prints a table.
 
+Default run:
+
 * frame time p50/p99 (CPU work per frame) and frame interval p99 / dropped frames, with and without
   recording, and with the rig outputs on: ``--osc`` to a python-osc server in this process (its receive
   rate is reported) and ``--link`` with a second Link peer in this process (so the session path runs)
@@ -12,7 +14,17 @@
   / click-envelope cross-correlation peak and the median lag of the figure's kinematic beats (local
   minima of joint speed… the *onset* of motion after each click is the peak of acceleration, reported too).
 
-Usage: ``python benchmarks/live.py [--model DIR] [--seconds 10]``.
+``--one-core`` and ``--neighbour`` (the issue-16 targets; 60-s shows, recording, demo input, headless):
+
+* ``--one-core``: pinned to one core (``taskset -c 1``), 1280×720, recording: late frames (interval >
+  25 ms), frame time p99, features + dancer p99, time to first frame, peak RSS of the show and of the
+  recorder (+ its ffmpeg), how far behind the recording ran, the recording's A/V drift;
+* ``--neighbour``: 2 cores with one busy-loop neighbour (``python -c 'while True: pass'``), recording,
+  at 1280×720 and at 1920×1080: the same rows.
+
+Every row carries the 1-minute load average before → after its run.  Usage:
+``python benchmarks/live.py [--model DIR] [--seconds 10]``, ``python benchmarks/live.py --one-core
+--neighbour`` (add ``--show-seconds 60``; ``--repeat N`` for N runs of each).
 """
 from __future__ import annotations
 
@@ -71,6 +83,138 @@ def run_frames(tmp: Path, model: list[str], seconds: float, record: bool, extra:
             "frames": len(d),
             "model_ms": np.percentile(d["model_ms"], [50, 99]),
             "first_frame": d["wall_time"][0] - t0}
+
+
+#: A display frame later than this (interval since the previous one, ms) is a late frame (a stutter).
+LATE_MS = 25.0
+
+
+def _tree_hwm(pid: int) -> dict[str, float]:
+    """Peak RSS (VmHWM, MB) of a process and of its recorder (+ the recorder's ffmpeg)."""
+    def hwm(p: int) -> float:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return 0.0
+
+    def kids(p: int) -> list[int]:
+        try:
+            return [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            return []
+
+    out = {"show": hwm(pid), "recorder": 0.0}
+    for k in kids(pid):
+        try:
+            is_rec = b"recorder_process" in Path(f"/proc/{k}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if is_rec:
+            out["recorder"] = hwm(k) + sum(hwm(g) for g in kids(k))
+    return out
+
+
+def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: bool = True,
+             cpus: str | None = None, neighbours: int = 0, tag: str = "show") -> dict:
+    """One headless demo show under pressure: pinned to ``cpus`` (taskset) and/or beside ``neighbours``
+    busy loops; per-frame timing from ``--log-timings``, peak RSS sampled from /proc, the recording probed."""
+    import re
+    import threading
+
+    from dancepose.models.media.probe import probe_streams
+
+    csv, mp4 = tmp / f"{tag}.csv", tmp / f"{tag}.mp4"
+    args = ["--input", "demo", "--headless", "--size", size, "--duration", str(seconds), "--log-timings", str(csv)]
+    args += ["--record", str(mp4)] if record else []
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(neighbours)]
+    load0 = os.getloadavg()[0]
+    peaks = {"show": 0.0, "recorder": 0.0}
+    try:
+        time.sleep(1.0 if neighbours else 0.0)
+        t0 = time.monotonic()
+        cmd = [sys.executable, "-m", "dancepose.realtime.cli", *model, *args]
+        p = subprocess.Popen((["taskset", "-c", cpus] if cpus else []) + cmd, env=_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        err_parts: list[str] = []
+        reader = threading.Thread(target=lambda: err_parts.append(p.stderr.read()), daemon=True)
+        reader.start()
+        while p.poll() is None:
+            for k, v in _tree_hwm(p.pid).items():
+                peaks[k] = max(peaks[k], v)
+            time.sleep(0.5)
+        reader.join(timeout=10)
+        err = "".join(err_parts)
+    finally:
+        for b in busy:
+            b.kill()
+            b.wait()
+    load1 = os.getloadavg()[0]
+    if p.returncode != 0:
+        raise SystemExit(f"dancepose-live failed ({tag}): {err.strip()[-600:]}")
+    d = _frames(csv)
+    interval = np.diff(d["wall_time"]) * 1e3
+    steps = d["model_steps"] > 0
+    r = {"frames": len(d), "late": int(np.sum(interval > LATE_MS)), "interval_p99": np.percentile(interval, 99),
+         "interval_max": float(interval.max()), "frame_ms": np.percentile(d["frame_ms"], [50, 99]),
+         "model_ms": np.percentile(d["model_ms"], [50, 99]),
+         "step_ms": np.percentile(d["model_ms"][steps], [50, 99]) if steps.any() else np.array([np.nan, np.nan]),
+         "two_steps": int(np.sum(d["model_steps"] > 1)), "first_frame": d["wall_time"][0] - t0,
+         "rss_show": peaks["show"], "rss_recorder": peaks["recorder"], "load": (load0, load1),
+         "behind": float("nan"), "av_frames": float("nan")}
+    m = re.search(r"ran up to ([\d.]+) s behind", err)
+    if m:
+        r["behind"] = float(m.group(1))
+    if record and mp4.exists():
+        info = probe_streams(mp4)
+        r["av_frames"] = abs(info["video"]["duration"] - info["audio"]["duration"]) * DISPLAY_FPS
+    return r
+
+
+def show_rows(label: str, r: dict, *, target_p99: bool = True) -> list[tuple[str, str, str]]:
+    """Table rows of one :func:`run_show` (the load average before → after it in the label)."""
+    load = f"load {r['load'][0]:.1f} → {r['load'][1]:.1f}"
+    rows = [(f"{label}: late frames (> {LATE_MS:.0f} ms) [{load}]",
+             f"{r['late']} of {r['frames']} (interval p99 {r['interval_p99']:.1f}, max {r['interval_max']:.0f} ms)",
+             "0"),
+            (f"{label}: frame time p50 / p99 (ms)", f"{r['frame_ms'][0]:.2f} / {r['frame_ms'][1]:.2f}",
+             "p99 ≤ 4" if target_p99 else ""),
+            (f"{label}: features + dancer per frame p50 / p99 (ms)",
+             f"{r['model_ms'][0]:.3f} / {r['model_ms'][1]:.3f} (frames with a step: "
+             f"{r['step_ms'][0]:.2f} / {r['step_ms'][1]:.2f}; {r['two_steps']} with two)", "p99 ≤ 1"),
+            (f"{label}: time to first frame / peak RSS show, recorder + ffmpeg",
+             f"{r['first_frame']:.2f} s / {r['rss_show']:.0f} MB, {r['rss_recorder']:.0f} MB", "≤ 1.5 s / ≤ 250 MB"),
+            (f"{label}: recording ran behind (max) / A/V drift in the MP4",
+             f"{r['behind']:.2f} s / {r['av_frames']:.2f} frames", "– / ≤ 1 frame")]
+    return rows
+
+
+def pressure_rows(tmp: Path, model: list[str], *, one_core: bool, neighbour: bool, seconds: float,
+                  repeat: int) -> list[tuple[str, str, str]]:
+    """The issue-16 rows: pinned to one core, and beside a busy-loop neighbour at 720p and 1080p."""
+    rows: list[tuple[str, str, str]] = []
+    for i in range(repeat):
+        n = f" #{i + 1}" if repeat > 1 else ""
+        if one_core:
+            r = run_show(tmp, model, seconds=seconds, size="1280x720", cpus="1", tag=f"one{i}")
+            rows += show_rows(f"one core (taskset -c 1), 1280x720, recording{n}", r)
+        if neighbour:
+            r = run_show(tmp, model, seconds=seconds, size="1280x720", neighbours=1, tag=f"nb720_{i}")
+            rows += show_rows(f"2 cores + busy neighbour, 1280x720, recording{n}", r)
+            r = run_show(tmp, model, seconds=seconds, size="1920x1080", neighbours=1, tag=f"nb1080_{i}")
+            rows += show_rows(f"2 cores + busy neighbour, 1920x1080, recording{n}", r, target_p99=False)
+    return rows
+
+
+def print_table(title: str, rows: list[tuple[str, str, str]]) -> None:
+    w = max(len(r[0]) for r in rows)
+    v = max(len(r[1]) for r in rows)
+    print(title)
+    print(f"{'measure':<{w}}  {'value':<{v}}  target")
+    for name, val, target in rows:
+        print(f"{name:<{w}}  {val:<{v}}  {target}")
 
 
 def run_rig(tmp: Path, model: list[str], seconds: float) -> dict:
@@ -253,11 +397,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--one-core", action="store_true",
+                    help="only the issue-16 row pinned to one core (taskset -c 1), recording")
+    ap.add_argument("--neighbour", action="store_true",
+                    help="only the issue-16 rows beside a busy-loop neighbour, recording, 1280x720 and 1920x1080")
+    ap.add_argument("--show-seconds", type=float, default=60.0, help="length of those shows (default 60)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each of those rows")
     ap.add_argument("--pairs", type=int, default=0,
                     help="also run N alternating off/on pairs of the OSC + Link comparison (a shared machine's "
                          "load drifts: alternating keeps the comparison fair)")
     a = ap.parse_args()
     model = ["--model", a.model] if a.model else []
+    if a.one_core or a.neighbour:
+        with tempfile.TemporaryDirectory() as td:
+            rows = pressure_rows(Path(td), model, one_core=a.one_core, neighbour=a.neighbour,
+                                 seconds=a.show_seconds, repeat=a.repeat)
+        print_table(f"dancepose-live under pressure ({os.cpu_count()} cores; {a.show_seconds:g}-s shows, demo, "
+                    f"headless, recording)", rows)
+        return
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         plain = run_frames(tmp, model, a.seconds, record=False)

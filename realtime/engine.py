@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dancepose.models.clock import HOP_LENGTH, MODEL_FPS
+from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import ParameterError
 from dancepose.models.outputs import atomic_output
 from dancepose.models.skeleton import N_JOINTS
@@ -62,6 +62,17 @@ class EngineConfig:
         Per-frame smoothing factor (0..1] of the delay estimate.
     seed : int
         Dancer seed.
+    steps_per_frame : int
+        Model steps (features + dancer) a display frame takes at most while the engine keeps up; the
+        audio of any further step waits for the next frame (one 16.7-ms frame later), so a frame never
+        pays for two steps because two hops of audio arrived together.
+    catch_up_s : float
+        Behind by this much audio, a frame takes one step more (up to ``max_steps_per_frame``): a stall
+        (a busy machine) is made up over the next frames instead of in one long frame.
+    max_steps_per_frame : int
+    max_lag_s : float
+        Behind by more than this (a machine too busy to keep up even so), a frame analyses everything
+        pending: the figure never dances to music further back than this.
     latency_offset_s : float
         How much later the audience hears the sound than it sees the picture (s); see the module notes.
         Between -1 and +2 s.
@@ -71,9 +82,15 @@ class EngineConfig:
     delay_window: int = 30
     delay_smoothing: float = 0.1
     seed: int = 0
+    steps_per_frame: int = 1
+    catch_up_s: float = 0.25
+    max_steps_per_frame: int = 4
+    max_lag_s: float = 1.0
     latency_offset_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if not (1 <= self.steps_per_frame <= self.max_steps_per_frame) or not self.catch_up_s > 0:
+            raise ParameterError(f"invalid EngineConfig {self}")
         if self.lookback_s < 0 or self.delay_window < 1 or not (0 < self.delay_smoothing <= 1):
             raise ParameterError(f"invalid EngineConfig {self}")
         if not (-1.0 <= self.latency_offset_s <= 2.0):
@@ -163,6 +180,9 @@ class Engine:
         self._ages: deque[float] = deque(maxlen=self.config.delay_window)
         self._delay: float | None = None
         self._samples = 0
+        # audio read but not analysed yet (its step waits for a later frame): preallocated, grows if needed
+        self._pending = np.zeros(4 * HOP_LENGTH, dtype=np.float32)
+        self._n_pending = 0
         #: (time, pose) of every model step, for pose logs and analysis.
         self.model_times: list[float] = []
         self.model_poses: list[np.ndarray] = []
@@ -192,8 +212,9 @@ class Engine:
         behind = max(delay + self.config.lookback_s + offset, delay)
         self.dancer.lead_s = behind - offset
         first_frame = self.performer.frames_done
-        poses = self.performer.process(samples) if len(samples) else ()
-        self._samples += len(samples)
+        chunk = self._budget(samples)
+        poses = self.performer.process(chunk) if len(chunk) or not first_frame else ()
+        self._samples += len(chunk)
         for i, pose in enumerate(poses):
             t_k = source.sample_time((first_frame + i) * HOP_LENGTH)
             self._hist.append((t_k, pose))
@@ -228,6 +249,31 @@ class Engine:
                           tempo_bpm=bpm, beat_phase=position % 1.0,
                           beat_confidence=float(f.beat_confidence), new_samples=len(samples),
                           beat_position=position, beats_per_bar=bpb, beat_in_bar=in_bar)
+
+    def _budget(self, samples: np.ndarray) -> np.ndarray:
+        """The audio to analyse this frame: the pending audio and ``samples``, cut where the frame's step
+        budget is spent (the rest stays pending).  Chunking does not change the features or the poses."""
+        n_new = len(samples)
+        if n_new == 0 and self._n_pending == 0:
+            return samples
+        n = self._n_pending + n_new
+        if n > len(self._pending):
+            grown = np.zeros(max(n, 2 * len(self._pending)), dtype=np.float32)
+            grown[:self._n_pending] = self._pending[:self._n_pending]
+            self._pending = grown
+        buf = self._pending
+        buf[self._n_pending:n] = samples
+        c = self.config
+        behind = n / SAMPLE_RATE
+        steps = min(c.steps_per_frame + int(behind / c.catch_up_s), c.max_steps_per_frame)
+        if behind > c.max_lag_s:
+            steps = n // HOP_LENGTH + 1
+        # frame t is ready once t * HOP samples have been fed; feed up to where `steps` more are
+        take = max(0, min(n, (self.performer.frames_done + steps - 1) * HOP_LENGTH - self._samples))
+        chunk = buf[:take].copy()
+        buf[:n - take] = buf[take:n]
+        self._n_pending = n - take
+        return chunk
 
     def heard_feature_time(self, source, *, now: float | None = None) -> float:
         """What the audience hears at stream time ``now`` (default: ``source.now()``), on the feature

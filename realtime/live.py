@@ -128,6 +128,8 @@ class LiveResult:
     recordings: tuple[Path, ...]
     dropped_frames: int
     interrupted: bool
+    #: Wall-clock seconds from the first frame to the end of the show (before a recording's finishing).
+    show_seconds: float = 0.0
 
 
 class _OpenPoseSink:
@@ -238,12 +240,15 @@ def run_live(*, config: LiveConfig) -> LiveResult:
                        tempo_sources=[link] if link is not None and link.enabled else [],
                        duration_s=config.duration, bpm=config.bpm, log=log)
     interrupted: KeyboardInterrupt | None = None
+    show_end: float | None = None
     try:
         with perf:
             perf.run(pace=window.tick)
+            show_end = time.monotonic()  # before the recorder's finishing (the sinks' close)
     except KeyboardInterrupt as exc:
         interrupted = exc  # re-raised below: keeps SIGTERM's exit code 143
     finally:
+        show_end = show_end or time.monotonic()
         try:
             if config.screenshot is not None and perf.frames:
                 window.save_png(config.screenshot)
@@ -255,13 +260,14 @@ def run_live(*, config: LiveConfig) -> LiveResult:
                 log.write_poses(config.log_poses, engine=engine)
     seconds = source.samples_read / SAMPLE_RATE
     first_frame_s = (perf.first_frame_wall - t_start) if perf.first_frame_wall is not None else float("nan")
+    shown_s = show_end - perf.first_frame_wall if perf.first_frame_wall is not None else 0.0
     result = LiveResult(frames=perf.frames, seconds=seconds, first_frame_s=first_frame_s, xruns=source.xruns,
                         recordings=tuple(recorder.recordings), dropped_frames=recorder.dropped_frames,
-                        interrupted=bool(interrupted))
+                        interrupted=bool(interrupted), show_seconds=shown_s)
     if not config.quiet:  # also when interrupted: the figures of a stopped performance matter too
         limit = perf.limit or 1e18
-        print(f"dancepose-live: {perf.frames} frames, {min(seconds, limit / SAMPLE_RATE):.2f} s of "
-              f"audio, first frame after {first_frame_s:.2f} s, xruns {source.xruns}, "
+        print(f"dancepose-live: {perf.frames} frames in {shown_s:.2f} s, {min(seconds, limit / SAMPLE_RATE):.2f} s "
+              f"of audio, first frame after {first_frame_s:.2f} s, xruns {source.xruns}, "
               f"dropped video frames {recorder.dropped_frames}", file=sys.stderr)
     if interrupted:
         raise interrupted

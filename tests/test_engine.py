@@ -1,0 +1,75 @@
+"""The live engine's step budget (realtime/engine.py): model steps spread over display frames, stalls made
+up over the next frames, the same poses as without a budget."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dancepose.models.clock import HOP_LENGTH, SAMPLE_RATE
+from dancepose.models.dancer import DEFAULT_MODEL_DIR, Dancer
+from dancepose.realtime.engine import Engine, EngineConfig
+
+from live_helpers import click_track
+
+pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "dancer.npz").is_file(),
+                                reason="the default dancer (models/default) is not there yet")
+
+
+class _Clock:
+    """A source clock for the engine: sample i is at i / SAMPLE_RATE, now follows what was read."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sample_time(self, index: float) -> float:
+        return index / SAMPLE_RATE
+
+
+def _run(engine: Engine, blocks: list[np.ndarray]) -> tuple[list[int], np.ndarray]:
+    """Feed the blocks one display frame each; (model steps per frame, every feature row the dancer got)."""
+    clock, steps, rows = _Clock(), [], []
+    for b in blocks:
+        clock.t += len(b) / SAMPLE_RATE
+        steps.append(engine.update(b, source=clock).model_steps)
+        rows.append(engine.performer.last_features if steps[-1] else np.zeros((0, 35), np.float32))
+    return steps, np.concatenate(rows)
+
+
+def test_two_hops_in_one_frame_take_two_frames_and_the_same_poses():
+    """Audio arriving in 1600-sample bursts (two hops) every other frame: with the budget no frame steps
+    twice, and the dancer steps on exactly the features of the engine that took both at once (its poses
+    differ only by the display delay the engine tells the dancer)."""
+    y, _ = click_track(seconds=6.0)
+    blocks = []
+    for k in range(0, len(y), 2 * HOP_LENGTH):
+        blocks += [y[k:k + 2 * HOP_LENGTH], y[:0]]
+    free = Engine(dancer=Dancer.load(None), config=EngineConfig(steps_per_frame=4, catch_up_s=10.0))
+    s_free, p_free = _run(free, blocks)
+    budget = Engine(dancer=Dancer.load(None))
+    s_budget, p_budget = _run(budget, blocks)
+    assert max(s_free[1:]) == 2 and max(s_budget) == 1  # (the very first frame also has frame 0)
+    n = min(len(p_free), len(p_budget))
+    assert n >= len(y) // HOP_LENGTH - 1
+    np.testing.assert_array_equal(p_budget[:n], p_free[:n])
+
+
+def test_a_stall_is_made_up_over_the_next_frames():
+    """0.5 s of audio arrives at once (a stalled machine): the next frames take 1 + one per 0.25 s behind
+    steps (at most 4) until caught up; more than max_lag_s behind, everything is analysed at once."""
+    y, _ = click_track(seconds=8.0)
+    per_frame = SAMPLE_RATE // 60
+    blocks = [y[i:i + per_frame] for i in range(0, 2 * SAMPLE_RATE, per_frame)]
+    blocks.append(y[2 * SAMPLE_RATE:int(2.5 * SAMPLE_RATE)])  # the stall: 0.5 s in one frame
+    blocks += [y[i:i + per_frame] for i in range(int(2.5 * SAMPLE_RATE), 4 * SAMPLE_RATE, per_frame)]
+    engine = Engine(dancer=Dancer.load(None))
+    steps, _ = _run(engine, blocks)
+    after = steps[len(blocks) - len(range(int(2.5 * SAMPLE_RATE), 4 * SAMPLE_RATE, per_frame)) - 1:]
+    assert max(steps) == 3  # 0.5 s behind: 1 + 2
+    assert 2 <= sum(1 for s in after[:12] if s >= 2)  # made up over several frames, not in one
+    assert engine._n_pending < 2 * HOP_LENGTH  # caught up
+    big = Engine(dancer=Dancer.load(None), config=EngineConfig(max_lag_s=1.0))
+    steps, _ = _run(big, [y[:SAMPLE_RATE // 60], y[SAMPLE_RATE // 60:int(2.5 * SAMPLE_RATE)]])
+    assert steps[1] == int(2.5 * SAMPLE_RATE) // HOP_LENGTH  # 2.5 s behind: all of it now
