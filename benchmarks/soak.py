@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,7 +44,8 @@ from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE  # noqa: E402
 from dancepose.models.media.probe import probe_streams  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data" / "dance_with_melody"
-SAMPLE_EVERY_S = 10.0
+#: How often the soak samples RSS and the load average (s).
+POLL_S = 1.0
 #: Wall-clock seconds beyond the run's length after which the run is stopped with SIGTERM (a stream clock
 #: slower than the wall clock would otherwise stretch it; the stop itself exercises finalisation).
 WALL_MARGIN_S = 60.0
@@ -91,6 +93,17 @@ def tree_rss_kib(pid: int) -> int:
     return sum(rss_kib(c) + tree_rss_kib(c) for c in kids)
 
 
+#: What ``dancepose-live`` prints when the show is over and only the recording is being finished.
+SHOW_OVER = "finishing the recording"
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for b in procs:
+        if b.poll() is None:
+            b.kill()
+            b.wait()
+
+
 def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
     seconds = minutes * 60.0
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,25 +117,32 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
         proc = subprocess.Popen(live_cmd("--input", str(song), "--headless", "--size", size, "--duration",
                                          str(seconds), "--record", str(rec)),
                                 env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        reader.start()
         stopped = False
+        show_over: float | None = None  # when the show ended (the recorder may still be finishing)
         while proc.poll() is None:
-            kids = tree_rss_kib(proc.pid)
-            rss = rss_kib(proc.pid)
-            if rss > 0:  # 0: the process ended between poll() and the read
-                samples.append((time.monotonic() - t0, rss, kids, os.getloadavg()[0]))
-            if not stopped and time.monotonic() - t0 > seconds + WALL_MARGIN_S:
+            if show_over is None and any(SHOW_OVER in ln for ln in lines):
+                show_over = time.monotonic() - t0
+                _stop(busy)  # the neighbours made the show's load; the recording's finishing is not timed
+            if show_over is None:  # the show's RSS, not the finishing recorder's wait
+                kids = tree_rss_kib(proc.pid)
+                rss = rss_kib(proc.pid)
+                if rss > 0:  # 0: the process ended between poll() and the read
+                    samples.append((time.monotonic() - t0, rss, kids, os.getloadavg()[0]))
+            if not stopped and show_over is None and time.monotonic() - t0 > seconds + WALL_MARGIN_S:
                 proc.send_signal(signal.SIGTERM)  # the audio clock fell behind the wall clock: stop, finalise
                 stopped = True
             try:
-                proc.wait(timeout=SAMPLE_EVERY_S)
+                proc.wait(timeout=POLL_S)
             except subprocess.TimeoutExpired:
                 pass
         wall = time.monotonic() - t0
-        err = proc.stderr.read()
+        reader.join(timeout=10)
+        err = "".join(lines)
     finally:
-        for b in busy:
-            b.kill()
-            b.wait()
+        _stop(busy)
     summary = re.search(r"(\d+) frames in ([\d.]+) s, ([\d.]+) s of audio, first frame after ([\d.]+) s, "
                         r"xruns (\d+), dropped video frames (\d+)", err)
     if proc.returncode not in (0, 143) or summary is None:

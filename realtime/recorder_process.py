@@ -7,8 +7,9 @@ on stdin.  It lowers its own priority (its ffmpeg inherits it), opens the
 encoder when this ffmpeg has one that works, else libx264 with one line saying why) and then, until the
 live process asks it to stop (or disappears, or it gets SIGTERM/SIGINT):
 
-* copies the new audio out of the ring into the recording;
-* takes each new frame record — the shown pose, whether the HUD was shown and its numbers, the audio
+* a drain thread copies the new audio out of the ring into the recording and the new frame records into
+  memory, so the ring never fills however far behind the encoder is;
+* the main thread takes each frame record — the shown pose, whether the HUD was shown and its numbers, the audio
   sample count up to that frame — and, as often as the audio clock asks for a video frame (a late
   display frame is repeated, an early one skipped), draws it with the window's own
   :class:`~dancepose.realtime.window.Scene` at the recording's size and hands the surface's pixels to the
@@ -20,10 +21,12 @@ anyway, and its path is printed here.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -107,25 +110,68 @@ def _frame_pixels(surface, fmt: str):
     return surface.get_buffer()
 
 
+class _Drain(threading.Thread):
+    """Empties the ring as fast as the live process fills it: the audio straight into the recording, the
+    frame records (a few hundred bytes each) into memory.  So the ring never fills and the recording can
+    fall any distance behind the show; the encoder works through :attr:`rows` at its own pace."""
+
+    def __init__(self, cfg: RecorderConfig, ring: FrameRing, rec, stop: _Stop) -> None:
+        super().__init__(name="recorder-drain", daemon=True)
+        self.cfg, self.ring, self.rec, self.stop = cfg, ring, rec, stop
+        self.rows: collections.deque = collections.deque()
+        self.finished = threading.Event()  # everything the show will send has been taken
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._drain()
+        except BaseException as exc:  # noqa: BLE001 - handed to the encoder loop (a full disk …)
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def _drain(self) -> None:
+        ring, h = self.ring, self.ring.header
+        read = audio_read = 0
+        while True:
+            ending = bool(h[H_STOP]) or self.stop.asked or os.getppid() != self.cfg.parent
+            n_pub, a_pub = ring.published()  # (after `ending`: whatever came before the stop is taken)
+            if a_pub > audio_read:
+                self.rec.add_audio(ring.read_audio(audio_read, a_pub))
+                audio_read = a_pub
+                h[H_AUDIO_READ] = audio_read
+            while read < n_pub:
+                row = ring.record(read)
+                if row is None:  # not whole yet (cannot happen with one writer; be safe)
+                    break
+                self.rows.append(row)
+                read += 1
+            h[H_READ] = read
+            if ending and read == n_pub:
+                return
+            time.sleep(IDLE_S)
+
+
 def _loop(cfg: RecorderConfig, ring: FrameRing, rec, scene, surface, stop: _Stop) -> None:
-    """Take frames and audio from the ring until asked to stop and everything published is taken."""
+    """Encode the frames the drain takes from the ring until the show has stopped and all are encoded."""
     from dancepose.realtime.window import HudInfo
 
     h = ring.header
     fps, sr = int(cfg.fps), int(cfg.sample_rate)
-    read = audio_read = frames = 0
-    while True:
-        n_pub, a_pub = ring.published()
-        if a_pub > audio_read:
-            rec.add_audio(ring.read_audio(audio_read, a_pub))
-            audio_read = a_pub
-            h[H_AUDIO_READ] = audio_read
-        if read < n_pub:
-            row = ring.record(read)
-            if row is None:  # not whole yet (cannot happen with one writer; be safe)
+    drain = _Drain(cfg, ring, rec, stop)
+    drain.start()
+    done = frames = 0
+    try:
+        while True:
+            if drain.error is not None:
+                raise drain.error
+            if not drain.rows:
+                if drain.finished.is_set() and not drain.rows:
+                    break
                 time.sleep(IDLE_S)
                 continue
-            target = int(row[R_AUDIO]) * fps // sr
+            row = drain.rows.popleft()
+            target = int(row[R_AUDIO]) * fps // sr  # video frames the audio clock asks for by this frame
             if frames < target:
                 hud = HudInfo.from_numbers(row[R_HUD:R_HUD + len(HudInfo.NUMERIC)], source=cfg.source) \
                     if row[R_SHOW] else None
@@ -136,13 +182,11 @@ def _loop(cfg: RecorderConfig, ring: FrameRing, rec, scene, surface, stop: _Stop
                     frames += 1
                 del pixels  # releases the surface's buffer lock
                 h[H_VIDEO_FRAMES] = frames
-            read += 1
-            h[H_READ] = read
-            h[H_ENCODED] = rec.frames_written
-            continue
-        if h[H_STOP] or stop.asked or os.getppid() != cfg.parent:
-            return
-        time.sleep(IDLE_S)
+            done += 1
+            h[H_ENCODED] = done
+    finally:
+        drain.stop.asked = True  # on a failure: let the drain end too
+        drain.join(timeout=5.0)
 
 
 def run(cfg: RecorderConfig) -> int:

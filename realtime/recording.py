@@ -45,7 +45,8 @@ from dancepose.models.skeleton import N_JOINTS
 # ---------------------------------------------------------------------------------------- the ring
 #: Header slots (int64): what the live process writes …
 H_MAGIC, H_FRAMES, H_AUDIO, H_STOP, H_PARENT = 0, 1, 2, 3, 4
-#: … and what the recorder process writes.
+#: … and what the recorder process writes: records taken from the ring, records encoded, its state, audio
+#: taken, video frames written (a record is 0, 1 or more video frames on the audio clock), its pid.
 H_READ, H_ENCODED, H_STATE, H_AUDIO_READ, H_VIDEO_FRAMES, H_PID = 8, 9, 10, 11, 12, 13
 HEADER_SLOTS = 16
 RING_MAGIC = 0x44505231  # "DPR1"
@@ -64,8 +65,12 @@ RECORD_LEN = R_CHECK + 1
 #: Ring capacity: 68 s of display frames, 87 s of audio (≈ 8.9 MB of shared memory).
 RING_FRAMES = 4096
 RING_SAMPLES = 1 << 21
-#: Niceness of the recorder process and its encoder: the display loop comes first.
-RECORDER_NICE = 10
+#: Niceness of the recorder process and its encoder: the display loop comes first.  Pinned to one core
+#: beside a busy machine (load 11–17), 20-s shows with recording: late display frames 485–558 at nice 0,
+#: 154–180 at 5, 107–135 at 10, 56–72 at 19 (two runs each, interleaved); the recording ran 5–10 s
+#: behind in every case.  A recorder that falls behind keeps what the show sent (in its own memory)
+#: and catches up when the machine is free.
+RECORDER_NICE = 19
 #: Seconds without any progress after which a finishing recorder is declared stuck (and killed).
 STUCK_S = 20.0
 
@@ -333,7 +338,7 @@ class RecorderProcess:
             return
         if self.ring.push(pose, hud, samples):
             self.pushed += 1
-            behind = self.pushed - int(self.ring.header[H_READ])
+            behind = self.pushed - int(self.ring.header[H_ENCODED])
             if behind > self.max_behind:
                 self.max_behind = behind
         else:  # the recorder took nothing for a minute (stopped, frozen): stop feeding it
@@ -358,7 +363,7 @@ class RecorderProcess:
         """Seconds of display frames handed over but not yet encoded."""
         if self.ring.header is None:
             return 0.0
-        return max(0, self.pushed - int(self.ring.header[H_READ])) / DISPLAY_FPS
+        return max(0, self.pushed - int(self.ring.header[H_ENCODED])) / DISPLAY_FPS
 
     def wait(self, *, quiet: bool = False) -> Path | None:
         """Wait (while it makes progress) for the recorder to finish; collect its result.

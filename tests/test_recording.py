@@ -126,10 +126,16 @@ def _recorder_pid(live_pid: int, timeout: float = 60.0) -> int:
     raise AssertionError("no recorder process")
 
 
-def _wait_recording(folder: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    """Until the recorder has its temporary folder (it records from then on)."""
+def _wait_recording(folder: Path, proc: subprocess.Popen, timeout: float = 120.0, video_bytes: int = 0) -> None:
+    """Until the recorder has its temporary folder (it records from then on) and has encoded
+    ``video_bytes`` of video (the recorder is niced: on a busy machine it may run behind the show)."""
     t_end = time.monotonic() + timeout
-    while not any(".rec-" in q.name for q in folder.iterdir()):
+
+    def encoded() -> int:
+        parts = [q / "video.mkv" for q in folder.iterdir() if ".rec-" in q.name]
+        return max((p.stat().st_size for p in parts if p.exists()), default=-1)
+
+    while encoded() < video_bytes:
         assert proc.poll() is None and time.monotonic() < t_end, proc.communicate()[1]
         time.sleep(0.05)
 
@@ -141,8 +147,7 @@ def test_killed_recorder_process_the_show_goes_on_and_keeps_what_was_encoded(tmp
                             env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         rec_pid = _recorder_pid(proc.pid)
-        _wait_recording(tmp_path, proc)
-        time.sleep(2.0)
+        _wait_recording(tmp_path, proc, video_bytes=40_000)
         os.kill(rec_pid, signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -154,7 +159,7 @@ def test_killed_recorder_process_the_show_goes_on_and_keeps_what_was_encoded(tmp
     frames = int(err.split("dancepose-live: ")[-1].split(" frames")[0])
     assert frames == 30 * DISPLAY_FPS  # the show ran to its end
     info = verify_media(out, video=True, audio=True)
-    assert 1.0 < info["video"]["duration"] < 29.0
+    assert 0.2 < info["video"]["duration"] < 29.0
     assert abs(info["audio"]["duration"] - info["video"]["duration"]) <= 1.0 / DISPLAY_FPS
     assert [q.name for q in tmp_path.iterdir()] == ["show.mp4"]
 
@@ -167,7 +172,7 @@ def test_killed_show_the_recorder_finishes_the_file(tmp_path):
     try:
         rec_pid = _recorder_pid(proc.pid)
         _wait_recording(tmp_path, proc)
-        time.sleep(2.0)
+        time.sleep(3.0)
         proc.kill()  # SIGKILL: no finally, no atexit in the show
         proc.wait(timeout=10)
         t_end = time.monotonic() + 60
@@ -178,7 +183,7 @@ def test_killed_show_the_recorder_finishes_the_file(tmp_path):
             proc.kill()
     assert not Path(f"/proc/{rec_pid}").exists(), "the recorder did not finish on its own"
     info = verify_media(out, video=True, audio=True)
-    assert info["video"]["duration"] > 1.0
+    assert info["video"]["duration"] > 1.0  # all the show sent, however far behind the encoder was
     assert abs(info["audio"]["duration"] - info["video"]["duration"]) <= 1.0 / DISPLAY_FPS
     assert [q.name for q in tmp_path.iterdir()] == ["show.mp4"]
 
