@@ -117,8 +117,19 @@ def _tree_hwm(pid: int) -> dict[str, float]:
     return out
 
 
+#: What dancepose-live prints when the show is over and only the recording is being finished.
+SHOW_OVER = "finishing the recording"
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for b in procs:
+        if b.poll() is None:
+            b.kill()
+            b.wait()
+
+
 def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: bool = True,
-             cpus: str | None = None, neighbours: int = 0, tag: str = "show") -> dict:
+             cpus: str | None = None, neighbours: int = 0, tag: str = "show", sim_clock: bool = False) -> dict:
     """One headless demo show under pressure: pinned to ``cpus`` (taskset) and/or beside ``neighbours``
     busy loops; per-frame timing from ``--log-timings``, peak RSS sampled from /proc, the recording probed."""
     import re
@@ -129,6 +140,7 @@ def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: 
     csv, mp4 = tmp / f"{tag}.csv", tmp / f"{tag}.mp4"
     args = ["--input", "demo", "--headless", "--size", size, "--duration", str(seconds), "--log-timings", str(csv)]
     args += ["--record", str(mp4)] if record else []
+    args += ["--sim-clock"] if sim_clock else []
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(neighbours)]
     load0 = os.getloadavg()[0]
     peaks = {"show": 0.0, "recorder": 0.0}
@@ -138,20 +150,22 @@ def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: 
         cmd = [sys.executable, "-m", "dancepose.realtime.cli", *model, *args]
         p = subprocess.Popen((["taskset", "-c", cpus] if cpus else []) + cmd, env=_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        err_parts: list[str] = []
-        reader = threading.Thread(target=lambda: err_parts.append(p.stderr.read()), daemon=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(p.stderr), daemon=True)
         reader.start()
+        load1 = None
         while p.poll() is None:
             for k, v in _tree_hwm(p.pid).items():
                 peaks[k] = max(peaks[k], v)
+            if load1 is None and any(SHOW_OVER in ln for ln in lines):
+                load1 = os.getloadavg()[0]
+                _stop(busy)  # the show is over: the recording's finishing is not part of the figure
             time.sleep(0.5)
         reader.join(timeout=10)
-        err = "".join(err_parts)
+        err = "".join(lines)
     finally:
-        for b in busy:
-            b.kill()
-            b.wait()
-    load1 = os.getloadavg()[0]
+        _stop(busy)
+    load1 = os.getloadavg()[0] if load1 is None else load1
     if p.returncode != 0:
         raise SystemExit(f"dancepose-live failed ({tag}): {err.strip()[-600:]}")
     d = _frames(csv)
@@ -192,18 +206,19 @@ def show_rows(label: str, r: dict, *, target_p99: bool = True) -> list[tuple[str
 
 
 def pressure_rows(tmp: Path, model: list[str], *, one_core: bool, neighbour: bool, seconds: float,
-                  repeat: int) -> list[tuple[str, str, str]]:
+                  repeat: int, sim_clock: bool = False) -> list[tuple[str, str, str]]:
     """The issue-16 rows: pinned to one core, and beside a busy-loop neighbour at 720p and 1080p."""
     rows: list[tuple[str, str, str]] = []
+    kw = {"seconds": seconds, "sim_clock": sim_clock}
     for i in range(repeat):
         n = f" #{i + 1}" if repeat > 1 else ""
         if one_core:
-            r = run_show(tmp, model, seconds=seconds, size="1280x720", cpus="1", tag=f"one{i}")
+            r = run_show(tmp, model, size="1280x720", cpus="1", tag=f"one{i}", **kw)
             rows += show_rows(f"one core (taskset -c 1), 1280x720, recording{n}", r)
         if neighbour:
-            r = run_show(tmp, model, seconds=seconds, size="1280x720", neighbours=1, tag=f"nb720_{i}")
+            r = run_show(tmp, model, size="1280x720", neighbours=1, tag=f"nb720_{i}", **kw)
             rows += show_rows(f"2 cores + busy neighbour, 1280x720, recording{n}", r)
-            r = run_show(tmp, model, seconds=seconds, size="1920x1080", neighbours=1, tag=f"nb1080_{i}")
+            r = run_show(tmp, model, size="1920x1080", neighbours=1, tag=f"nb1080_{i}", **kw)
             rows += show_rows(f"2 cores + busy neighbour, 1920x1080, recording{n}", r, target_p99=False)
     return rows
 
@@ -403,6 +418,9 @@ def main() -> None:
                     help="only the issue-16 rows beside a busy-loop neighbour, recording, 1280x720 and 1920x1080")
     ap.add_argument("--show-seconds", type=float, default=60.0, help="length of those shows (default 60)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each of those rows")
+    ap.add_argument("--sim-clock", action="store_true",
+                    help="those shows on the simulated clock (no audio device; default: real playback when a "
+                         "device exists)")
     ap.add_argument("--pairs", type=int, default=0,
                     help="also run N alternating off/on pairs of the OSC + Link comparison (a shared machine's "
                          "load drifts: alternating keeps the comparison fair)")
@@ -411,9 +429,10 @@ def main() -> None:
     if a.one_core or a.neighbour:
         with tempfile.TemporaryDirectory() as td:
             rows = pressure_rows(Path(td), model, one_core=a.one_core, neighbour=a.neighbour,
-                                 seconds=a.show_seconds, repeat=a.repeat)
+                                 seconds=a.show_seconds, repeat=a.repeat, sim_clock=a.sim_clock)
+        clock = "simulated clock" if a.sim_clock else "real playback when a device exists"
         print_table(f"dancepose-live under pressure ({os.cpu_count()} cores; {a.show_seconds:g}-s shows, demo, "
-                    f"headless, recording)", rows)
+                    f"headless, recording, {clock})", rows)
         return
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)

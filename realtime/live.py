@@ -166,6 +166,19 @@ def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
     return outputs, link
 
 
+def _check_outputs(config: LiveConfig) -> None:
+    """Every output checked before the run (not after it): path, not under a file, not a device, extension."""
+    from dancepose.models.media.encoders import RECORD_SUFFIXES
+    from dancepose.models.outputs import check_output_file
+
+    for path, suffixes, what in ((config.record, RECORD_SUFFIXES, "--record"),
+                                 (config.screenshot, (".png",), "--screenshot"),
+                                 (config.log_timings, (".csv",), "--log-timings"),
+                                 (config.log_poses, (".npz",), "--log-poses")):
+        if path is not None:
+            check_output_file(path, suffixes=suffixes, what=what)
+
+
 def run_live(*, config: LiveConfig) -> LiveResult:
     """Perform live until the song ends, ``duration`` is reached, the window closes or Ctrl-C.
 
@@ -190,22 +203,13 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
     from dancepose.models.media.draw import floor_units_for, look
-    from dancepose.models.outputs import check_output_file
     from dancepose.realtime.audio_in import open_source
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
     from dancepose.realtime.performance import Performance
     from dancepose.realtime.recording import RecordingSink
     from dancepose.realtime.window import Window, WindowSink
 
-    # Every output checked before the run (not after it): path, not under a file, not a device, extension.
-    from dancepose.models.media.encoders import RECORD_SUFFIXES
-
-    for path, suffixes, what in ((config.record, RECORD_SUFFIXES, "--record"),
-                                 (config.screenshot, (".png",), "--screenshot"),
-                                 (config.log_timings, (".csv",), "--log-timings"),
-                                 (config.log_poses, (".npz",), "--log-poses")):
-        if path is not None:
-            check_output_file(path, suffixes=suffixes, what=what)
+    _check_outputs(config)
     style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir).with_groove(config.groove)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,

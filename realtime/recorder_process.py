@@ -2,8 +2,7 @@
 
 Started by :class:`~dancepose.realtime.recording.RecorderProcess` as ``python -m
 dancepose.realtime.recorder_process`` with a :class:`~dancepose.realtime.recording.RecorderConfig` (JSON)
-on stdin.  It lowers its own priority (its ffmpeg inherits it), opens the
-:class:`~dancepose.realtime.recording.FrameRing`, chooses the encoder (``--encoder``: a hardware H.264
+on stdin.  It opens the :class:`~dancepose.realtime.recording.FrameRing`, chooses the encoder (``--encoder``: a hardware H.264
 encoder when this ffmpeg has one that works, else libx264 with one line saying why) and then, until the
 live process asks it to stop (or disappears, or it gets SIGTERM/SIGINT):
 
@@ -15,8 +14,10 @@ live process asks it to stop (or disappears, or it gets SIGTERM/SIGINT):
   :class:`~dancepose.realtime.window.Scene` at the recording's size and hands the surface's pixels to the
   encoder (``bgr0`` straight from the surface: no conversion in Python).
 
-Then it finishes the file (:meth:`~dancepose.models.media.recorder.Mp4Recorder.close`) and reports the
-result (or the one-line error) in the ring.  A live process that vanished gets its recording finished
+The drawing and encoding run in a thread at the lowest priority (``nice 19``: per thread on Linux; its
+ffmpeg inherits it), so they only ever use what the show leaves.  Then the main thread — at normal
+priority, the show being over — finishes the file (:meth:`~dancepose.models.media.recorder.Mp4Recorder.close`)
+and reports the result (or the one-line error) in the ring.  A live process that vanished gets its recording finished
 anyway, and its path is printed here.
 """
 from __future__ import annotations
@@ -43,7 +44,8 @@ IDLE_S = 0.004
 
 
 def lower_priority(nice: int) -> None:
-    """Add ``nice`` to this process's niceness (inherited by the encoder it starts)."""
+    """Add ``nice`` to the calling thread's niceness (Linux: per thread; elsewhere the whole process), which
+    the threads and processes it starts inherit."""
     if nice > 0:
         try:
             os.nice(nice)
@@ -69,7 +71,8 @@ def surface_pix_fmt(surface) -> str | None:
 
 
 class _Stop:
-    """SIGTERM/SIGINT to the recorder: finish what it has (the live process decides the rest)."""
+    """SIGTERM/SIGINT to the recorder: finish the file now with what is encoded (the show's own stop, by
+    contrast, has everything it sent encoded first, however long that takes)."""
 
     def __init__(self) -> None:
         self.asked = False
@@ -80,12 +83,11 @@ class _Stop:
         self.asked = True
 
 
-def _open(cfg: RecorderConfig):
-    """(recorder, scene, surface, note) for ``cfg``; raises DanceposeError."""
+def _prepare(cfg: RecorderConfig):
+    """(scene, surface, encoding, input pixel format, fallback note) for ``cfg``; raises DanceposeError."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from dancepose.models.audio import ffmpeg_exe
     from dancepose.models.media.encoders import encoding_for_path
-    from dancepose.models.media.recorder import Mp4Recorder
     from dancepose.realtime.window import Scene, _pygame
 
     pg = _pygame()
@@ -96,9 +98,39 @@ def _open(cfg: RecorderConfig):
     scene.ensure_stage((cfg.width, cfg.height))
     encoding, note = encoding_for_path(cfg.path, encoder=cfg.encoder, ffmpeg=ffmpeg_exe(), width=cfg.width,
                                      height=cfg.height)
-    rec = Mp4Recorder(cfg.path, width=cfg.width, height=cfg.height, fps=cfg.fps, sample_rate=cfg.sample_rate,
-                      drop_when_behind=False, quiet=True, what="--record", encoding=encoding, input_pix_fmt=fmt)
-    return rec, scene, surface, note
+    return scene, surface, encoding, fmt, note
+
+
+class _Encoder(threading.Thread):
+    """The niced part: this thread (and the ffmpeg it starts) runs at ``cfg.nice``; it opens the recorder,
+    draws and encodes until the show has stopped.  On Linux niceness is per thread, so the process's
+    start-up and the file's finishing (mux, probe — after the show) run at normal priority."""
+
+    def __init__(self, cfg: RecorderConfig, ring: FrameRing, scene, surface, encoding, fmt: str, stop: _Stop):
+        super().__init__(name="recorder-encoder", daemon=True)
+        self.args = (cfg, ring, scene, surface, encoding, fmt, stop)
+        self.rec = None
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from dancepose.models.media.recorder import Mp4Recorder
+
+        cfg, ring, scene, surface, encoding, fmt, stop = self.args
+        lower_priority(cfg.nice)
+        try:
+            self.rec = Mp4Recorder(cfg.path, width=cfg.width, height=cfg.height, fps=cfg.fps,
+                                   sample_rate=cfg.sample_rate, drop_when_behind=False, quiet=True,
+                                   what="--record", encoding=encoding, input_pix_fmt=fmt)
+        except BaseException as exc:  # noqa: BLE001 - reported by run()
+            self.error = exc
+            return
+        finally:
+            self.ready.set()
+        try:
+            _loop(cfg, ring, self.rec, scene, surface, stop)
+        except BaseException as exc:  # noqa: BLE001 - reported by run()
+            self.error = exc
 
 
 def _frame_pixels(surface, fmt: str):
@@ -162,7 +194,7 @@ def _loop(cfg: RecorderConfig, ring: FrameRing, rec, scene, surface, stop: _Stop
     drain.start()
     done = frames = 0
     try:
-        while True:
+        while not stop.asked:  # SIGTERM/SIGINT to the recorder: keep what is encoded, finish now
             if drain.error is not None:
                 raise drain.error
             if not drain.rows:
@@ -185,7 +217,7 @@ def _loop(cfg: RecorderConfig, ring: FrameRing, rec, scene, surface, stop: _Stop
             done += 1
             h[H_ENCODED] = done
     finally:
-        drain.stop.asked = True  # on a failure: let the drain end too
+        stop.asked = True  # the drain ends too (on a failure, or after the last frame)
         drain.join(timeout=5.0)
 
 
@@ -195,25 +227,31 @@ def run(cfg: RecorderConfig) -> int:
     h = ring.header
     h[H_PID] = os.getpid()
     stop = _Stop()
-    lower_priority(cfg.nice)
     try:
-        rec, scene, surface, note = _open(cfg)
+        scene, surface, encoding, fmt, note = _prepare(cfg)
     except DanceposeError as exc:
-        ring.set_text(1, str(exc))
-        h[H_STATE] = FAILED
-        return 6
+        return _failed(ring, exc)
     if note:
         print(f"dancepose-live: {note}", file=sys.stderr)
+    enc = _Encoder(cfg, ring, scene, surface, encoding, fmt, stop)
+    enc.start()
+    enc.ready.wait()
+    rec = enc.rec
+    if rec is None:
+        if isinstance(enc.error, DanceposeError):
+            return _failed(ring, enc.error)
+        raise enc.error
     ring.set_text(0, str(rec.tmp))
     h[H_STATE] = RUNNING
+    while enc.is_alive():
+        enc.join(timeout=0.5)
     try:
-        _loop(cfg, ring, rec, scene, surface, stop)
-        out = rec.close()
+        if enc.error is not None:
+            raise enc.error
+        out = rec.close()  # here, at normal priority: the show is over
     except DanceposeError as exc:
         rec.abort()
-        ring.set_text(1, str(exc))
-        h[H_STATE] = FAILED
-        return 6
+        return _failed(ring, exc)
     except BaseException:
         rec.abort()
         raise
@@ -222,6 +260,13 @@ def run(cfg: RecorderConfig) -> int:
     if os.getppid() != cfg.parent and out is not None and not cfg.quiet:
         print(f"dancepose-live: recorded {out} (finished after the show's process ended)", file=sys.stderr)
     return 0
+
+
+def _failed(ring: FrameRing, exc: BaseException) -> int:
+    """Report a failure (one line) to the live process; exit code 6."""
+    ring.set_text(1, str(exc))
+    ring.header[H_STATE] = FAILED
+    return 6
 
 
 def main() -> int:
