@@ -109,7 +109,10 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     song = long_track(seconds, out_dir / "track.wav")
     rec = out_dir / "soak.mp4"
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
+    # each in its own session, as other applications are (see benchmarks/live.py busy_loop: in the show's
+    # own session a busy loop would share the show's scheduling autogroup)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(load)]
     samples: list[tuple[float, int, int, float]] = []  # (t, live RSS, children RSS, load1)
     try:
         time.sleep(2.0 if load else 0.0)

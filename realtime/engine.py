@@ -268,8 +268,12 @@ class Engine:
         steps = min(c.steps_per_frame + int(behind / c.catch_up_s), c.max_steps_per_frame)
         if behind > c.max_lag_s:
             steps = n // HOP_LENGTH + 1
-        # frame t is ready once t * HOP samples have been fed; feed up to where `steps` more are
-        take = max(0, min(n, (self.performer.frames_done + steps - 1) * HOP_LENGTH - self._samples))
+        # frame t is ready once t * HOP samples have been fed: feed up to where `steps` more are, and
+        # nothing while no frame would complete (a frame without a step then costs no feature call)
+        done, fed = self.performer.frames_done, self._samples
+        take = max(0, min(n, (done + steps - 1) * HOP_LENGTH - fed))
+        if fed + take < done * HOP_LENGTH:
+            take = 0
         chunk = buf[:take].copy()
         buf[:n - take] = buf[take:n]
         self._n_pending = n - take
