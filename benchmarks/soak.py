@@ -16,7 +16,8 @@ by concatenating Dance-with-Melody songs (``../shared/data``) until it outlasts 
 through PulseAudio when a server answers (``.ci/pulse.sh``), else the simulated clock (then xruns are 0
 by construction, and the table says so).
 
-Usage: ``python benchmarks/soak.py [--minutes 30] [--load 2] [--size 1280x720] [--out DIR]``.
+Usage: ``python benchmarks/soak.py [--minutes 30] [--load 2] [--size 1280x720] [--out DIR] [--sim-clock]``
+(the issue-16 soak: ``--minutes 30 --load 2``).
 """
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             b.wait()
 
 
-def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
+def soak(*, minutes: float, load: int, size: str, out_dir: Path, sim_clock: bool = False) -> dict:
     seconds = minutes * 60.0
     out_dir.mkdir(parents=True, exist_ok=True)
     song = long_track(seconds, out_dir / "track.wav")
@@ -118,7 +119,7 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
         time.sleep(2.0 if load else 0.0)
         t0 = time.monotonic()
         proc = subprocess.Popen(live_cmd("--input", str(song), "--headless", "--size", size, "--duration",
-                                         str(seconds), "--record", str(rec)),
+                                         str(seconds), "--record", str(rec), *(["--sim-clock"] if sim_clock else [])),
                                 env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
@@ -165,7 +166,7 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path) -> dict:
     warm = min(warm, len(t) - 1)
     alsa_lines = sum("ALSA lib" in ln for ln in err.splitlines())
     return {
-        "minutes": minutes, "load_procs": load, "exit": proc.returncode, "clock": "PulseAudio" if pulse_ready() else "simulated",
+        "minutes": minutes, "load_procs": load, "exit": proc.returncode, "clock": "PulseAudio" if pulse_ready() and not sim_clock else "simulated",
         "wall_s": wall, "audio_s": audio_s, "first_frame_s": first_s,
         "video_s": v, "audio_stream_s": a, "av_drift_frames": abs(v - a) * DISPLAY_FPS,
         "rec_vs_audio_frames": abs(v - min(audio_s, seconds)) * DISPLAY_FPS,
@@ -190,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load", type=int, default=0, help="busy-loop processes beside the run")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--out", type=Path, default=None, help="keep the track, MP4 here (default: a temp dir)")
+    ap.add_argument("--sim-clock", action="store_true", help="the simulated clock instead of PulseAudio playback")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        r = soak(minutes=args.minutes, load=args.load, size=args.size, out_dir=args.out or Path(tmp))
+        r = soak(minutes=args.minutes, load=args.load, size=args.size, out_dir=args.out or Path(tmp),
+                 sim_clock=args.sim_clock)
     print(f"soak: {r['minutes']:g} min, {r['load_procs']} busy-loop processes, clock {r['clock']}, "
           f"{args.size}, exit {r['exit']}" + (" (stopped by SIGTERM at the wall-clock limit)" if r["exit"] == 143
                                               else ""))

@@ -34,6 +34,7 @@ engine adds only the timing.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from collections import deque
@@ -224,7 +225,7 @@ class Engine:
                 self.model_poses.append(pose)
         model_ms = (time.perf_counter() - t0) * 1e3
         audio_time = source.sample_time(self._samples) if self._samples else now
-        if np.isfinite(self._t_last):
+        if math.isfinite(self._t_last):
             self._ages.append(now - self._t_last)
             target = max(0.0, min(self._ages))  # never show a pose before its audio is heard
             if self._delay is None:
@@ -243,7 +244,7 @@ class Engine:
         newest = max(f.frames_done - 1, 0) / MODEL_FPS
         ahead = (self.heard_feature_time(source, now=now) - newest) * bpm / 60.0 if f.frames_done else 0.0
         position = float(f.beat_count) + float(f.beat_phase) + ahead
-        in_bar = int(np.floor(float(f.bar_phase) * bpb + ahead)) % bpb
+        in_bar = int(math.floor(float(f.bar_phase) * bpb + ahead)) % bpb
         return FrameState(pose=pose, display_time=now, audio_time=audio_time, pose_time=render_time,
                           model_steps=len(poses), model_ms=model_ms, level_db=float(f.level_db),
                           tempo_bpm=bpm, beat_phase=position % 1.0,
