@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", "-d", default=None, metavar="N|NAME",
                    help="audio device index or name substring (input for mic, output for FILE/demo)")
     p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
-    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4",
-                   help="record what is shown, with the audio, to an MP4 (H.264 + AAC)")
+    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4|.webm|.mov",
+                   help="record what is shown, with the audio: .mp4 (H.264 + AAC), .webm (VP9 + Opus) or "
+                        ".mov (ProRes 4444 + PCM); with --background transparent .webm/.mov keep the alpha")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
     add_look_arguments(p, frames="shown frame")

@@ -35,12 +35,14 @@ class LiveConfig:
     device : str or None
         Audio device index or name substring.
     record : Path or None
-        Record the performance to this MP4 from the start.
+        Record the performance to this video from the start (``.mp4``, ``.webm`` or ``.mov``; a transparent
+        background needs ``.webm`` or ``.mov``).
     fullscreen : bool
     size : (int, int)
         Window / frame size.
-    background : Path, (r, g, b) or None
-        Stage image or a flat colour (chroma key); None: the default stage (black for ``openpose``).
+    background : Path, (r, g, b), ``draw.TRANSPARENT`` or None
+        Stage image or a flat colour (chroma key); None: the default stage (black for ``openpose``);
+        transparent: recordings and screenshots keep an alpha channel.
     headless : bool
         No window (SDL dummy driver); FILE/demo fall back to a simulated clock without an audio device.
     duration : float or None
@@ -179,7 +181,8 @@ def run_live(*, config: LiveConfig) -> LiveResult:
 
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
-    from dancepose.models.media.draw import floor_units_for, look
+    from dancepose.models.media.draw import floor_units_for, is_transparent, look
+    from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
     from dancepose.models.outputs import check_output_file
     from dancepose.realtime.audio_in import open_source
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
@@ -188,12 +191,14 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     from dancepose.realtime.window import Window, WindowSink
 
     # Every output checked before the run (not after it): path, not under a file, not a device, extension.
-    for path, suffixes, what in ((config.record, (".mp4",), "--record"),
+    for path, suffixes, what in ((config.record, VIDEO_SUFFIXES, "--record"),
                                  (config.screenshot, (".png",), "--screenshot"),
                                  (config.log_timings, (".csv",), "--log-timings"),
                                  (config.log_poses, (".npz",), "--log-poses")):
         if path is not None:
             check_output_file(path, suffixes=suffixes, what=what)
+    if config.record is not None:  # a transparent stage needs a codec with alpha
+        video_format(config.record, alpha=is_transparent(config.background), what="--record")
     style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir).with_groove(config.groove)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,

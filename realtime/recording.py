@@ -18,17 +18,18 @@ from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE
 class _Recording:
     """One Mp4Recorder paced on the audio clock."""
 
-    def __init__(self, path: Path, *, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, *, size: tuple[int, int], alpha: bool = False) -> None:
         from dancepose.models.media.recorder import Mp4Recorder
 
         self.size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
         self.rec = Mp4Recorder(path, width=self.size[0], height=self.size[1], fps=DISPLAY_FPS,
-                               sample_rate=SAMPLE_RATE, drop_when_behind=False, quiet=True)
+                               sample_rate=SAMPLE_RATE, drop_when_behind=False, quiet=True, alpha=alpha,
+                               what="--record")
         self.samples = 0
         self.frames = 0
 
     def add(self, y, surface) -> None:
-        from dancepose.models.media.draw import surface_to_rgb
+        from dancepose.models.media.draw import surface_to_rgb, surface_to_rgba
 
         if len(y):
             self.rec.add_audio(y)
@@ -43,15 +44,15 @@ class _Recording:
                 import pygame
 
                 surface = pygame.transform.smoothscale(surface, self.size)
-        rgb = surface_to_rgb(surface)
+        rgb = surface_to_rgba(surface) if self.rec.alpha else surface_to_rgb(surface)
         while self.frames < target:
             self.rec.process(rgb)
             self.frames += 1
 
 
-def auto_record_path() -> Path:
-    """``dancepose-live-YYYYmmdd-HHMMSS.mp4`` in the working folder."""
-    return Path(time.strftime("dancepose-live-%Y%m%d-%H%M%S.mp4"))
+def auto_record_path(suffix: str = ".mp4") -> Path:
+    """``dancepose-live-YYYYmmdd-HHMMSS.mp4`` in the working folder (``.webm`` for a transparent stage)."""
+    return Path(time.strftime("dancepose-live-%Y%m%d-%H%M%S") + suffix)
 
 
 class RecordingSink:
@@ -78,7 +79,9 @@ class RecordingSink:
         self.quiet = quiet
         self.recordings: list[Path] = []
         self.dropped_frames = 0
-        self._rec: _Recording | None = _Recording(path, size=window.size) if path is not None else None
+        self.alpha = bool(getattr(window, "transparent", False))
+        self._rec: _Recording | None = (_Recording(path, size=window.size, alpha=self.alpha)
+                                        if path is not None else None)
 
     @property
     def recording(self) -> bool:
@@ -88,8 +91,9 @@ class RecordingSink:
         if action != "record":
             return
         if self._rec is None:
-            path = self.path if (self.path and not self.recordings) else auto_record_path()
-            self._rec = _Recording(path, size=self.window.size)
+            path = (self.path if (self.path and not self.recordings)
+                    else auto_record_path(".webm" if self.alpha else ".mp4"))
+            self._rec = _Recording(path, size=self.window.size, alpha=self.alpha)
         else:
             self.stop()
 

@@ -61,8 +61,9 @@ class Window:
     headless : bool
         Use the dummy video driver; nothing is shown, frames are still drawn.
     fullscreen : bool
-    background : path or None
-        Stage picture (``draw.make_stage``).
+    background : path, colour, ``draw.TRANSPARENT`` or None
+        Stage picture or colour (``draw.make_stage``).  Transparent: :attr:`surface` keeps an alpha channel
+        (what ``--record`` .webm/.mov and ``--screenshot`` get) and the window shows it over a checkerboard.
     floor_units : float or None
         Floor line in torso lengths below the pelvis (``draw.floor_units_for(dancer.rest_pose)``).
     title : str
@@ -88,8 +89,12 @@ class Window:
             pg.font.init()
         except pg.error as exc:
             raise DeviceError(f"no display available ({exc}); set DISPLAY or use --headless") from None
+        from dancepose.models.media.draw import is_transparent
+
         self.headless = headless
         self.background = background
+        self.transparent = is_transparent(background)
+        self._alpha_figure = None
         self.floor_units = floor_units
         self.fullscreen = False
         self._windowed_size = (int(size[0]), int(size[1]))
@@ -97,7 +102,7 @@ class Window:
         self._screen = None
         self._open(self._windowed_size, fullscreen=fullscreen and not headless)
         if headless:
-            self.surface = pg.Surface(self._windowed_size)
+            self.surface = pg.Surface(self._windowed_size, pg.SRCALPHA if self.transparent else 0)
         self._stage_key = None
         self.stage = None
         self._font = pg.font.Font(None, 22)
@@ -114,7 +119,9 @@ class Window:
             raise DeviceError(f"cannot open a window ({exc}); set DISPLAY or use --headless") from None
         self.fullscreen = fullscreen
         if not self.headless:
-            self.surface = self._screen
+            # transparent: draw offscreen with alpha, shown over a checkerboard by present()
+            self.surface = (pg.Surface(self._screen.get_size(), pg.SRCALPHA) if self.transparent
+                            else self._screen)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -164,9 +171,16 @@ class Window:
         """Stage + figure onto :attr:`surface`."""
         from dancepose.models.media.draw import draw_figure, pose_to_pixels
 
+        w, h = self.size
+        if self.transparent:
+            from dancepose.models.media.draw import AlphaFigure
+
+            if self._alpha_figure is None or self._alpha_figure.size != (w, h):
+                self._alpha_figure = AlphaFigure((w, h))
+            self._alpha_figure.draw(self.surface, pose_to_pixels(pose_norm, width=w, height=h), style=style)
+            return
         stage = self.ensure_stage()
         self.surface.blit(stage, (0, 0))
-        w, h = self.size
         draw_figure(self.surface, pose_to_pixels(pose_norm, width=w, height=h), style=style)
 
     def draw_hud(self, info: HudInfo) -> None:
@@ -216,7 +230,19 @@ class Window:
     def present(self) -> None:
         """Show the frame (a no-op headless: the surface is the result)."""
         if not self.headless:
+            if self.transparent:
+                self._screen.blit(self._checkerboard(), (0, 0))
+                self._screen.blit(self.surface, (0, 0))
             self.pg.display.flip()
+
+    def _checkerboard(self):
+        """The grey checkerboard a transparent stage is shown over (built once per size)."""
+        size = self._screen.get_size()
+        if getattr(self, "_checker", None) is None or self._checker.get_size() != size:
+            yy, xx = np.mgrid[0:size[1], 0:size[0]]
+            tone = np.where(((xx // 16) + (yy // 16)) % 2 == 0, 96, 64).astype(np.uint8)
+            self._checker = self.pg.surfarray.make_surface(np.repeat(tone.T[:, :, None], 3, axis=2))
+        return self._checker
 
     def save_png(self, path: str | os.PathLike) -> Path:
         """Save the current frame (a screenshot)."""

@@ -1,4 +1,8 @@
-"""MP4 recording (H.264 + AAC) for the live window and ``dancepose render`` — one writing path for both.
+"""Video recording for the live window and ``dancepose render`` — one writing path for both.
+
+The output's suffix chooses container, codecs and pixel formats (:mod:`dancepose.models.media.formats`):
+``.mp4`` H.264 + AAC, ``.webm`` VP9 + Opus, ``.mov`` ProRes 4444 + PCM; with ``alpha=True`` the frames are
+RGBA and ``.webm`` / ``.mov`` keep the alpha channel (``--background transparent``).
 
 :class:`Mp4Recorder` takes RGB frames from the render loop without blocking it (a bounded queue feeds a
 writer thread that pipes them to the bundled ffmpeg), collects the audio in a temporary 16-bit WAV, and on
@@ -40,6 +44,7 @@ import numpy as np
 
 from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import DanceposeError, OutputError, ParameterError
+from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
 from dancepose.models.outputs import as_output_error, atomic_output, check_output_file, verify_media
 
 #: H.264 size of dancepose's pictures (bits per pixel per frame) for the free-space check: 3× the
@@ -59,15 +64,15 @@ _POLL_S: float = 0.1
 
 
 def estimate_bytes(*, width: int, height: int, fps: float, seconds: float, sample_rate: int,
-                   channels: int) -> int:
+                   channels: int, bits_per_pixel: float = VIDEO_BITS_PER_PIXEL) -> int:
     """Disk space a recording needs at its peak (the encoded video exists twice while muxing).
 
     Returns
     -------
     int
-        Bytes: 2 × video (at :data:`VIDEO_BITS_PER_PIXEL`) + the temporary 16-bit WAV + the AAC track.
+        Bytes: 2 × video (at ``bits_per_pixel``, the format's) + the temporary 16-bit WAV + the audio track.
     """
-    video = width * height * fps * seconds * VIDEO_BITS_PER_PIXEL / 8.0
+    video = width * height * fps * seconds * bits_per_pixel / 8.0
     wav = seconds * sample_rate * channels * 2
     aac = seconds * AAC_BITRATE / 8.0
     return int(2 * video + wav + aac)
@@ -79,12 +84,14 @@ def _ffmpeg_error(stderr: bytes) -> str:
 
 
 class Mp4Recorder:
-    """Record RGB frames and mono/stereo audio into an H.264 (yuv420p) + AAC MP4.
+    """Record RGB(A) frames and mono/stereo audio into an MP4 (H.264 + AAC), WebM (VP9 + Opus) or MOV
+    (ProRes 4444 + PCM), chosen by the suffix (:func:`~dancepose.models.media.formats.video_format`).
 
     Parameters
     ----------
     path : str or PathLike
-        Output ``.mp4``.  Checked now (see the module docstring); written on :meth:`close`.
+        Output ``.mp4``, ``.webm`` or ``.mov``.  Checked now (see the module docstring); written on
+        :meth:`close`.
     width, height : int
         Frame size in pixels (even numbers: yuv420p).
     fps : float
@@ -104,11 +111,13 @@ class Mp4Recorder:
         Expected length, for the free-space check (None: :data:`UNKNOWN_LENGTH_S`).
     what : str
         How error messages name the output (``"--record"``, ``"-o"`` …).
+    alpha : bool
+        Frames are RGBA and the video keeps their alpha channel (``.webm`` or ``.mov``).
 
     Raises
     ------
     ParameterError
-        Bad size/rate, or the path does not end with ``.mp4``.
+        Bad size/rate, a suffix other than ``.mp4``/``.webm``/``.mov``, or ``alpha`` with ``.mp4``.
     OutputError
         The path cannot be written or its disk has not enough room.
 
@@ -120,7 +129,8 @@ class Mp4Recorder:
 
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: float, sample_rate: int,
                  audio_channels: int = 1, drop_when_behind: bool = True, queue_frames: int | None = None,
-                 quiet: bool = False, expected_seconds: float | None = None, what: str = "video") -> None:
+                 quiet: bool = False, expected_seconds: float | None = None, what: str = "video",
+                 alpha: bool = False) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ParameterError(f"video size must be positive and even, got {width}x{height}")
         if not fps > 0:
@@ -128,9 +138,11 @@ class Mp4Recorder:
         if sample_rate <= 0 or audio_channels not in (1, 2):
             raise ParameterError(f"invalid sample_rate={sample_rate} or audio_channels={audio_channels}")
         seconds = expected_seconds if expected_seconds else UNKNOWN_LENGTH_S
+        check_output_file(path, suffixes=VIDEO_SUFFIXES, what=what)
+        self.format, self.alpha = video_format(path, alpha=alpha, what=what), bool(alpha)
         need = estimate_bytes(width=width, height=height, fps=fps, seconds=seconds, sample_rate=sample_rate,
-                              channels=audio_channels)
-        self.path = check_output_file(path, suffixes=(".mp4",), expected_bytes=need, what=what)
+                              channels=audio_channels, bits_per_pixel=self.format.bits_per_pixel)
+        self.path = check_output_file(path, suffixes=VIDEO_SUFFIXES, expected_bytes=need, what=what)
         self.width, self.height, self.fps = int(width), int(height), fps
         self.sample_rate, self.audio_channels = int(sample_rate), int(audio_channels)
         self.drop_when_behind, self.quiet = drop_when_behind, quiet
@@ -148,7 +160,7 @@ class Mp4Recorder:
         atexit.register(self._close_at_exit)
 
     def _start(self, queue_frames: int | None) -> None:
-        self._video_tmp = self._tmp / "video.mp4"
+        self._video_tmp = self._tmp / f"video{self.format.suffix}"
         self._audio_tmp = self._tmp / "audio.wav"
         self._proc: subprocess.Popen | None = None
         self._audio_lock = threading.Lock()
@@ -171,10 +183,9 @@ class Mp4Recorder:
         n = queue_frames if queue_frames is not None else max(8, int(round(self.fps)))
         self._queue: queue.Queue = queue.Queue(maxsize=n)
         fps = Fraction(self.fps).limit_denominator(1001)
-        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{self.width}x{self.height}", "-r", str(fps), "-i", "-",
-               "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-               "-an", str(self._video_tmp)]
+        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo",
+               "-pix_fmt", "rgba" if self.alpha else "rgb24", "-s", f"{self.width}x{self.height}",
+               "-r", str(fps), "-i", "-", *self.format.encode_args(alpha=self.alpha), "-an", str(self._video_tmp)]
         # Own session: a terminal Ctrl-C reaches only Python.  stderr is read after ffmpeg ends
         # (at -v error it writes a few lines at most, far below the pipe's buffer).
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -226,7 +237,8 @@ class Mp4Recorder:
         Parameters
         ----------
         frame_rgb : np.ndarray [shape=(height, width, 3)] uint8
-            Copied unless it is read-only (then it is assumed not to change).
+            ``(height, width, 4)`` RGBA with ``alpha``.  Copied unless it is read-only (then it is assumed
+            not to change).
 
         Returns
         -------
@@ -243,8 +255,9 @@ class Mp4Recorder:
         if self._error is not None:
             raise self._encoder_failure()
         frame = np.asarray(frame_rgb)
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ParameterError(f"frame must be uint8 of shape ({self.height}, {self.width}, 3), "
+        channels = 4 if self.alpha else 3
+        if frame.shape != (self.height, self.width, channels) or frame.dtype != np.uint8:
+            raise ParameterError(f"frame must be uint8 of shape ({self.height}, {self.width}, {channels}), "
                                  f"got {frame.dtype} {frame.shape}")
         if frame.flags.writeable or not frame.flags.c_contiguous:
             frame = np.array(frame, order="C", copy=True)
@@ -445,6 +458,7 @@ class Mp4Recorder:
         seconds = self._written / float(self.fps)
         info = verify_media(tmp, video=True, audio=True, duration=seconds,
                             tolerance=max(0.1, 2.0 / float(self.fps)), what=self.path.name)
+        self.format.check(info, alpha=self.alpha, what=self.path.name)
         if info["video"]["packets"] != self._written:
             raise OutputError(f"{self.path.name}: {info['video']['packets']} video frames written, "
                               f"{self._written} recorded")
@@ -455,8 +469,8 @@ class Mp4Recorder:
         with atomic_output(self.path, verify=self._verify) as out_tmp:
             cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(self._video_tmp),
                    "-i", str(self._audio_tmp), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-                   "-af", f"apad=whole_len={n},atrim=end_sample={n}", "-c:a", "aac", "-b:a",
-                   str(AAC_BITRATE), "-movflags", "+faststart", str(out_tmp)]
+                   "-af", f"apad=whole_len={n},atrim=end_sample={n}", *self.format.audio, *self.format.mux,
+                   str(out_tmp)]
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, start_new_session=True)
             try:
