@@ -15,6 +15,7 @@ from typing import Sequence
 from dancepose.models.cli import add_groove_argument, run_cli, size_arg
 from dancepose.models.media.draw import add_look_arguments
 from dancepose.realtime.osc import osc_target_arg
+from dancepose.realtime.serve import serve_target_arg
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osc", type=osc_target_arg, default=None, metavar="HOST:PORT",
                    help="send /dancepose/pose every frame, /dancepose/beat and /dancepose/tempo on events "
                         "(OSC over UDP)")
+    p.add_argument("--serve", type=serve_target_arg, default=None, metavar="[HOST:]PORT",
+                   help="serve the figure as a web page over a transparent background (an OBS browser "
+                        "source) with a WebSocket of the shown poses; host 127.0.0.1 unless given (another "
+                        "host lets your network watch: one warning); URL options: style=stick|openpose, "
+                        "body=, left=, right=, joint= (colours), line=PX, mirror=1, hud=1, smooth=1")
     p.add_argument("--link", action="store_true",
                    help="join an Ableton Link session: follow its tempo and beat when peers exist, "
                         "else publish the tracked tempo")
@@ -81,7 +87,8 @@ def _run(args: argparse.Namespace) -> int:
                         log_poses=args.log_poses, sim_clock=args.sim_clock, screenshot=args.screenshot,
                         seed=args.seed, quiet=args.quiet, style=args.style, save_openpose=args.save_openpose,
                         groove=args.groove,
-                        osc=args.osc, link=args.link, bpm=args.bpm, latency_offset_ms=args.latency_offset)
+                        osc=args.osc, link=args.link, bpm=args.bpm, latency_offset_ms=args.latency_offset,
+                        serve=args.serve)
     run_live(config=config)
     return 0
 

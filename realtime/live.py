@@ -67,6 +67,8 @@ class LiveConfig:
         Send pose, beats and tempo over OSC to (host, port).
     link : bool
         Join an Ableton Link session.
+    serve : (str, int) or None
+        Serve the browser source (page + pose WebSocket) on (host, port); port 0 picks a free one.
     bpm : float or None
         Fix the tempo.
     latency_offset_ms : float
@@ -94,6 +96,7 @@ class LiveConfig:
     save_openpose: Path | None = None
     osc: tuple[str, int] | None = None
     link: bool = False
+    serve: tuple[str, int] | None = None
     bpm: float | None = None
     latency_offset_ms: float = 0.0
 
@@ -140,8 +143,20 @@ class _OpenPoseSink:
         self.writer.write(coco18_points(pose_to_pixels(frame.pose, width=w, height=h)))
 
 
+def _serve_sink(config: LiveConfig):
+    """The browser source (``--serve``): started before the show, its address printed on one line."""
+    from dancepose.realtime.serve import PoseServer, ServeConfig, ServeSink
+
+    server = PoseServer(config=ServeConfig(host=config.serve[0], port=config.serve[1]))
+    # printed even with --quiet: with port 0 this line is the only way to learn the address
+    print(f"dancepose-live: browser source at {server.url} (OBS: Browser source, this URL, width and height "
+          f"of your canvas; the page is transparent)", file=sys.stderr, flush=True)
+    return ServeSink(server=server)
+
+
 def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
-    """The sinks after the window and the recorder: OpenPose JSON, OSC, Link (also returned, or None)."""
+    """The sinks after the window and the recorder: OpenPose JSON, OSC, browser source, Link (also
+    returned, or None)."""
     outputs: list = []
     if config.save_openpose is not None:
         outputs.append(_OpenPoseSink(config.save_openpose, window=window))
@@ -149,6 +164,8 @@ def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
         from dancepose.realtime.osc import OscSink
 
         outputs.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
+    if config.serve is not None:
+        outputs.append(_serve_sink(config))
     link = None
     if config.link:
         from dancepose.realtime.link import LinkSync

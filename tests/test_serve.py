@@ -1,0 +1,420 @@
+"""The browser source (``dancepose-live --serve``): the server on its own (real sockets, real WebSocket
+clients, real poses from the dancer), and the page in a real Chromium (marker ``browser``)."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dancepose.models.clock import DISPLAY_FPS
+from dancepose.models.dancer import DEFAULT_MODEL_DIR, Dancer
+from dancepose.models.errors import ParameterError
+from dancepose.realtime.serve import (WS_PATH, PoseServer, ServeConfig, ServeSink, figure_data,
+                                      parse_serve_target)
+
+from browser_helpers import chromium, chromium_missing, page_state
+from live_helpers import live_cmd, live_env, model_args
+
+needs_default = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "dancer.npz").is_file(),
+                                   reason="the default dancer (models/default) is not there yet")
+needs_chromium = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
+LOCAL = ServeConfig(host="127.0.0.1", port=0)
+
+
+def _real_poses(seconds: float = 8.0) -> np.ndarray:
+    """The default dancer's poses to the demo loop (30 per s)."""
+    from dancepose.models.perform import perform
+    from dancepose.realtime.demo_loop import demo_loop
+
+    return perform(demo_loop()[: int(seconds * 24000)], dancer=Dancer.load(None), seed=0).poses
+
+
+class Feeder:
+    """Publishes real poses at the display rate from a thread (the show's side); times every publish."""
+
+    def __init__(self, server: PoseServer, poses: np.ndarray, *, hold: int | None = None) -> None:
+        self.server, self.poses, self.hold = server, poses, hold
+        self.published = 0
+        self.publish_ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        hud = {"bpm": 120.0, "conf": 0.8, "phase": 0.0, "bpb": 4, "bib": 0, "beat": None, "paused": False,
+               "fps": 60.0}
+        t_next = time.monotonic()
+        while not self._stop.is_set():
+            k = self.hold if self.hold is not None else (self.published // 2) % len(self.poses)
+            t0 = time.perf_counter()
+            self.server.publish((time.time(), self.published, self.poses[k], hud))
+            self.publish_ms.append((time.perf_counter() - t0) * 1e3)
+            self.published += 1
+            t_next += 1.0 / DISPLAY_FPS
+            self._stop.wait(max(0.0, t_next - time.monotonic()))
+
+    def __enter__(self) -> "Feeder":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _http(port: int, raw: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes, read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(raw)
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    return out
+
+
+def _ws_socket(port: int, rcvbuf: int | None = None) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def _viewer(port: int, rcvbuf: int | None = None, *, push: bool = False):
+    from websockets.sync.client import connect
+
+    ws = connect(f"ws://127.0.0.1:{port}{WS_PATH}{'?push=1' if push else ''}", sock=_ws_socket(port, rcvbuf), open_timeout=5).__enter__()
+    hello = json.loads(ws.recv(timeout=5))
+    assert hello["type"] == "hello"
+    return ws
+
+
+class Reader(threading.Thread):
+    """A viewer that reads every message (optionally sleeping between reads, then acking as the page does);
+    keeps (arrival, message)."""
+
+    def __init__(self, port: int, *, pause: float = 0.0, rcvbuf: int | None = None, ack: bool = True,
+                 stop_after: int | None = None) -> None:
+        super().__init__(daemon=True)
+        self.ws = _viewer(port, rcvbuf)
+        self.pause, self.ack, self.stop_after = pause, ack, stop_after
+        self.got: list[tuple[float, dict]] = []
+        self.closed = None
+        self.start()
+
+    def run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                m = json.loads(self.ws.recv())
+                self.got.append((time.time(), m))
+                if self.stop_after is not None and len(self.got) >= self.stop_after:
+                    return  # stalls: never reads nor acks again
+                if self.pause:
+                    time.sleep(self.pause)
+                if self.ack:
+                    self.ws.send("ack")
+        except ConnectionClosed as exc:
+            self.closed = exc
+
+
+# ---------------------------------------------------------------------------------------------- options
+def test_parse_serve_target():
+    assert parse_serve_target("8080") == ("127.0.0.1", 8080)
+    assert parse_serve_target("0") == ("127.0.0.1", 0)
+    assert parse_serve_target("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert parse_serve_target("localhost:9000") == ("localhost", 9000)
+    assert parse_serve_target("[::1]:8080") == ("::1", 8080)
+    for bad in ("", "http", ":8080", "host:", "host:70000", "8080x", "-1"):
+        with pytest.raises(ParameterError):
+            parse_serve_target(bad)
+
+
+def test_bad_serve_option_exits_2():
+    r = subprocess.run(live_cmd("--serve", "localhost:http", "--headless"), env=live_env(), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "--serve must look like PORT or HOST:PORT" in r.stderr
+
+
+def test_port_in_use_and_one_warning_beyond_loopback():
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        with pytest.raises(ParameterError, match="cannot listen on 127.0.0.1"):
+            PoseServer(config=ServeConfig(port=busy.getsockname()[1]))
+    warnings: list[str] = []
+    with PoseServer(config=LOCAL, warn=warnings.append):
+        pass
+    assert warnings == []
+    with PoseServer(config=ServeConfig(host="0.0.0.0", port=0), warn=warnings.append) as server:
+        assert server.port > 0
+    assert len(warnings) == 1 and "beyond this machine" in warnings[0]
+
+
+def test_figure_data_is_the_windows_look():
+    from dancepose.models.media.draw import OPENPOSE_COLOURS, FigureStyle
+    from dancepose.models.skeleton import LIMBS
+
+    f = figure_data()
+    assert [(a, b) for a, b, _ in f["limbs"]] == [(int(a), int(b)) for a, b in LIMBS]
+    assert {side for *_, side in f["limbs"]} == {"body", "left", "right"}
+    assert f["stick"]["left"] == list(FigureStyle().left_colour)
+    assert f["openpose"]["colours"] == [list(c) for c in OPENPOSE_COLOURS]
+    json.dumps(f)  # it travels as JSON
+
+
+# ---------------------------------------------------------------------------------------------- server
+def test_http_serves_only_its_own_assets():
+    from dancepose.realtime.serve import _WEB
+
+    with PoseServer(config=LOCAL) as server:
+        port = server.port
+        page = _http(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert page.startswith(b"HTTP/1.1 200") and b"text/html" in page
+        assert page.endswith((_WEB / "index.html").read_bytes())
+        js = _http(port, b"GET /dancepose.js?style=stick HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert js.startswith(b"HTTP/1.1 200") and js.endswith((_WEB / "dancepose.js").read_bytes())
+        for path in ("/../serve.py", "/%2e%2e/serve.py", "/web/index.html", "/web/", "/index.html",
+                     "//etc/passwd", "/dancepose.js/../../serve.py", "/../../../../etc/passwd", "/realtime/"):
+            r = _http(port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert r.startswith(b"HTTP/1.1 404"), (path, r[:40])
+            assert b"import" not in r and b"root:" not in r
+        for raw in (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", b"\x00\xff garbage\r\n\r\n",
+                    b"GET / HTTP/1.0\r\n\r\n" + b"A" * 100_000):
+            assert not _http(port, raw).startswith(b"HTTP/1.1 200")
+        # still serving after all that
+        assert _http(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 200")
+        assert server.stats.not_found >= 9
+
+
+@needs_default
+def test_garbage_on_the_socket_closes_that_connection_only():
+    from websockets.exceptions import ConnectionClosed
+
+    with PoseServer(config=LOCAL) as server, Feeder(server, _real_poses(2.0)) as feeder:
+        good = Reader(server.port)
+        talker = _viewer(server.port)
+        talker.send("hello")  # the page never sends: closed with 1003
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                talker.recv(timeout=5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1003
+        raw = _ws_socket(server.port)  # a hand-made handshake, then an unmasked (invalid) client frame
+        raw.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        time.sleep(0.3)
+        raw.sendall(b"\x81\x05hello" + bytes(range(256)))
+        raw.settimeout(5)
+        data = b""
+        try:
+            while chunk := raw.recv(65536):
+                data += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        raw.close()
+        assert data.startswith(b"HTTP/1.1 101") and b"\x88" in data  # upgraded, then closed by the server
+        assert _http(server.port, b"\x16\x03\x01\x02\x00garbage\r\n\r\n") == b""  # TLS/junk: closed, no reply
+        n0, t0 = len(good.got), time.monotonic()
+        time.sleep(1.0)
+        rate = (len(good.got) - n0) / (time.monotonic() - t0)
+        assert good.closed is None and rate > 0.8 * DISPLAY_FPS, rate  # the good viewer never noticed
+        assert server.stats.closed_for_garbage == 1 and server.stats.viewers == 1
+        good.ws.close()
+    assert feeder.published > 0
+
+
+@needs_default
+def test_slow_and_stalled_viewers_get_the_newest_pose_and_never_slow_the_show():
+    with PoseServer(config=LOCAL) as server, Feeder(server, _real_poses(6.0)) as feeder:
+        good = Reader(server.port)
+        slow = Reader(server.port, pause=0.25, rcvbuf=4096)
+        stalled = Reader(server.port, rcvbuf=4096, stop_after=3)  # acks twice, then stops reading
+        mute = _viewer(server.port, rcvbuf=4096, push=True)  # never acks nor reads: only its buffers fill
+        time.sleep(4.0)
+        slow_during = list(slow.got)
+        slow.pause = 0.0  # reads at full speed again
+        time.sleep(1.5)
+        published = feeder.published
+        mute.close_socket()
+        stalled.ws.close_socket()
+    index = np.array([m["i"] for _, m in slow_during])
+    ages = np.array([t - m["t"] for t, m in slow_during])
+    assert len(index) < 25 and np.median(np.diff(index)) >= 10, index  # it skipped to the newest pose
+    assert np.max(ages[2:]) < 0.7, ages  # never more than its two poses in flight behind
+    assert max(t - m["t"] for t, m in slow.got[-20:]) < 0.1  # and live again once it reads fast
+    got = [m["i"] for _, m in good.got]
+    assert len(got) > 0.85 * (published - got[0])  # the fast viewer got (almost) every pose
+    publish_ms = np.array(feeder.publish_ms)
+    assert np.percentile(publish_ms, 50) < 0.2 and np.percentile(publish_ms, 99) < 2.0, \
+        np.percentile(publish_ms, [50, 99, 100])
+    assert server.stats.skipped > 0
+
+
+# --------------------------------------------------------------------------------------------- browser
+def _url_from(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[str, list[str]]:
+    """The browser-source URL dancepose-live prints on stderr (read in a thread, lines kept)."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if "browser source at" in line:
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(timeout):
+        proc.kill()
+        raise AssertionError(f"no URL printed: {''.join(lines)}")
+    url = next(line for line in lines if "browser source at" in line).split(" at ")[1].split()[0]
+    return url, lines
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_page_draws_the_shown_poses_at_the_browsers_frame_rate(tmp_path):
+    """dancepose-live --headless --serve: the page connects, receives every shown pose (equal to the logged
+    ones) for several seconds and draws at ≥ 50 fps."""
+    log = tmp_path / "poses.npz"
+    proc = subprocess.Popen(live_cmd(*model_args(), "--input", "demo", "--headless", "--sim-clock",
+                                     "--duration", "14", "--serve", "127.0.0.1:0", "--log-poses", str(log), "-q"),
+                            env=live_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        url, lines = _url_from(proc)
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 640, "height": 360})
+            page.goto(url + "?hud=1")
+            page.wait_for_function("window.dancepose && dancepose.received > 10", timeout=20_000)
+            a = page_state(page)
+            time.sleep(4.0)
+            b = page_state(page)
+            received = page.evaluate("dancepose.log")
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, "".join(lines)
+    seconds = (b["elapsed"] - a["elapsed"]) / 1e3
+    fps = (b["frames"] - a["frames"]) / seconds
+    rate = (b["received"] - a["received"]) / seconds
+    assert fps >= 50, fps
+    assert rate > 0.8 * DISPLAY_FPS and b["connected"], rate
+    shown = np.load(log)["poses"]
+    index = np.array([i for i, _ in received])
+    assert len(index) > 4 * 0.8 * DISPLAY_FPS and np.all(np.diff(index) >= 1)
+    got = np.array([p for _, p in received], dtype=np.float64).reshape(-1, 15, 2)
+    np.testing.assert_allclose(got, shown[index], atol=1e-4)  # exactly the poses the window showed
+
+
+def _expected_rgba(pose: np.ndarray, *, style: str, size: tuple[int, int], mirror: bool) -> np.ndarray:
+    """What the window would draw (draw.py, exact alpha) for the pose on a transparent stage."""
+    from dancepose.models.media import draw
+
+    st, bg = draw.look(style=style, background=draw.TRANSPARENT)
+    surface = draw.make_stage(*size, background=bg)
+    draw.AlphaFigure(size).draw(surface, draw.pose_to_pixels(pose, width=size[0], height=size[1]), style=st)
+    rgba = draw.surface_to_rgba(surface)
+    return rgba[:, ::-1] if mirror else rgba
+
+
+@pytest.mark.browser
+@needs_chromium
+@needs_default
+@pytest.mark.parametrize("query,style,mirror", [("", "stick", False), ("?style=openpose&mirror=1", "openpose", True)])
+def test_screenshot_is_transparent_with_the_figure_where_the_pose_is(query, style, mirror):
+    from io import BytesIO
+
+    from PIL import Image
+    from scipy import ndimage
+
+    size = (640, 360)
+    pose = _real_poses(3.0)[75]
+    with PoseServer(config=LOCAL) as server, Feeder(server, pose[None], hold=0), chromium() as browser:
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        page.goto(f"http://127.0.0.1:{server.port}/{query}")
+        page.wait_for_function("window.dancepose && dancepose.drawn > 10", timeout=20_000)
+        shot = np.asarray(Image.open(BytesIO(page.screenshot(omit_background=True))).convert("RGBA"))
+    want = _expected_rgba(pose, style=style, size=size, mirror=mirror)
+    figure = want[..., 3] > 0
+    assert shot.shape == want.shape and figure.sum() > 500
+    near = ndimage.binary_dilation(figure, iterations=3)
+    assert np.count_nonzero(shot[..., 3][~near]) == 0  # nothing off the figure: fully transparent
+    assert (shot[..., 3] == 0).mean() > 0.9
+    core = ndimage.binary_erosion(want[..., 3] == 255, iterations=2)
+    opaque = shot[..., 3][core] >= 250
+    assert opaque.mean() > 0.97, opaque.mean()  # figure pixels where the pose is
+    colour = np.abs(shot[..., :3][core].astype(int) - want[..., :3][core]).mean()
+    assert colour < 12, colour  # in the window's colours
+    drawn, solid = shot[..., 3] > 128, want[..., 3] > 128
+    # the same figure to within a pixel (SDL's anti-aliased outline makes the window's limbs ~1 px wider)
+    assert np.count_nonzero(solid & ~ndimage.binary_dilation(drawn, iterations=1)) <= 0.01 * solid.sum()
+    assert np.count_nonzero(drawn & ~ndimage.binary_dilation(solid, iterations=1)) <= 0.01 * solid.sum()
+
+
+@pytest.mark.browser
+@needs_chromium
+@needs_default
+def test_a_stalled_second_viewer_does_not_change_the_windows_frame_times():
+    """A paced show (window + browser source) with a browser viewer; after 4 s a second viewer connects and
+    stops reading.  The window's frame times and the browser's pose rate stay as they were."""
+    from dancepose.models.media.draw import FigureStyle
+    from dancepose.realtime.audio_in import SimulatedPlayback
+    from dancepose.realtime.demo_loop import demo_loop
+    from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
+    from dancepose.realtime.performance import Performance
+    from dancepose.realtime.window import Window, WindowSink
+
+    window = Window(size=(640, 360), headless=True)
+    server = PoseServer(config=LOCAL)
+    log = TimingLog()
+    engine = Engine(dancer=Dancer.load(None), config=EngineConfig(seed=0))
+    ws = WindowSink(window=window, style=FigureStyle())
+    perf = Performance(engine=engine, source=SimulatedPlayback(demo_loop()), inputs=[ws],
+                       sinks=[ws, ServeSink(server=server)], duration_s=9.0, log=log)
+    marks: dict[str, float] = {}
+    stalled = []
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 640, "height": 360})
+            page.goto(f"http://127.0.0.1:{server.port}/")
+
+            def second_viewer() -> None:
+                time.sleep(4.5)
+                stalled.append(_viewer(server.port, rcvbuf=4096, push=True))  # never reads again
+                marks["stall"] = time.monotonic()
+
+            helper = threading.Thread(target=second_viewer, daemon=True)
+            marks["start"] = time.monotonic()
+            helper.start()
+            with perf:
+                perf.run(pace=window.tick)
+            marks["end"] = time.monotonic()
+            received = page.evaluate("dancepose.log.map(e => e[0])")
+    finally:
+        window.close()
+        for s in stalled:
+            s.close_socket()
+    wall = log.column("wall_time")
+    frame_ms = log.column("frame_ms")
+    before = (wall > marks["start"] + 1.0) & (wall < marks["stall"])
+    after = wall > marks["stall"] + 0.5
+    assert before.sum() > 120 and after.sum() > 120
+    p_before, p_after = (np.percentile(frame_ms[m], [50, 99]) for m in (before, after))
+    assert p_after[0] <= p_before[0] * 1.5 + 0.5, (p_before, p_after)
+    assert p_after[1] <= max(2.0 * p_before[1], p_before[1] + 3.0), (p_before, p_after)
+
+    def late(m):
+        return int(np.sum(np.diff(wall[m]) > 2.5 / DISPLAY_FPS))
+
+    assert late(after) <= late(before) + 3
+    shown_after = perf.frames - int(np.argmax(after))
+    got_after = sum(1 for i in received if i >= int(np.argmax(after)))
+    assert got_after > 0.85 * shown_after, (got_after, shown_after)  # the browser kept every pose coming
+    assert server.stats.skipped > 0 or server.stats.viewers == 0
