@@ -598,19 +598,18 @@ class AlphaFigure:
         self._white.fill((255, 255, 255), rect)
         draw_figure(self._black, pose_px, style=style, figure_height=fh)
         draw_figure(self._white, pose_px, style=style, figure_height=fh)
-        v0, v1 = pg.surfarray.pixels3d(self._black), pg.surfarray.pixels3d(self._white)
-        c0 = v0[x0:x1, y0:y1].copy()
-        d = v1[x0:x1, y0:y1].astype(np.int16) - c0  # (1 - a)·255 in every channel, up to rounding
-        del v0, v1
-        alpha = (255 - np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]).clip(0, 255)).astype(np.uint8)
-        edge = (alpha > 0) & (alpha < 255)  # straight colour = c0 / a where partly covered
-        c0[edge] = np.minimum(c0[edge].astype(np.uint16) * 255 // alpha[edge, None], 255).astype(np.uint8)
-        view = pg.surfarray.pixels3d(surface)
-        view[x0:x1, y0:y1] = c0
-        del view
-        view = pg.surfarray.pixels_alpha(surface)
-        view[x0:x1, y0:y1] = alpha
-        del view
+        w, h = rect.size
+        c0 = np.frombuffer(pg.image.tobytes(self._black.subsurface(rect), "RGB"), np.uint8).reshape(h, w, 3)
+        c1 = np.frombuffer(pg.image.tobytes(self._white.subsurface(rect), "RGB"), np.uint8).reshape(h, w, 3)
+        d = c1.astype(np.int16) - c0  # (1 - a)·255 in every channel, up to rounding
+        rgba = np.empty((h, w, 4), np.uint8)
+        rgba[..., :3] = c0
+        rgba[..., 3] = 255 - np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]).clip(0, 255)
+        edge = np.nonzero((rgba[..., 3] > 0) & (rgba[..., 3] < 255))  # straight colour = c0 / a there
+        a = rgba[..., 3][edge].astype(np.uint16)[:, None]
+        rgba[..., :3][edge] = np.minimum(c0[edge].astype(np.uint16) * 255 // a, 255).astype(np.uint8)
+        # onto the cleared surface: max(src, 0) copies colour and alpha exactly (no blending)
+        surface.blit(pg.image.frombuffer(rgba, (w, h), "RGBA"), (x0, y0), special_flags=pg.BLEND_RGBA_MAX)
 
 
 def surface_to_rgba(surface: "pygame.Surface") -> np.ndarray:
