@@ -14,6 +14,7 @@ from typing import Sequence
 
 from dancepose.models.cli import add_groove_argument, run_cli, size_arg
 from dancepose.models.media.draw import add_look_arguments
+from dancepose.models.media.encoders import ENCODER_CHOICES
 from dancepose.realtime.osc import osc_target_arg
 from dancepose.realtime.serve import serve_target_arg
 
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4|.webm|.mov",
                    help="record what is shown, with the audio: .mp4 (H.264 + AAC), .webm (VP9 + Opus) or "
                         ".mov (ProRes 4444 + PCM); with --background transparent .webm/.mov keep the alpha")
+    p.add_argument("--encoder", choices=ENCODER_CHOICES, default="libx264",
+                   help="video encoder of recordings: libx264 (default), a hardware H.264 encoder of your "
+                        "ffmpeg (h264_v4l2m2m on a Raspberry Pi, h264_vaapi, h264_nvenc, h264_videotoolbox; "
+                        "libx264 with one line when it does not work here), or auto (the first that works)")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
     add_look_arguments(p, frames="shown frame")
@@ -82,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     from dancepose.realtime.live import LiveConfig, run_live
 
     config = LiveConfig(input=args.input, model_dir=args.model, device=args.device, record=args.record,
+                        encoder=args.encoder,
                         fullscreen=args.fullscreen, size=args.size, background=args.background,
                         headless=args.headless, duration=args.duration, log_timings=args.log_timings,
                         log_poses=args.log_poses, sim_clock=args.sim_clock, screenshot=args.screenshot,

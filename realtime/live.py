@@ -37,6 +37,9 @@ class LiveConfig:
     record : Path or None
         Record the performance to this video from the start (``.mp4``, ``.webm`` or ``.mov``; a transparent
         background needs ``.webm`` or ``.mov``).
+    encoder : str
+        Video encoder of recordings (``--encoder``): ``libx264``, a hardware H.264 encoder of this
+        ffmpeg (falls back to libx264 with one line when it does not work here) or ``auto``.
     fullscreen : bool
     size : (int, int)
         Window / frame size.
@@ -80,6 +83,7 @@ class LiveConfig:
     model_dir: Path | None = None
     device: str | None = None
     record: Path | None = None
+    encoder: str = "libx264"
     fullscreen: bool = False
     size: tuple[int, int] = (1280, 720)
     background: Path | tuple[int, int, int] | None = None
@@ -110,6 +114,10 @@ class LiveConfig:
             raise ParameterError("--sim-clock needs --input FILE or demo, not mic")
         if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):
             raise ParameterError(f"--bpm must be between 20 and 400, got {self.bpm}")
+        from dancepose.models.media.encoders import ENCODER_CHOICES
+
+        if self.encoder not in ENCODER_CHOICES:
+            raise ParameterError(f"--encoder must be one of {', '.join(ENCODER_CHOICES)}, got {self.encoder!r}")
         if not (-1000.0 <= self.latency_offset_ms <= 2000.0):
             raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, got {self.latency_offset_ms}")
 
@@ -199,7 +207,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
     from dancepose.models.media.draw import floor_units_for, is_transparent, look
-    from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
+    from dancepose.models.media.formats import video_format
     from dancepose.models.outputs import check_output_file
     from dancepose.realtime.audio_in import open_source
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
@@ -208,7 +216,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     from dancepose.realtime.window import Window, WindowSink
 
     # Every output checked before the run (not after it): path, not under a file, not a device, extension.
-    for path, suffixes, what in ((config.record, VIDEO_SUFFIXES, "--record"),
+    from dancepose.models.media.encoders import RECORD_SUFFIXES
+
+    for path, suffixes, what in ((config.record, RECORD_SUFFIXES, "--record"),
                                  (config.screenshot, (".png",), "--screenshot"),
                                  (config.log_timings, (".csv",), "--log-timings"),
                                  (config.log_poses, (".npz",), "--log-poses")):
@@ -217,9 +227,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     if config.record is not None:  # a transparent stage needs a codec with alpha
         video_format(config.record, alpha=is_transparent(config.background), what="--record")
         if config.record.suffix.lower() == ".mov":
-            print("dancepose-live: warning: ProRes 4444 (.mov) encodes far slower than real time at 60 fps on "
-                  "most CPUs (about 14 frames/s per core at 1280x720); live, .webm keeps the alpha and keeps up",
-                  file=sys.stderr)
+            print("dancepose-live: warning: ProRes 4444 (.mov) encodes slower than real time at 60 fps on most "
+                  "CPUs (about 14 frames/s per core at 1280x720): the recording falls behind the show; .webm "
+                  "keeps the alpha and keeps up", file=sys.stderr)
     style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir).with_groove(config.groove)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,
@@ -230,15 +240,17 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     window.show_hud = not (isinstance(background, tuple) or config.style == "openpose")
     sinks: list = []
     try:
+        window.scene_for(style)
         window.ensure_stage()  # a bad background fails here, before any audio starts
         source = open_source(input_spec=config.input, device=config.device, simulate=config.sim_clock,
                              allow_simulated=config.headless)
         outputs, link = _rig_outputs(config, window=window)
         sinks = list(outputs)
-        recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
-        sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording,
-                            tempo_fixed=lambda: config.bpm is not None or bool(link and link.following)),
-                 recorder, *outputs]
+        shown = WindowSink(window=window, style=style, recording=lambda: recorder.recording,
+                           tempo_fixed=lambda: config.bpm is not None or bool(link and link.following))
+        recorder = RecordingSink(window=window, style=style, hud=lambda: shown.last_hud, source=source.label,
+                                 path=config.record, encoder=config.encoder, quiet=config.quiet)
+        sinks = [shown, recorder, *outputs]
     except BaseException:
         for sink in sinks:
             getattr(sink, "close", lambda: None)()

@@ -190,7 +190,10 @@ class ServerStats:
     connections: int = 0
     viewers: int = 0
     messages_sent: int = 0
+    #: Poses a viewer's task passed over because it was still sending an older one (a slow viewer).
     skipped: int = 0
+    #: Viewers whose send is waiting for their buffers to drain (stalled or slow) right now.
+    waiting: int = 0
     closed_for_garbage: int = 0
     http_requests: int = 0
     not_found: int = 0
@@ -388,7 +391,11 @@ class PoseServer:
                     self.stats.skipped += self._seq - seen - 1
                 seen = self._seq
                 viewer.in_flight += 1
-                await ws.send(self._msg)  # waits while this viewer's buffers are full; newer poses wait in the slot
+                self.stats.waiting += 1
+                try:
+                    await ws.send(self._msg)  # waits while this viewer's buffers are full; newer poses replace it
+                finally:
+                    self.stats.waiting -= 1
                 self.stats.messages_sent += 1
         except ConnectionClosed:
             pass

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import colorsys
+import functools
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,8 +54,10 @@ FLOOR_UNITS: float = 2.2
 _COORD_LIMIT: float = 16000.0
 
 
+@functools.lru_cache(maxsize=1)
 def _pygame():
-    """Import pygame quietly (no support prompt); Surfaces need no display."""
+    """Import pygame quietly (no support prompt); Surfaces need no display.  (Cached: drawing calls it
+    every frame.)"""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
     import pygame.gfxdraw  # noqa: F401  (registers the submodule)
@@ -428,7 +432,9 @@ def _image_stage(pg, path: Path, width: int, height: int) -> "pygame.Surface":
 
 
 def _thick_segment(gfx, surface, x0: float, y0: float, x1: float, y1: float, half: float,
-                   colour: Colour) -> None:
+                   colour: Colour, caps: tuple[bool, bool] = (True, True)) -> None:
+    """A limb: a filled anti-aliased quad ``2 half`` wide with round caps (a cap is left out where the
+    caller draws a larger circle over that end anyway)."""
     dx, dy = x1 - x0, y1 - y0
     n = (dx * dx + dy * dy) ** 0.5
     r = int(round(half))
@@ -437,10 +443,11 @@ def _thick_segment(gfx, surface, x0: float, y0: float, x1: float, y1: float, hal
         quad = ((x0 + px, y0 + py), (x1 + px, y1 + py), (x1 - px, y1 - py), (x0 - px, y0 - py))
         gfx.aapolygon(surface, quad, colour)
         gfx.filled_polygon(surface, quad, colour)
-    for x, y in ((x0, y0), (x1, y1)):
-        ix, iy = int(round(x)), int(round(y))
-        gfx.aacircle(surface, ix, iy, r, colour)
-        gfx.filled_circle(surface, ix, iy, r, colour)
+    for x, y, cap in ((x0, y0, caps[0]), (x1, y1, caps[1])):
+        if cap:
+            ix, iy = int(round(x)), int(round(y))
+            gfx.aacircle(surface, ix, iy, r, colour)
+            gfx.filled_circle(surface, ix, iy, r, colour)
 
 
 def _unit_ellipse(n: int = 24) -> np.ndarray:
@@ -456,7 +463,7 @@ _OP_A = np.array([a for a, _ in OPENPOSE_LIMBS])
 _OP_B = np.array([b for _, b in OPENPOSE_LIMBS])
 
 
-def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> None:
+def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle, dirty: list | None) -> None:
     pts = coco18_points(pose_px).astype(np.float64)
     ok = np.isfinite(pts).all(axis=1)
     pts = np.clip(np.nan_to_num(pts), -_COORD_LIMIT, _COORD_LIMIT)
@@ -475,6 +482,9 @@ def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> N
             c = tuple(int(v * style.limb_dim) for v in OPENPOSE_COLOURS[i])
             gfx.aapolygon(surface, poly, c)
             gfx.filled_polygon(surface, poly, c)
+            if dirty is not None:
+                xs, ys = [q[0] for q in poly], [q[1] for q in poly]
+                dirty.append(_bounds(min(xs), min(ys), max(xs), max(ys), 0.0))
     r = max(int(round(style.joint_radius * side)), 1)
     ipts = np.round(pts).astype(int).tolist()
     for k in range(18):
@@ -482,11 +492,24 @@ def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> N
             x, y = ipts[k]
             gfx.aacircle(surface, x, y, r, OPENPOSE_COLOURS[k])
             gfx.filled_circle(surface, x, y, r, OPENPOSE_COLOURS[k])
+            if dirty is not None:
+                dirty.append(_bounds(x, y, x, y, r))
+
+
+#: Pixels added around each drawn shape's bounds in the dirty rectangles (anti-aliased edges, rounding).
+DIRTY_PAD: int = 3
+
+
+def _bounds(x0: float, y0: float, x1: float, y1: float, r: float) -> tuple[int, int, int, int]:
+    """``(x, y, w, h)`` covering the box ``(x0, y0)–(x1, y1)`` grown by ``r`` + :data:`DIRTY_PAD`."""
+    g = r + DIRTY_PAD
+    left, top = int(x0 - g), int(y0 - g)
+    return left, top, int(x1 + g) + 2 - left, int(y1 + g) + 2 - top
 
 
 def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
                 style: "FigureStyle | OpenPoseStyle" = FigureStyle(),
-                figure_height: float | None = None) -> None:
+                figure_height: float | None = None, dirty: list | None = None) -> None:
     """Draw the stick figure onto ``surface`` (in place).
 
     Parameters
@@ -499,6 +522,9 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
     style : FigureStyle or OpenPoseStyle
     figure_height : float or None
         Figure height in pixels the style's relative sizes refer to; default 70 % of the surface height.
+    dirty : list or None
+        If given, an ``(x, y, w, h)`` box is appended for every shape drawn (covering its anti-aliased
+        edge): what a display or recorder must update, and restore from the stage next frame.
     """
     pg = _pygame()
     gfx = pg.gfxdraw
@@ -506,45 +532,76 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
     if p.shape != (N_JOINTS, 2):
         raise ParameterError(f"pose_px must have shape ({N_JOINTS}, 2), got {p.shape}")
     if isinstance(style, OpenPoseStyle):
-        _draw_openpose(gfx, surface, p, style)
+        _draw_openpose(gfx, surface, p, style, dirty)
         return
-    ok = np.isfinite(p).all(axis=1)
-    p = np.clip(np.nan_to_num(p), -_COORD_LIMIT, _COORD_LIMIT)
+    lim = _COORD_LIMIT
+    pts, ok = [], []
+    for x, y in p.tolist():  # plain floats: 15 joints of numpy-scalar work cost more than the drawing
+        good = math.isfinite(x) and math.isfinite(y)
+        ok.append(good)
+        pts.append((min(max(x, -lim), lim), min(max(y, -lim), lim)) if good else (0.0, 0.0))
     fh = FIGURE_FILL * surface.get_height() if figure_height is None else float(figure_height)
     half = max(style.limb_width * fh * 0.5, 0.75)
     colours = {"body": style.body_colour, "left": style.left_colour, "right": style.right_colour}
-    pts = p.tolist()
     if style.shadow:
-        ankles = [int(Joint.L_ANKLE), int(Joint.R_ANKLE)]
-        good = [pts[j] for j in ankles if ok[j]]
-        if good:
-            xs = [g[0] for g in good]
-            sx = 0.5 * (min(xs) + max(xs))
-            sy = max(g[1] for g in good) + half
-            rx = int(max(0.5 * (max(xs) - min(xs)) + 3 * half, 2 * half))
-            gfx.filled_ellipse(surface, int(sx), int(sy), rx, max(int(0.8 * half), 1), style.shadow_colour)
+        _draw_shadow(gfx, surface, [pts[j] for j in _ANKLES if ok[j]], half, style.shadow_colour, dirty)
+    r = int(round(half))
+    jr = int(round(style.joint_radius * fh))
+    hr = max(int(round(style.head_radius * fh)), 1)
+    head = _head_centre(pts, ok, hr)
+    # A limb's round cap is hidden under a joint circle (or the head) at least 2 px larger: not drawn.
+    covered = [ok[j] and ((j != Joint.HEAD and jr > half and jr >= r + 2)
+                          or (j == Joint.HEAD and head is not None and math.dist(head, pts[j]) + r + 2 <= hr))
+               for j in range(N_JOINTS)]
     for a, b, side in _LIMB_TABLE:
         if ok[a] and ok[b]:
             (x0, y0), (x1, y1) = pts[a], pts[b]
-            _thick_segment(gfx, surface, x0, y0, x1, y1, half, colours[side])
-    jr = int(round(style.joint_radius * fh))
-    if jr > half:
+            _thick_segment(gfx, surface, x0, y0, x1, y1, half, colours[side], caps=(not covered[a], not covered[b]))
+            if dirty is not None:
+                dirty.append(_bounds(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), max(half + 1.0, jr)))
+    if jr > half:  # the joints (their boxes are inside the limbs' above)
         for j in range(N_JOINTS):
             if ok[j] and j != Joint.HEAD:
                 x, y = int(round(pts[j][0])), int(round(pts[j][1]))
                 gfx.aacircle(surface, x, y, jr, style.joint_colour)
                 gfx.filled_circle(surface, x, y, jr, style.joint_colour)
-    if ok[Joint.HEAD]:
-        hr = max(int(round(style.head_radius * fh)), 1)
-        x, y = pts[Joint.HEAD]
-        if ok[Joint.NECK]:  # the head circle sits on the neck's line, beyond the head joint a little
-            nx, ny = pts[Joint.NECK]
-            d = ((x - nx) ** 2 + (y - ny) ** 2) ** 0.5
-            if d > 1e-6:
-                x, y = x + (x - nx) / d * 0.35 * hr, y + (y - ny) / d * 0.35 * hr
-        ix, iy = int(round(x)), int(round(y))
+    if head is not None:
+        ix, iy = int(round(head[0])), int(round(head[1]))
         gfx.aacircle(surface, ix, iy, hr, style.body_colour)
         gfx.filled_circle(surface, ix, iy, hr, style.body_colour)
+        if dirty is not None:
+            dirty.append(_bounds(ix, iy, ix, iy, hr))
+
+
+_ANKLES: tuple[int, int] = (int(Joint.L_ANKLE), int(Joint.R_ANKLE))
+
+
+def _draw_shadow(gfx, surface, feet: list, half: float, colour, dirty: list | None) -> None:
+    """The soft ellipse on the floor under the feet (pixel positions of the known ankles)."""
+    if not feet:
+        return
+    xs = [g[0] for g in feet]
+    sx = 0.5 * (min(xs) + max(xs))
+    sy = max(g[1] for g in feet) + half
+    rx = int(max(0.5 * (max(xs) - min(xs)) + 3 * half, 2 * half))
+    ry = max(int(0.8 * half), 1)
+    gfx.filled_ellipse(surface, int(sx), int(sy), rx, ry, colour)
+    if dirty is not None:
+        dirty.append(_bounds(int(sx) - rx, int(sy) - ry, int(sx) + rx, int(sy) + ry, 0.0))
+
+
+def _head_centre(pts: list, ok: list, hr: int) -> tuple[float, float] | None:
+    """Where the head circle goes: on the neck's line, a little beyond the head joint (None: no head)."""
+    h = int(Joint.HEAD)
+    if not ok[h]:
+        return None
+    x, y = pts[h]
+    if ok[Joint.NECK]:
+        nx, ny = pts[Joint.NECK]
+        d = ((x - nx) ** 2 + (y - ny) ** 2) ** 0.5
+        if d > 1e-6:
+            x, y = x + (x - nx) / d * 0.35 * hr, y + (y - ny) / d * 0.35 * hr
+    return x, y
 
 
 def _figure_box(pose_px: np.ndarray, size: tuple[int, int], margin: float) -> "tuple[int, int, int, int] | None":

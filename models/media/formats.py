@@ -3,9 +3,13 @@
 ``dancepose render -o`` and ``dancepose-live --record`` both write through
 :class:`~dancepose.models.media.recorder.Mp4Recorder`, which asks :func:`video_format` for
 
-* the encoder arguments (codec, pixel format, with or without an alpha channel),
+* the encoder arguments (codec, pixel format, with or without an alpha channel) — for ``.mp4`` the H.264
+  encoders of :mod:`dancepose.models.media.encoders` (libx264, or a hardware one with ``--encoder``),
 * the audio codec of the final mux and the container's mux flags,
 * what the probe of the finished file must find (video and audio codec, the alpha channel).
+
+:meth:`VideoFormat.encoding` turns a row into the recorder's
+:class:`~dancepose.models.media.encoders.Encoding`.
 
 =========  ===========================================  ==========================  ===================
 suffix     video                                        alpha                       audio
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +46,9 @@ class VideoFormat:
         For messages and ``--help``.
     video_codec, audio_codec : str
         The codec names the probe (``ffmpeg -i``) must find.
-    encoder : tuple of str
-        ffmpeg output arguments of the video encoder, without the pixel format.
+    encoder : tuple of str or None
+        ffmpeg output arguments of the video encoder, without the pixel format; None: H.264 from
+        :func:`dancepose.models.media.encoders.h264` (libx264 ``veryfast`` unless another is chosen).
     pix_fmt : str
         Encoded pixel format of opaque video.
     alpha_pix_fmt : str or None
@@ -62,7 +67,7 @@ class VideoFormat:
     name: str
     video_codec: str
     audio_codec: str
-    encoder: tuple[str, ...]
+    encoder: tuple[str, ...] | None
     pix_fmt: str
     alpha_pix_fmt: str | None
     audio: tuple[str, ...]
@@ -78,7 +83,25 @@ class VideoFormat:
         """Encoder arguments for opaque (``alpha=False``) or transparent video."""
         if alpha and not self.has_alpha:
             raise ParameterError(f"{self.name} has no alpha channel: use {' or '.join(ALPHA_SUFFIXES)}")
+        if self.encoder is None:
+            from dancepose.models.media.encoders import h264
+
+            return list(h264(preset="veryfast").video_args)
         return [*self.encoder, "-pix_fmt", self.alpha_pix_fmt if alpha else self.pix_fmt]
+
+    def encoding(self, *, alpha: bool = False, video=None):
+        """The recorder's :class:`~dancepose.models.media.encoders.Encoding` for this container.
+
+        ``video``: an H.264 ``Encoding`` chosen by ``--encoder`` (only for ``.mp4``); its video arguments
+        are kept, the container's audio and mux arguments used.
+        """
+        from dancepose.models.media.encoders import Encoding
+
+        if video is not None and self.encoder is None:
+            return replace(video, suffixes=(self.suffix,), audio_args=self.audio, mux_args=self.mux)
+        name = "libx264" if self.encoder is None else self.encoder[1]
+        return Encoding(name, tuple(self.encode_args(alpha=alpha)), suffixes=(self.suffix,), audio_args=self.audio,
+                        mux_args=self.mux)
 
     def check(self, info: dict, *, alpha: bool, audio: bool = True, what: str = "video") -> None:
         """Raise ``OutputError`` unless a probe (:func:`~dancepose.models.media.probe.probe_streams`) found
@@ -96,7 +119,7 @@ class VideoFormat:
 FORMATS: dict[str, VideoFormat] = {
     ".mp4": VideoFormat(
         suffix=".mp4", name="MP4 (H.264 + AAC)", video_codec="h264", audio_codec="aac",
-        encoder=("-c:v", "libx264", "-preset", "veryfast", "-crf", "20"), pix_fmt="yuv420p",
+        encoder=None, pix_fmt="yuv420p",
         alpha_pix_fmt=None, audio=("-c:a", "aac", "-b:a", "160k"), mux=("-movflags", "+faststart"),
         bits_per_pixel=0.02),
     # VP9 in real-time mode (cpu-used 8): fast enough for a live recording at 60 fps on one core.
