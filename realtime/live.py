@@ -153,9 +153,9 @@ class _OpenPoseSink:
 
 def _serve_sink(config: LiveConfig):
     """The browser source (``--serve``): started before the show, its address printed on one line."""
-    from dancepose.realtime.serve import PoseServer, ServeConfig, ServeSink
+    from dancepose.realtime.serve import ServeConfig, ServeProcess, ServeSink
 
-    server = PoseServer(config=ServeConfig(host=config.serve[0], port=config.serve[1]))
+    server = ServeProcess(config=ServeConfig(host=config.serve[0], port=config.serve[1]))
     # printed even with --quiet: with port 0 this line is the only way to learn the address
     print(f"dancepose-live: browser source at {server.url} (OBS: Browser source, this URL, width and height "
           f"of your canvas; the page is transparent)", file=sys.stderr, flush=True)

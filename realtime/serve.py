@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import socket
+import struct
 import sys
 import threading
 import time
@@ -217,6 +218,30 @@ class _Viewer:
         return not self.acking or self.in_flight < window
 
 
+def page_url(host: str, port: int) -> str:
+    """``http://HOST:PORT/`` (this machine's name for 0.0.0.0 / ::, brackets for IPv6)."""
+    if host in ("0.0.0.0", "::"):
+        host = socket.gethostname()
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket of ``--serve`` (bound before the show, so a port in use fails at once).
+
+    Raises
+    ------
+    ParameterError
+        Port in use, unknown host, no permission.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, addr = infos[0]
+        return socket.create_server(addr, family=family, backlog=64)
+    except (OSError, IndexError) as exc:
+        raise ParameterError(f"--serve: cannot listen on {host}:{port} "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+
+
 class PoseServer:
     """The page and the pose WebSocket, served by ``websockets``' asyncio server in a daemon thread.
 
@@ -237,12 +262,13 @@ class PoseServer:
     (bounded).  Use as a context manager.
     """
 
-    def __init__(self, *, config: ServeConfig = ServeConfig(), warn: Callable[[str], None] = _warn) -> None:
+    def __init__(self, *, config: ServeConfig = ServeConfig(), warn: Callable[[str], None] = _warn,
+                 sock: socket.socket | None = None) -> None:
         self.config = config
         self.stats = ServerStats()
         self._assets = {path: ((_WEB / name).read_bytes(), ctype) for path, (name, ctype) in ASSETS.items()}
         self._hello = json.dumps({"type": "hello", "figure": figure_data()}, separators=(",", ":"))
-        self._sock = self._listen(config.host, config.port)
+        self._sock = sock if sock is not None else listen(config.host, config.port)
         self.port: int = self._sock.getsockname()[1]
         if not is_loopback(config.host):
             warn(f"--serve {config.host}:{self.port} listens beyond this machine: anyone who can reach it "
@@ -261,23 +287,10 @@ class PoseServer:
             self.close()
             raise ParameterError(f"--serve: the server did not start ({self._error or 'timeout'})")
 
-    @staticmethod
-    def _listen(host: str, port: int) -> socket.socket:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            family, _, _, _, addr = infos[0]
-            return socket.create_server(addr, family=family, backlog=64)
-        except (OSError, IndexError) as exc:
-            raise ParameterError(f"--serve: cannot listen on {host}:{port} "
-                                 f"({getattr(exc, 'strerror', None) or exc})") from None
-
     @property
     def url(self) -> str:
         """The page's address (this machine's name when listening on every interface)."""
-        host = self.config.host
-        if host in ("0.0.0.0", "::"):
-            host = socket.gethostname()
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
+        return page_url(self.config.host, self.port)
 
     # ------------------------------------------------------------------ the show's side (any thread)
     def publish(self, item: tuple) -> None:
@@ -337,8 +350,8 @@ class PoseServer:
             await self._wake.wait()
             self._wake.clear()
             item = self._slot
-            if item is None or item is last:
-                continue
+            if item is None or item is last or not self._viewers:
+                continue  # nothing new, or nobody to send it to: no work
             last = item
             self._msg = encode_pose(item)
             self._seq += 1
@@ -445,6 +458,168 @@ class PoseServer:
         self.close()
 
 
+#: One frame through the pipe to the server process: index, show time, 15 × (x, y), bpm, confidence, beat
+#: phase, beats per bar, beat in bar, beat event (index, beat in bar; -1: none), paused, fps.  Smaller than
+#: PIPE_BUF, so every write is whole (atomic) and never interleaved.
+_RECORD = struct.Struct("<qd30f3f2iqi?f")
+#: The counters of :class:`ServerStats` the server process shares with the show's process.
+_STAT_FIELDS = ("connections", "viewers", "messages_sent", "skipped", "waiting", "closed_for_garbage",
+                "http_requests", "not_found")
+
+
+def pack_item(item: tuple) -> bytes:
+    """A published frame ``(t, index, pose, hud)`` as one fixed-size record (:data:`_RECORD`)."""
+    t, index, pose, hud = item
+    beat = hud["beat"] or (-1, -1)
+    return _RECORD.pack(int(index), float(t), *np.asarray(pose, np.float32).reshape(-1).tolist(), hud["bpm"],
+                        hud["conf"], hud["phase"], hud["bpb"], hud["bib"], int(beat[0]), int(beat[1]),
+                        bool(hud["paused"]), hud["fps"])
+
+
+def unpack_item(record: bytes) -> tuple:
+    """The inverse of :func:`pack_item`."""
+    v = _RECORD.unpack(record)
+    hud = {"bpm": round(v[32], 2), "conf": round(v[33], 3), "phase": round(v[34], 4), "bpb": v[35], "bib": v[36],
+           "beat": [v[37], v[38]] if v[37] >= 0 else None, "paused": v[39], "fps": round(v[40], 1)}
+    return (v[1], v[0], np.array(v[2:32], np.float32).reshape(-1, 2), hud)
+
+
+class ServeProcess:
+    """The browser source in a process of its own — what ``dancepose-live --serve`` runs.
+
+    The show's process binds the port (a port in use fails before the show), starts
+    ``python -m dancepose.realtime.serve`` with the listening socket and the read end of a pipe, and
+    :meth:`publish` writes each frame as one small record into the pipe's non-blocking write end (a few
+    microseconds; when the pipe is full the server is behind and the frame is skipped).  The child keeps
+    the newest record and serves it with :class:`PoseServer`: the server's work (JSON, WebSocket framing,
+    any number of viewers) never competes with the show for the interpreter lock.
+
+    Parameters
+    ----------
+    config : ServeConfig
+    warn : callable(str)
+        One line for listening beyond loopback, and if the server process dies (the show goes on).
+    """
+
+    def __init__(self, *, config: ServeConfig = ServeConfig(), warn: Callable[[str], None] = _warn) -> None:
+        import os
+        import subprocess
+        from multiprocessing import shared_memory
+
+        self.config, self._warn = config, warn
+        sock = listen(config.host, config.port)
+        self.port: int = sock.getsockname()[1]
+        if not is_loopback(config.host):
+            warn(f"--serve {config.host}:{self.port} listens beyond this machine: anyone who can reach it "
+                 "can watch the poses (there is no password)")
+        self.skipped = 0
+        self._failed = False
+        self._shm = shared_memory.SharedMemory(create=True, size=8 * len(_STAT_FIELDS))
+        self._counters = np.ndarray((len(_STAT_FIELDS),), np.int64, buffer=self._shm.buf)
+        self._counters[:] = 0
+        read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        spec = {"config": {**config.__dict__, "port": self.port}, "sock": sock.fileno(), "pipe": read_fd,
+                "stats": self._shm.name}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        try:
+            # own process group: a Ctrl-C in the terminal reaches the show, which then closes the pipe
+            self._proc = subprocess.Popen([sys.executable, "-m", "dancepose.realtime.serve", json.dumps(spec)],
+                                          pass_fds=(sock.fileno(), read_fd), stdin=subprocess.DEVNULL, env=env,
+                                          process_group=0)
+        finally:
+            os.close(read_fd)
+            sock.close()  # the child holds it now
+
+    @property
+    def url(self) -> str:
+        """The page's address (this machine's name when listening on every interface)."""
+        return page_url(self.config.host, self.port)
+
+    @property
+    def stats(self) -> ServerStats:
+        """The server process's counters (updated five times a second)."""
+        return ServerStats(**{k: int(v) for k, v in zip(_STAT_FIELDS, self._counters)})
+
+    def publish(self, item: tuple) -> None:
+        """Write one frame into the pipe; never blocks."""
+        import os
+
+        if self._failed:
+            return
+        try:
+            os.write(self._write_fd, pack_item(item))
+        except BlockingIOError:
+            self.skipped += 1  # the server is behind: it gets the next frame
+        except OSError as exc:
+            self._failed = True
+            self._warn(f"the browser source stopped ({exc.strerror or exc}); the show goes on without it")
+
+    def close(self) -> None:
+        """End the server (closing the pipe asks it to; killed after 5 s).  Idempotent."""
+        import os
+        import subprocess
+
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+            self._write_fd = None
+            self._failed = True
+            try:
+                self._proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5.0)
+            self._counters = np.array(self._counters)  # keep the last figures, release the shared block
+            self._shm.close()
+            self._shm.unlink()
+
+    def __enter__(self) -> "ServeProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _server_process(spec: dict) -> int:
+    """The child of :class:`ServeProcess`: newest record from the pipe → :class:`PoseServer`."""
+    import os
+    import select
+    from multiprocessing import shared_memory
+
+    sock = socket.socket(fileno=spec["sock"])
+    fd = spec["pipe"]
+    shm = shared_memory.SharedMemory(name=spec["stats"])
+    try:  # the show's process owns the block (and unlinks it); this one only writes into it
+        from multiprocessing import resource_tracker
+
+        resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+    counters = np.ndarray((len(_STAT_FIELDS),), np.int64, buffer=shm.buf)
+    server = PoseServer(config=ServeConfig(**spec["config"]), sock=sock, warn=lambda msg: None)
+    pending = b""
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                data = os.read(fd, 1 << 16)
+                if not data:  # the show closed the pipe (or ended): stop
+                    break
+                pending += data
+                n = len(pending) // _RECORD.size
+                if n:
+                    server.publish(unpack_item(pending[(n - 1) * _RECORD.size:n * _RECORD.size]))
+                    pending = pending[n * _RECORD.size:]
+            counters[:] = [getattr(server.stats, k) for k in _STAT_FIELDS]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        del counters
+        shm.close()
+    return 0
+
+
 class ServeSink:
     """The browser source as a sink of a :class:`~dancepose.realtime.performance.Performance`.
 
@@ -452,12 +627,13 @@ class ServeSink:
 
     Parameters
     ----------
-    server : PoseServer
+    server : ServeProcess or PoseServer
+        Anything with ``publish(item)`` and ``close()``.
     clock : callable returning float
         The show time stamped on each pose (Unix seconds, as the page's ``performance.timeOrigin``).
     """
 
-    def __init__(self, *, server: PoseServer, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, server, clock: Callable[[], float] = time.time) -> None:
         self.server = server
         self._clock = clock
 
@@ -471,3 +647,7 @@ class ServeSink:
 
     def close(self) -> None:
         self.server.close()
+
+
+if __name__ == "__main__":  # the server process of ServeProcess
+    sys.exit(_server_process(json.loads(sys.argv[1])))

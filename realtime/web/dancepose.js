@@ -121,6 +121,8 @@
 
   function drawHud(m, w) {
     const dpr = window.devicePixelRatio || 1, pad = 10 * dpr;
+    ctx.save();
+    ctx.shadowColor = "rgba(0,0,0,0.7)"; ctx.shadowBlur = 3 * dpr;  // readable over any scene behind it
     ctx.font = `${16 * dpr}px sans-serif`; ctx.textBaseline = "top"; ctx.fillStyle = "rgb(220,220,235)";
     ctx.fillText(`${state.fps.toFixed(0)} fps   ${m.bpm.toFixed(1)} BPM (${m.conf.toFixed(2)})   ${m.bpb}/4` +
                  (state.connected ? "" : "   (reconnecting)"), pad, pad);
@@ -131,6 +133,7 @@
       ctx.fillRect(pad + (4 + 14 * k) * dpr, pad + 58 * dpr, 10 * dpr, 10 * dpr);
     }
     if (m.paused) { ctx.fillStyle = "rgb(240,240,240)"; ctx.fillText("PAUSED", w / 2 - 30 * dpr, pad); }
+    ctx.restore();
   }
 
   let fpsFrames = 0, fpsSince = performance.now();
