@@ -17,12 +17,14 @@ Messages (JSON text, server → page; the page answers each pose with the text `
     the eyes and ears of the OpenPose look, and the HUD's read-outs (``bpm``, ``conf``, ``phase``,
     ``bpb``, ``bib``, ``beat``, ``paused``, ``fps``).
 
-Never slowing the show: :meth:`ServeSink.send` only puts the frame in a latest-value slot and wakes the
-server's event loop (its own thread); the loop encodes each frame once, and every viewer's task sends
-the newest message when it may have one: the page answers every pose with ``ack`` and has at most two poses
-in flight, so a slow or stalled viewer gets the newest pose only (a ``?push=1`` client, which never acks,
-gets what its small buffers take), and one that stops answering pings is dropped.  Anything a viewer sends other
-than ``ack`` closes that viewer's connection only.
+Never slowing the show: the server runs in a process of its own (:class:`ServeProcess`), so its work
+never competes with the show for the interpreter lock.  :meth:`ServeSink.send` writes the frame as one
+small record into a non-blocking pipe; the server process keeps the newest record (a latest-value slot),
+encodes it once, and every viewer's task sends it when the viewer may have one: the page answers every
+pose with ``ack`` and has at most two poses in flight, so a slow or stalled viewer gets the newest pose
+only (a ``?push=1`` client, which never acks, gets what its small buffers take), and one that stops
+answering pings is dropped.  Anything a viewer sends other than ``ack`` closes that viewer's connection
+only.  The server process ends when the pipe closes: with the show, also when the show is killed.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ from typing import Callable
 
 import numpy as np
 
-from dancepose.models.errors import OutputError, ParameterError
+from dancepose.models.errors import ParameterError
 
 DEFAULT_HOST = "127.0.0.1"
 WS_PATH = "/ws"
@@ -245,11 +247,16 @@ def listen(host: str, port: int) -> socket.socket:
 class PoseServer:
     """The page and the pose WebSocket, served by ``websockets``' asyncio server in a daemon thread.
 
+    ``dancepose-live`` runs it inside the process of :class:`ServeProcess`; tests run it in their own
+    process to look at its behaviour directly.
+
     Parameters
     ----------
     config : ServeConfig
     warn : callable(str)
         Where the one warning about listening beyond loopback goes (default: stderr).
+    sock : socket.socket or None
+        A listening socket to serve on (default: :func:`listen` on the config's host and port).
 
     Raises
     ------
@@ -623,7 +630,7 @@ def _server_process(spec: dict) -> int:
 class ServeSink:
     """The browser source as a sink of a :class:`~dancepose.realtime.performance.Performance`.
 
-    :meth:`send` takes a few microseconds and never blocks (see :meth:`PoseServer.publish`).
+    :meth:`send` takes a few microseconds and never blocks (see :meth:`ServeProcess.publish`).
 
     Parameters
     ----------

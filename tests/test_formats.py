@@ -3,7 +3,6 @@ and ``--record``, decoded again with the bundled ffmpeg — transparent off the 
 from __future__ import annotations
 
 import subprocess
-import wave
 
 import imageio_ffmpeg
 import numpy as np
