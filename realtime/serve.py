@@ -605,14 +605,22 @@ def _server_process(spec: dict) -> int:
     counters = np.ndarray((len(_STAT_FIELDS),), np.int64, buffer=shm.buf)
     server = PoseServer(config=ServeConfig(**spec["config"]), sock=sock, warn=lambda msg: None)
     pending = b""
+    os.set_blocking(fd, False)
     try:
         while True:
-            ready, _, _ = select.select([fd], [], [], 0.2)
+            if server.stats.viewers:  # wake up for every frame
+                ready = select.select([fd], [], [], 0.2)[0]
+            else:  # nobody watches: drain the pipe ten times a second, no wake-up per frame
+                time.sleep(0.1)
+                ready = True
             if ready:
-                data = os.read(fd, 1 << 16)
-                if not data:  # the show closed the pipe (or ended): stop
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    data = None
+                if data == b"":  # the show closed the pipe (or ended): stop
                     break
-                pending += data
+                pending += data or b""
                 n = len(pending) // _RECORD.size
                 if n:
                     server.publish(unpack_item(pending[(n - 1) * _RECORD.size:n * _RECORD.size]))

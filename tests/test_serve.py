@@ -90,8 +90,9 @@ def _ws_socket(port: int, rcvbuf: int | None = None) -> socket.socket:
 def _viewer(port: int, rcvbuf: int | None = None, *, push: bool = False):
     from websockets.sync.client import connect
 
-    ws = connect(f"ws://127.0.0.1:{port}{WS_PATH}{'?push=1' if push else ''}", sock=_ws_socket(port, rcvbuf), open_timeout=5).__enter__()
-    hello = json.loads(ws.recv(timeout=5))
+    url = f"ws://127.0.0.1:{port}{WS_PATH}{'?push=1' if push else ''}"
+    ws = connect(url, sock=_ws_socket(port, rcvbuf), open_timeout=30).__enter__()
+    hello = json.loads(ws.recv(timeout=30))  # a server process may take seconds to start on a loaded machine
     assert hello["type"] == "hello"
     return ws
 
@@ -155,6 +156,21 @@ def test_port_in_use_and_one_warning_beyond_loopback():
     with PoseServer(config=ServeConfig(host="0.0.0.0", port=0), warn=warnings.append) as server:
         assert server.port > 0
     assert len(warnings) == 1 and "beyond this machine" in warnings[0]
+
+
+def test_cli_beyond_loopback_warns_once_and_a_busy_port_exits_2():
+    r = subprocess.run(live_cmd(*model_args(), "--input", "demo", "--headless", "--sim-clock", "--duration", "1",
+                                "--serve", "0.0.0.0:0", "-q"), env=live_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    warnings = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert len(warnings) == 1 and "beyond this machine" in warnings[0], r.stderr
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        r = subprocess.run(live_cmd("--headless", "--sim-clock", "--duration", "1", "--serve",
+                                    f"127.0.0.1:{busy.getsockname()[1]}"), env=live_env(), capture_output=True,
+                           text=True, timeout=120)
+    assert r.returncode == 2 and "cannot listen on 127.0.0.1" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_figure_data_is_the_windows_look():
@@ -285,7 +301,7 @@ def test_garbage_on_the_socket_closes_that_connection_only():
 
 @needs_default
 def test_slow_and_stalled_viewers_get_the_newest_pose_and_never_slow_the_show():
-    with PoseServer(config=LOCAL) as server, Feeder(server, _real_poses(6.0)) as feeder:
+    with ServeProcess(config=LOCAL) as server, Feeder(server, _real_poses(6.0)) as feeder:  # as live runs it
         good = Reader(server.port)
         slow = Reader(server.port, pause=0.25, rcvbuf=4096)
         stalled = Reader(server.port, rcvbuf=4096, stop_after=3)  # acks twice, then stops reading
@@ -295,6 +311,7 @@ def test_slow_and_stalled_viewers_get_the_newest_pose_and_never_slow_the_show():
         slow.pause = 0.0  # reads at full speed again
         time.sleep(1.5)
         published = feeder.published
+        skipped = server.stats.skipped
         mute.close_socket()
         stalled.ws.close_socket()
     index = np.array([m["i"] for _, m in slow_during])
@@ -305,10 +322,10 @@ def test_slow_and_stalled_viewers_get_the_newest_pose_and_never_slow_the_show():
     got = [m["i"] for _, m in good.got]
     assert len(got) > 0.85 * (published - got[0])  # the fast viewer got (almost) every pose
     publish_ms = np.array(feeder.publish_ms)
-    # a store and a wake-up: microseconds (the tail is the scheduler's on a loaded machine)
-    assert np.percentile(publish_ms, 50) < 0.2 and np.percentile(publish_ms, 99) < 5.0, \
-        np.percentile(publish_ms, [50, 99, 100])
-    assert server.stats.skipped > 0
+    # one small write into a pipe: microseconds (the tail is the scheduler's on a loaded machine)
+    assert np.percentile(publish_ms, 50) < 0.2 and np.percentile(publish_ms, 90) < 1.0, \
+        np.percentile(publish_ms, [50, 90, 99, 100])
+    assert skipped > 0
 
 
 # --------------------------------------------------------------------------------------------- browser
