@@ -55,7 +55,7 @@ def obs_page(out: Path) -> Path:
             page = browser.new_page(viewport={"width": 960, "height": 540})
             page.goto(url + "?hud=1")
             page.wait_for_function("window.dancepose && dancepose.received > 30", timeout=30_000)
-            time.sleep(6.3)
+            time.sleep(4.2)
             shot = np.asarray(Image.open(BytesIO(page.screenshot(omit_background=True))).convert("RGBA"))
     finally:
         proc.kill()
