@@ -76,6 +76,9 @@ class ServeConfig:
     ack_window : int
         Poses a viewer that acknowledges (``ack``) may have unacknowledged: 2 keeps 60 poses/s flowing up
         to a 33-ms round trip while a slow viewer lags at most two poses.
+    nice : int
+        Added to the server process's niceness: on a busy machine the show comes first (waking the server
+        then does not take the show's core).
     """
 
     host: str = DEFAULT_HOST
@@ -85,6 +88,7 @@ class ServeConfig:
     ping_interval: float = 5.0
     ping_timeout: float = 10.0
     ack_window: int = 2
+    nice: int = 5
 
     def __post_init__(self) -> None:
         if not (0 <= self.port <= 65535):
@@ -595,6 +599,10 @@ def _server_process(spec: dict) -> int:
 
     sock = socket.socket(fileno=spec["sock"])
     fd = spec["pipe"]
+    try:
+        os.nice(int(spec["config"].get("nice", 0)))
+    except OSError:  # not allowed: serve at the show's priority
+        pass
     shm = shared_memory.SharedMemory(name=spec["stats"])
     try:  # the show's process owns the block (and unlinks it); this one only writes into it
         from multiprocessing import resource_tracker

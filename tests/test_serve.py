@@ -3,6 +3,7 @@ clients, real poses from the dancer), and the page in a real Chromium (marker ``
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -312,6 +313,7 @@ def test_slow_and_stalled_viewers_get_the_newest_pose_and_never_slow_the_show():
         time.sleep(1.5)
         published = feeder.published
         skipped = server.stats.skipped
+        assert not os.get_blocking(server._write_fd)  # the show's write can never wait for the server
         mute.close_socket()
         stalled.ws.close_socket()
     index = np.array([m["i"] for _, m in slow_during])
@@ -322,8 +324,8 @@ def test_slow_and_stalled_viewers_get_the_newest_pose_and_never_slow_the_show():
     got = [m["i"] for _, m in good.got]
     assert len(got) > 0.85 * (published - got[0])  # the fast viewer got (almost) every pose
     publish_ms = np.array(feeder.publish_ms)
-    # one small write into a pipe: microseconds (the tail is the scheduler's on a loaded machine)
-    assert np.percentile(publish_ms, 50) < 0.2 and np.percentile(publish_ms, 90) < 1.0, \
+    # one small non-blocking write into a pipe: microseconds (the tail is the scheduler's on a loaded machine)
+    assert np.percentile(publish_ms, 50) < 0.5 and np.percentile(publish_ms, 90) < 2.0, \
         np.percentile(publish_ms, [50, 90, 99, 100])
     assert skipped > 0
 
