@@ -308,7 +308,7 @@ def parse_background(text: str) -> "Path | Colour":
         A malformed ``#RRGGBB``.
     """
     text = str(text).strip()
-    if text.lower() in ("transparent", "none", "alpha"):
+    if text.lower() in ("transparent", "alpha"):
         return TRANSPARENT
     if text.startswith("#"):
         h = text[1:]
