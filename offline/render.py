@@ -1,4 +1,8 @@
-"""``dancepose render``: the dancer performing to a song, as an H.264 + AAC MP4 as long as the song.
+"""``dancepose render``: the dancer performing to a song, as a video as long as the song.
+
+The output's suffix chooses the container (:mod:`dancepose.models.media.formats`): ``.mp4`` H.264 + AAC,
+``.webm`` VP9 + Opus, ``.mov`` ProRes 4444 + PCM.  ``background="transparent"`` keeps an alpha channel
+(WebM, MOV) for compositing in an editor; ``save_frames`` also writes a PNG sequence (RGBA when transparent).
 
 Audio → :func:`dancepose.models.features.music_features` → ``Dancer.generate`` (poses at ``MODEL_FPS``) →
 linear interpolation to the video frame rate → :mod:`dancepose.models.media.draw` (the same drawing as
@@ -46,13 +50,37 @@ def n_video_frames(n_samples: int, *, fps: float, sample_rate: int = SAMPLE_RATE
     return max(1, int(math.ceil(n_samples * fps / sample_rate - 1e-9)))
 
 
+def frame_drawer(*, stage, style, transparent: bool):
+    """The per-frame drawing of a render: ``draw(pose_px (J, 2)) -> (H, W, 3) RGB`` or ``(H, W, 4)`` RGBA
+    (``transparent``: the figure with exact alpha over nothing, :class:`~dancepose.models.media.draw.AlphaFigure`).
+    """
+    from dancepose.models.media import draw
+
+    work = stage.copy()
+    if transparent:
+        figure = draw.AlphaFigure(work.get_size())
+
+        def draw_rgba(pose_px: np.ndarray) -> np.ndarray:
+            figure.draw(work, pose_px, style=style)
+            return draw.surface_to_rgba(work)
+
+        return draw_rgba
+
+    def draw_rgb(pose_px: np.ndarray) -> np.ndarray:
+        work.blit(stage, (0, 0))
+        draw.draw_figure(work, pose_px, style=style)
+        return draw.surface_to_rgb(work)
+
+    return draw_rgb
+
+
 def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | None = None,
                  out: str | os.PathLike, fps: int = 30, size: tuple[int, int] = (1280, 720),
                  background: "str | os.PathLike | tuple[int, int, int] | None" = None,
                  save_pose: str | os.PathLike | None = None, seed: int = 0, quiet: bool = False,
                  style: str = "stick", save_openpose: str | os.PathLike | None = None,
-                 groove: bool | None = None) -> Path:
-    """Render the dancer dancing to ``audio`` into an MP4 with the song.
+                 groove: bool | None = None, save_frames: str | os.PathLike | None = None) -> Path:
+    """Render the dancer dancing to ``audio`` into a video with the song.
 
     Parameters
     ----------
@@ -61,15 +89,17 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     model_dir : path or None
         Trained dancer; None = the built-in default dancer.
     out : path
-        Output MP4 (H.264 yuv420p + AAC), exactly as long as the song
-        (``ceil(duration * fps)`` frames; the audio is padded by less than one frame).
+        Output ``.mp4`` (H.264 yuv420p + AAC), ``.webm`` (VP9 + Opus) or ``.mov`` (ProRes 4444 + PCM),
+        exactly as long as the song (``ceil(duration * fps)`` frames; the audio is padded by less than one
+        frame).
     fps : int
         Video frame rate; poses come at ``MODEL_FPS`` and are linearly interpolated.
     size : (int, int)
         Width, height in pixels (even).
-    background : path, (r, g, b) or None
+    background : path, (r, g, b), ``draw.TRANSPARENT`` or None
         Background image (scaled to cover) or a flat colour (chroma keying); None = the default stage
-        (black for ``style="openpose"``).
+        (black for ``style="openpose"``); transparent (``(0, 0, 0, 0)``, needs ``.webm`` or ``.mov``): the
+        video keeps an alpha channel, transparent off the figure.
     save_pose : path or None
         Also write the motion as a ``PoseSequence`` (keypoints in the video's pixels, at ``fps``,
         ``source="generated:<model name>"``).
@@ -84,10 +114,12 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         folder.
     groove : bool or None
         Switch the dancer's groove stage (beat-locked bounce) on or off; None: as saved with the model.
+    save_frames : path or None
+        Also write every frame as a PNG into this folder (``frame_000000.png`` …; RGBA when transparent).
 
     Returns
     -------
-    Path of the MP4.
+    Path of the video.
 
     Raises
     ------
@@ -105,6 +137,8 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     from dancepose.models.cli import progress
     from dancepose.models.media import draw
     from dancepose.models.media.openpose import write_openpose_json
+    from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
+    from dancepose.models.media.frames import PngSequenceWriter
     from dancepose.models.media.recorder import Mp4Recorder
 
     width, height = int(size[0]), int(size[1])
@@ -116,7 +150,9 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
 
     audio = Path(audio)
     # ---- outputs first (extension, path, not a device, writable); free space once the length is known
-    out = check_output_file(out, suffixes=(".mp4",), what="render output")
+    out = check_output_file(out, suffixes=VIDEO_SUFFIXES, what="render output")
+    transparent = draw.is_transparent(background)
+    video_format(out, alpha=transparent, what="render output")  # a transparent .mp4 fails here
     if save_pose is not None:
         save_pose = check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose")
 
@@ -134,20 +170,29 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     n_frames = n_video_frames(len(y), fps=fps)
     poses_px = draw.pose_to_pixels(resample_poses(poses, n_frames=n_frames, fps=fps),
                                    width=width, height=height)
-    work = stage.copy()
+    draw_frame = frame_drawer(stage=stage, style=style_, transparent=transparent)
 
     # Checks the free space for the song's length; writes temporaries only; finalises on close().
     rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=OUTPUT_SAMPLE_RATE,
                       audio_channels=2, drop_when_behind=False, quiet=quiet,
-                      expected_seconds=n_frames / float(fps), what="render output")
+                      expected_seconds=n_frames / float(fps), what="render output", alpha=transparent)
+    pngs = None
     try:
+        if save_frames is not None:
+            pngs = PngSequenceWriter(save_frames, width=width, height=height, alpha=transparent,
+                                     expected_frames=n_frames)
         rec.add_audio(track)
         for k in progress(range(n_frames), quiet=quiet, desc=f"render {out.name}", unit="frame"):
-            work.blit(stage, (0, 0))
-            draw.draw_figure(work, poses_px[k], style=style_)
-            rec.process(draw.surface_to_rgb(work))
-    except BaseException:
+            frame = draw_frame(poses_px[k])
+            rec.process(frame)
+            if pngs is not None:
+                pngs.write(frame)
+        if pngs is not None:
+            pngs.close()
+    except BaseException as exc:
         rec.abort()  # interrupted or failed: an incomplete render is not kept, no temporaries remain
+        if pngs is not None:
+            pngs.abort(exc)
         raise
     result = rec.close()
     if result is None:  # pragma: no cover - n_frames >= 1 always

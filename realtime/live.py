@@ -35,15 +35,17 @@ class LiveConfig:
     device : str or None
         Audio device index or name substring.
     record : Path or None
-        Record the performance to this MP4 from the start.
+        Record the performance to this video from the start (``.mp4``, ``.webm`` or ``.mov``; a transparent
+        background needs ``.webm`` or ``.mov``).
     encoder : str
         Video encoder of recordings (``--encoder``): ``libx264``, a hardware H.264 encoder of this
         ffmpeg (falls back to libx264 with one line when it does not work here) or ``auto``.
     fullscreen : bool
     size : (int, int)
         Window / frame size.
-    background : Path, (r, g, b) or None
-        Stage image or a flat colour (chroma key); None: the default stage (black for ``openpose``).
+    background : Path, (r, g, b), ``draw.TRANSPARENT`` or None
+        Stage image or a flat colour (chroma key); None: the default stage (black for ``openpose``);
+        transparent: recordings and screenshots keep an alpha channel.
     headless : bool
         No window (SDL dummy driver); FILE/demo fall back to a simulated clock without an audio device.
     duration : float or None
@@ -68,6 +70,8 @@ class LiveConfig:
         Send pose, beats and tempo over OSC to (host, port).
     link : bool
         Join an Ableton Link session.
+    serve : (str, int) or None
+        Serve the browser source (page + pose WebSocket) on (host, port); port 0 picks a free one.
     bpm : float or None
         Fix the tempo.
     latency_offset_ms : float
@@ -96,6 +100,7 @@ class LiveConfig:
     save_openpose: Path | None = None
     osc: tuple[str, int] | None = None
     link: bool = False
+    serve: tuple[str, int] | None = None
     bpm: float | None = None
     latency_offset_ms: float = 0.0
 
@@ -148,8 +153,20 @@ class _OpenPoseSink:
         self.writer.write(coco18_points(pose_to_pixels(frame.pose, width=w, height=h)))
 
 
+def _serve_sink(config: LiveConfig):
+    """The browser source (``--serve``): started before the show, its address printed on one line."""
+    from dancepose.realtime.serve import ServeConfig, ServeProcess, ServeSink
+
+    server = ServeProcess(config=ServeConfig(host=config.serve[0], port=config.serve[1]))
+    # printed even with --quiet: with port 0 this line is the only way to learn the address
+    print(f"dancepose-live: browser source at {server.url} (OBS: Browser source, this URL, width and height "
+          f"of your canvas; the page is transparent)", file=sys.stderr, flush=True)
+    return ServeSink(server=server)
+
+
 def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
-    """The sinks after the window and the recorder: OpenPose JSON, OSC, Link (also returned, or None)."""
+    """The sinks after the window and the recorder: OpenPose JSON, OSC, browser source, Link (also
+    returned, or None)."""
     outputs: list = []
     if config.save_openpose is not None:
         outputs.append(_OpenPoseSink(config.save_openpose, window=window))
@@ -157,6 +174,8 @@ def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
         from dancepose.realtime.osc import OscSink
 
         outputs.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
+    if config.serve is not None:
+        outputs.append(_serve_sink(config))
     link = None
     if config.link:
         from dancepose.realtime.link import LinkSync
@@ -177,6 +196,15 @@ def _check_outputs(config: LiveConfig) -> None:
                                  (config.log_poses, (".npz",), "--log-poses")):
         if path is not None:
             check_output_file(path, suffixes=suffixes, what=what)
+    if config.record is not None:  # a transparent stage needs a codec with alpha
+        from dancepose.models.media.draw import is_transparent
+        from dancepose.models.media.formats import video_format
+
+        video_format(config.record, alpha=is_transparent(config.background), what="--record")
+        if config.record.suffix.lower() == ".mov":
+            print("dancepose-live: warning: ProRes 4444 (.mov) encodes slower than real time at 60 fps on most "
+                  "CPUs (about 14 frames/s per core at 1280x720): the recording falls behind the show; .webm "
+                  "keeps the alpha and keeps up", file=sys.stderr)
 
 
 def run_live(*, config: LiveConfig) -> LiveResult:

@@ -55,17 +55,18 @@ def lower_priority(nice: int) -> None:
 
 def surface_pix_fmt(surface) -> str | None:
     """The ffmpeg pixel format of a 32-bit surface's bytes (``bgr0`` for SDL's usual XRGB8888 on a
-    little-endian machine), or None when its layout has none."""
+    little-endian machine, ``bgra`` with per-pixel alpha), or None when its layout has none."""
     if surface.get_bytesize() != 4 or surface.get_pitch() != 4 * surface.get_width():
         return None
     order = {}
-    for name, mask in zip("rgb", surface.get_masks()[:3]):
+    masks = surface.get_masks()
+    for name, mask in zip("rgba", masks if masks[3] else masks[:3]):
         shift = {0xFF: 0, 0xFF00: 8, 0xFF0000: 16, 0xFF000000: 24}.get(mask)
         if shift is None:
             return None
         byte = shift // 8 if sys.byteorder == "little" else 3 - shift // 8
         order[byte] = name
-    if len(order) != 3:
+    if len(order) != (4 if masks[3] else 3):
         return None
     return "".join(order.get(i, "0") for i in range(4))
 
@@ -84,21 +85,24 @@ class _Stop:
 
 
 def _prepare(cfg: RecorderConfig):
-    """(scene, surface, encoding, input pixel format, fallback note) for ``cfg``; raises DanceposeError."""
+    """(scene, surface, encoding, input pixel format, alpha, fallback note) for ``cfg``; raises
+    DanceposeError."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from dancepose.models.audio import ffmpeg_exe
+    from dancepose.models.media.draw import is_transparent
     from dancepose.models.media.encoders import encoding_for_path
     from dancepose.realtime.window import Scene, _pygame
 
     pg = _pygame()
-    surface = pg.Surface((cfg.width, cfg.height))
-    fmt = surface_pix_fmt(surface) or "rgb24"
     bg = tuple(cfg.background) if isinstance(cfg.background, list) else cfg.background
+    alpha = is_transparent(bg)  # a transparent stage: RGBA frames, VP9 / ProRes with alpha
+    surface = pg.Surface((cfg.width, cfg.height), pg.SRCALPHA if alpha else 0)
+    fmt = surface_pix_fmt(surface) or ("rgba" if alpha else "rgb24")
     scene = Scene(style=style_from_dict(cfg.style), background=bg, floor_units=cfg.floor_units)
     scene.ensure_stage((cfg.width, cfg.height))
     encoding, note = encoding_for_path(cfg.path, encoder=cfg.encoder, ffmpeg=ffmpeg_exe(), width=cfg.width,
-                                     height=cfg.height)
-    return scene, surface, encoding, fmt, note
+                                     height=cfg.height, alpha=alpha)
+    return scene, surface, encoding, fmt, alpha, note
 
 
 class _Encoder(threading.Thread):
@@ -106,9 +110,10 @@ class _Encoder(threading.Thread):
     draws and encodes until the show has stopped.  On Linux niceness is per thread, so the process's
     start-up and the file's finishing (mux, probe — after the show) run at normal priority."""
 
-    def __init__(self, cfg: RecorderConfig, ring: FrameRing, scene, surface, encoding, fmt: str, stop: _Stop):
+    def __init__(self, cfg: RecorderConfig, ring: FrameRing, scene, surface, encoding, fmt: str, alpha: bool,
+                 stop: _Stop):
         super().__init__(name="recorder-encoder", daemon=True)
-        self.args = (cfg, ring, scene, surface, encoding, fmt, stop)
+        self.args = (cfg, ring, scene, surface, encoding, fmt, alpha, stop)
         self.rec = None
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -116,12 +121,12 @@ class _Encoder(threading.Thread):
     def run(self) -> None:
         from dancepose.models.media.recorder import Mp4Recorder
 
-        cfg, ring, scene, surface, encoding, fmt, stop = self.args
+        cfg, ring, scene, surface, encoding, fmt, alpha, stop = self.args
         lower_priority(cfg.nice)
         try:
             self.rec = Mp4Recorder(cfg.path, width=cfg.width, height=cfg.height, fps=cfg.fps,
                                    sample_rate=cfg.sample_rate, drop_when_behind=False, quiet=True,
-                                   what="--record", encoding=encoding, input_pix_fmt=fmt)
+                                   what="--record", encoding=encoding, input_pix_fmt=fmt, alpha=alpha)
         except BaseException as exc:  # noqa: BLE001 - reported by run()
             self.error = exc
             return
@@ -135,10 +140,10 @@ class _Encoder(threading.Thread):
 
 def _frame_pixels(surface, fmt: str):
     """The surface's pixels as the encoder takes them (its own buffer when the layout matches)."""
-    if fmt == "rgb24":
-        from dancepose.models.media.draw import surface_to_rgb
+    if fmt in ("rgb24", "rgba"):
+        from dancepose.models.media.draw import surface_to_rgb, surface_to_rgba
 
-        return surface_to_rgb(surface)
+        return surface_to_rgb(surface) if fmt == "rgb24" else surface_to_rgba(surface)
     return surface.get_buffer()
 
 
@@ -228,12 +233,12 @@ def run(cfg: RecorderConfig) -> int:
     h[H_PID] = os.getpid()
     stop = _Stop()
     try:
-        scene, surface, encoding, fmt, note = _prepare(cfg)
+        scene, surface, encoding, fmt, alpha, note = _prepare(cfg)
     except DanceposeError as exc:
         return _failed(ring, exc)
     if note:
         print(f"dancepose-live: {note}", file=sys.stderr)
-    enc = _Encoder(cfg, ring, scene, surface, encoding, fmt, stop)
+    enc = _Encoder(cfg, ring, scene, surface, encoding, fmt, alpha, stop)
     enc.start()
     enc.ready.wait()
     rec = enc.rec

@@ -479,9 +479,9 @@ def _ended(code: int | None) -> str:
     return f"ended (exit {code})"
 
 
-def auto_record_path() -> Path:
-    """``dancepose-live-YYYYmmdd-HHMMSS.mp4`` in the working folder."""
-    return Path(time.strftime("dancepose-live-%Y%m%d-%H%M%S.mp4"))
+def auto_record_path(suffix: str = ".mp4") -> Path:
+    """``dancepose-live-YYYYmmdd-HHMMSS.mp4`` in the working folder (``.webm`` for a transparent stage)."""
+    return Path(time.strftime("dancepose-live-%Y%m%d-%H%M%S") + suffix)
 
 
 class RecordingSink:
@@ -543,7 +543,8 @@ class RecordingSink:
         if action != "record":
             return
         if self._rec is None:
-            path = self.path if (self.path and not self.recordings and not self._finishing) else auto_record_path()
+            path = (self.path if (self.path and not self.recordings and not self._finishing)
+                    else auto_record_path(".webm" if getattr(self.window, "transparent", False) else ".mp4"))
             try:
                 self._rec = self._start(path)
             except DanceposeError as exc:  # e.g. the disk is full: the show goes on without it

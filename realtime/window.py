@@ -160,9 +160,15 @@ class Scene:
     """
 
     def __init__(self, *, style, background=None, floor_units: float | None = None) -> None:
+        from dancepose.models.media.draw import is_transparent
+
         self.pg = _pygame()
         self.style = style
         self.background = background
+        #: A see-through stage: the surface must have per-pixel alpha (``SRCALPHA``); the figure is drawn
+        #: with exact alpha (:class:`~dancepose.models.media.draw.AlphaFigure`), the whole frame each time.
+        self.transparent = is_transparent(background)
+        self._alpha = None
         self.floor_units = floor_units
         self.stage = None
         self._stage_size: tuple[int, int] | None = None
@@ -198,6 +204,8 @@ class Scene:
 
         pg = self.pg
         w, h = surface.get_size()
+        if self.transparent:
+            return self._draw_transparent(surface, pose_norm, hud)
         stage = self.ensure_stage((w, h))
         full = self._full
         if full:
@@ -218,6 +226,21 @@ class Scene:
         self._last = rects
         self._full = False
         return changed
+
+
+    def _draw_transparent(self, surface, pose_norm: np.ndarray, hud: HudInfo | None) -> None:
+        from dancepose.models.media.draw import AlphaFigure, pose_to_pixels
+
+        w, h = surface.get_size()
+        if self._alpha is None or self._alpha.size != (w, h):
+            self._alpha = AlphaFigure((w, h))
+        self._alpha.draw(surface, pose_to_pixels(pose_norm, width=w, height=h), style=self.style)
+        if hud is not None:
+            if self._hud is None:
+                self._hud = Hud()
+            self._hud.draw(surface, hud, [])
+        self._full = False
+        return None
 
 
 class FramePacer:
@@ -249,8 +272,9 @@ class Window:
     headless : bool
         Use the dummy video driver; nothing is shown, frames are still drawn.
     fullscreen : bool
-    background : path or None
-        Stage picture (``draw.make_stage``).
+    background : path, colour, ``draw.TRANSPARENT`` or None
+        Stage picture or colour (``draw.make_stage``).  Transparent: :attr:`surface` keeps an alpha channel
+        (what ``--screenshot`` saves) and the window shows it over a checkerboard.
     floor_units : float or None
         Floor line in torso lengths below the pelvis (``draw.floor_units_for(dancer.rest_pose)``).
     title : str
@@ -276,8 +300,11 @@ class Window:
             pg.font.init()
         except pg.error as exc:
             raise DeviceError(f"no display available ({exc}); set DISPLAY or use --headless") from None
+        from dancepose.models.media.draw import is_transparent
+
         self.headless = headless
         self.background = background
+        self.transparent = is_transparent(background)
         self.floor_units = floor_units
         self.fullscreen = False
         self._windowed_size = (int(size[0]), int(size[1]))
@@ -286,7 +313,7 @@ class Window:
         self.scene: Scene | None = None
         self._open(self._windowed_size, fullscreen=fullscreen and not headless)
         if headless:
-            self.surface = pg.Surface(self._windowed_size)
+            self.surface = pg.Surface(self._windowed_size, pg.SRCALPHA if self.transparent else 0)
         self.show_hud = True
         self._pacer = FramePacer(DISPLAY_FPS)
         self._changed: list | None = None
@@ -300,7 +327,9 @@ class Window:
             raise DeviceError(f"cannot open a window ({exc}); set DISPLAY or use --headless") from None
         self.fullscreen = fullscreen
         if not self.headless:
-            self.surface = self._screen
+            # transparent: drawn offscreen with alpha, shown over a checkerboard by present()
+            self.surface = (pg.Surface(self._screen.get_size(), pg.SRCALPHA) if self.transparent
+                            else self._screen)
         if self.scene is not None:
             self.scene.invalidate()
 
@@ -364,10 +393,23 @@ class Window:
         """Show the frame: only the changed rectangles (a no-op headless: the surface is the result)."""
         if self.headless:
             return
-        if self._changed is None:
+        if self.transparent:
+            self._screen.blit(self._checkerboard(), (0, 0))
+            self._screen.blit(self.surface, (0, 0))
+            self.pg.display.flip()
+        elif self._changed is None:
             self.pg.display.flip()
         elif self._changed:
             self.pg.display.update(self._changed)
+
+    def _checkerboard(self):
+        """The grey checkerboard a transparent stage is shown over (built once per size)."""
+        size = self._screen.get_size()
+        if getattr(self, "_checker", None) is None or self._checker.get_size() != size:
+            yy, xx = np.mgrid[0:size[1], 0:size[0]]
+            tone = np.where(((xx // 16) + (yy // 16)) % 2 == 0, 96, 64).astype(np.uint8)
+            self._checker = self.pg.surfarray.make_surface(np.repeat(tone.T[:, :, None], 3, axis=2))
+        return self._checker
 
     def save_png(self, path: str | os.PathLike) -> Path:
         """Save the current frame (a screenshot)."""

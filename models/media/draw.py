@@ -8,6 +8,10 @@ round joints and a head circle; the dancer's left and right limbs get slightly d
 colour for chroma keying); per frame it is only blitted.  :func:`render_frame` does all of it offscreen
 and returns an RGB array.
 
+``--background transparent`` (:data:`TRANSPARENT`) gives a see-through stage: :class:`AlphaFigure` draws
+the figure with exact straight alpha (anti-aliased edges keep the limb's colour; their coverage is the
+alpha), for WebM/ProRes with alpha and RGBA PNGs.
+
 Two looks (``--style``): ``stick`` (:class:`FigureStyle`, the default) and ``openpose``
 (:class:`OpenPoseStyle`): the look of the ControlNet OpenPose annotator, so the frames can condition
 ControlNet / ComfyUI — black background, the 18 COCO keypoints (:func:`coco18_points`: eyes and ears
@@ -35,6 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pygame
 
 Colour = tuple[int, int, int]
+#: ``--background transparent``: a stage of (r, g, b, alpha) all zero.
+TRANSPARENT: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 #: Height of a standing figure in torso lengths (head top to soles).
 FIGURE_HEIGHT_UNITS: float = 4.5
@@ -283,8 +289,14 @@ def pose_to_pixels(pose_norm: np.ndarray, *, width: int, height: int, scale: flo
     return (pose * np.float32(s) + np.array([cx, cy], dtype=np.float32)).astype(np.float32)
 
 
+def is_transparent(background: object) -> bool:
+    """Whether a ``--background`` value is :data:`TRANSPARENT` (a colour with alpha 0)."""
+    return isinstance(background, tuple) and len(background) == 4 and background[3] == 0
+
+
 def parse_background(text: str) -> "Path | Colour":
-    """A ``--background`` value: an image path, or a colour (a name such as ``green`` or ``#RRGGBB``).
+    """A ``--background`` value: an image path, a colour (a name such as ``green`` or ``#RRGGBB``), or
+    ``transparent`` (:data:`TRANSPARENT`).
 
     ``#…`` is always a colour; an existing file is always an image; otherwise a colour name pygame knows
     (``green`` = ``#00FF00``, ``blue``, ``magenta`` …) is a colour, and anything else is taken as an image
@@ -296,6 +308,8 @@ def parse_background(text: str) -> "Path | Colour":
         A malformed ``#RRGGBB``.
     """
     text = str(text).strip()
+    if text.lower() in ("transparent", "alpha"):
+        return TRANSPARENT
     if text.startswith("#"):
         h = text[1:]
         if len(h) != 6 or any(c not in "0123456789abcdefABCDEF" for c in h):
@@ -320,9 +334,10 @@ def background_arg(text: str) -> "Path | Colour":
 
 def add_look_arguments(parser: argparse.ArgumentParser, *, frames: str = "frame") -> None:
     """The ``--background``, ``--style`` and ``--save-openpose`` options both command lines share."""
-    parser.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR",
+    parser.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR|transparent",
                         help="background image, or a flat colour for chroma keying: a name (green, blue, "
-                             "magenta …) or #RRGGBB")
+                             "magenta …) or #RRGGBB, or transparent (video with an alpha channel: .webm "
+                             "or .mov; RGBA PNGs with --save-frames)")
     parser.add_argument("--style", choices=STYLES, default="stick",
                         help="stick (default) or openpose: the ControlNet OpenPose look (COCO-18 colours "
                              "on black)")
@@ -358,6 +373,10 @@ def make_stage(width: int, height: int, *, background: "str | os.PathLike | Colo
     pg = _pygame()
     if width <= 0 or height <= 0:
         raise ParameterError(f"stage size must be positive, got {width}x{height}")
+    if is_transparent(background):
+        stage = pg.Surface((width, height), pg.SRCALPHA)
+        stage.fill(TRANSPARENT)
+        return stage
     if isinstance(background, tuple):
         stage = pg.Surface((width, height))
         stage.fill(tuple(int(c) for c in background[:3]))
@@ -587,6 +606,78 @@ def _head_centre(pts: list, ok: list, hr: int) -> tuple[float, float] | None:
         if d > 1e-6:
             x, y = x + (x - nx) / d * 0.35 * hr, y + (y - ny) / d * 0.35 * hr
     return x, y
+
+
+def _figure_box(pose_px: np.ndarray, size: tuple[int, int], margin: float) -> "tuple[int, int, int, int] | None":
+    """(x0, y0, x1, y1) of the finite joints grown by ``margin`` px, clipped to ``size``; None if empty."""
+    p = np.asarray(pose_px, dtype=np.float64)
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) == 0:
+        return None
+    lo = np.floor(p.min(axis=0) - margin).astype(int)
+    hi = np.ceil(p.max(axis=0) + margin).astype(int) + 1
+    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+    x1, y1 = min(int(hi[0]), size[0]), min(int(hi[1]), size[1])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+class AlphaFigure:
+    """Draws the figure onto a transparent (``SRCALPHA``) surface with exact straight alpha.
+
+    SDL_gfx's anti-aliasing blends edge pixels into what is below them, which on a see-through stage would
+    darken every edge.  Instead the figure is drawn twice, over black and over white, and each pixel solved
+    for its coverage and colour (difference matting: over black ``c0 = a·F``, over white
+    ``c1 = a·F + (1 − a)·255``), inside the figure's bounding box only.
+
+    Parameters
+    ----------
+    size : (int, int)
+        Frame size in pixels (the target surfaces' size).
+    """
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        pg = _pygame()
+        self.size = (int(size[0]), int(size[1]))
+        self._black = pg.Surface(self.size)
+        self._white = pg.Surface(self.size)
+
+    def draw(self, surface: "pygame.Surface", pose_px: np.ndarray, *,
+             style: "FigureStyle | OpenPoseStyle" = FigureStyle(), figure_height: float | None = None) -> None:
+        """Clear ``surface`` (an ``SRCALPHA`` surface of :attr:`size`) to transparent and draw the figure."""
+        pg = _pygame()
+        if surface.get_size() != self.size:
+            raise ParameterError(f"surface is {surface.get_size()}, AlphaFigure is {self.size}")
+        surface.fill(TRANSPARENT)
+        fh = FIGURE_FILL * self.size[1] if figure_height is None else float(figure_height)
+        # the head circle reaches 1.35 head radii (0.08 of the figure) beyond the head joint
+        box = _figure_box(pose_px, self.size, margin=0.1 * fh + 4)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        rect = pg.Rect(x0, y0, x1 - x0, y1 - y0)
+        self._black.fill((0, 0, 0), rect)
+        self._white.fill((255, 255, 255), rect)
+        draw_figure(self._black, pose_px, style=style, figure_height=fh)
+        draw_figure(self._white, pose_px, style=style, figure_height=fh)
+        w, h = rect.size
+        c0 = np.frombuffer(pg.image.tobytes(self._black.subsurface(rect), "RGB"), np.uint8).reshape(h, w, 3)
+        c1 = np.frombuffer(pg.image.tobytes(self._white.subsurface(rect), "RGB"), np.uint8).reshape(h, w, 3)
+        d = c1.astype(np.int16) - c0  # (1 - a)·255 in every channel, up to rounding
+        rgba = np.empty((h, w, 4), np.uint8)
+        rgba[..., :3] = c0
+        rgba[..., 3] = 255 - np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]).clip(0, 255)
+        edge = np.nonzero((rgba[..., 3] > 0) & (rgba[..., 3] < 255))  # straight colour = c0 / a there
+        a = rgba[..., 3][edge].astype(np.uint16)[:, None]
+        rgba[..., :3][edge] = np.minimum(c0[edge].astype(np.uint16) * 255 // a, 255).astype(np.uint8)
+        # onto the cleared surface: max(src, 0) copies colour and alpha exactly (no blending)
+        surface.blit(pg.image.frombuffer(rgba, (w, h), "RGBA"), (x0, y0), special_flags=pg.BLEND_RGBA_MAX)
+
+
+def surface_to_rgba(surface: "pygame.Surface") -> np.ndarray:
+    """Copy a Surface into an ``(H, W, 4)`` uint8 RGBA array (alpha 255 for surfaces without alpha)."""
+    pg = _pygame()
+    w, h = surface.get_size()
+    return np.frombuffer(pg.image.tobytes(surface, "RGBA"), dtype=np.uint8).reshape(h, w, 4)
 
 
 def surface_to_rgb(surface: "pygame.Surface") -> np.ndarray:

@@ -24,6 +24,7 @@ import subprocess
 from dataclasses import dataclass
 
 from dancepose.models.errors import ParameterError
+from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
 
 #: The H.264 encoders ``--encoder`` offers; ``auto`` tries the hardware ones in this order.
 H264_ENCODERS: tuple[str, ...] = ("libx264", "h264_v4l2m2m", "h264_vaapi", "h264_nvenc", "h264_videotoolbox")
@@ -180,17 +181,24 @@ def choose_encoding(requested: str, *, ffmpeg: str, width: int, height: int,
     return x264, f"--encoder {requested} does not work here ({reasons[0].split(': ', 1)[1]}); recording with libx264"
 
 
-#: File types a live recording can be written as (the containers :func:`encoding_for_path` knows).
-RECORD_SUFFIXES: tuple[str, ...] = (".mp4",)
+#: File types a live recording can be written as (the containers of :mod:`dancepose.models.media.formats`).
+RECORD_SUFFIXES: tuple[str, ...] = VIDEO_SUFFIXES
 
 
-def encoding_for_path(path, *, encoder: str, ffmpeg: str, width: int, height: int) -> tuple[Encoding, str | None]:
+def encoding_for_path(path, *, encoder: str, ffmpeg: str, width: int, height: int,
+                      alpha: bool = False) -> tuple[Encoding, str | None]:
     """The :class:`Encoding` of a recording to ``path`` (by its extension) and the fallback note, if any.
 
-    ``.mp4``: H.264 from :func:`choose_encoding` (``encoder`` is ``--encoder``).  Other containers (e.g.
-    transparent video) plug in here with their own :class:`Encoding`.
+    ``.mp4``: H.264 from :func:`choose_encoding` (``encoder`` is ``--encoder``).  ``.webm`` / ``.mov``:
+    VP9 / ProRes 4444 from :func:`~dancepose.models.media.formats.video_format` (``alpha``: keep the
+    alpha channel); ``--encoder`` only chooses among H.264 encoders.
     """
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix not in RECORD_SUFFIXES:
         raise ParameterError(f"cannot record {path}: the file must end with {' or '.join(RECORD_SUFFIXES)}")
-    return choose_encoding(encoder, ffmpeg=ffmpeg, width=width, height=height)
+    fmt = video_format(path, alpha=alpha, what="--record")
+    if fmt.encoder is not None:
+        note = None if encoder == "libx264" else f"--encoder {encoder} is for .mp4 (H.264); {fmt.name} is used"
+        return fmt.encoding(alpha=alpha), note
+    enc, note = choose_encoding(encoder, ffmpeg=ffmpeg, width=width, height=height)
+    return fmt.encoding(video=enc), note

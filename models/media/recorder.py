@@ -11,8 +11,11 @@ exactly the video's length.  Frames come in two ways:
   pygame surface's pixels, ``bgr0``), written at once — the caller is a process of its own that may
   wait for the encoder.
 
-The encoder and its arguments come from an :class:`~dancepose.models.media.encoders.Encoding` (default:
-libx264 ``veryfast``, what ``render`` has always used).
+The encoder and its arguments come from an :class:`~dancepose.models.media.encoders.Encoding`; by default
+the one the output's suffix asks for (:mod:`dancepose.models.media.formats`): ``.mp4`` libx264 ``veryfast``
+(what ``render`` has always used) + AAC, ``.webm`` VP9 + Opus, ``.mov`` ProRes 4444 + PCM.  With
+``alpha=True`` the frames are RGBA and ``.webm`` / ``.mov`` keep the alpha channel (``--background
+transparent``); the finished file is probed for it.
 
 Output safety (the policy of :mod:`dancepose.models.outputs`):
 
@@ -52,7 +55,8 @@ import numpy as np
 
 from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import DanceposeError, OutputError, ParameterError
-from dancepose.models.media.encoders import Encoding, h264
+from dancepose.models.media.encoders import Encoding
+from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
 from dancepose.models.outputs import as_output_error, atomic_output, check_output_file, verify_media
 
 #: H.264 size of dancepose's pictures (bits per pixel per frame) for the free-space check: 3× the
@@ -83,15 +87,15 @@ TMP_INFIX = ".rec-"
 
 
 def estimate_bytes(*, width: int, height: int, fps: float, seconds: float, sample_rate: int,
-                   channels: int) -> int:
+                   channels: int, bits_per_pixel: float = VIDEO_BITS_PER_PIXEL) -> int:
     """Disk space a recording needs at its peak (the encoded video exists twice while muxing).
 
     Returns
     -------
     int
-        Bytes: 2 × video (at :data:`VIDEO_BITS_PER_PIXEL`) + the temporary 16-bit PCM + the AAC track.
+        Bytes: 2 × video (at ``bits_per_pixel``: the format's) + the temporary 16-bit PCM + the audio track.
     """
-    video = width * height * fps * seconds * VIDEO_BITS_PER_PIXEL / 8.0
+    video = width * height * fps * seconds * bits_per_pixel / 8.0
     pcm = seconds * sample_rate * channels * 2
     aac = seconds * AAC_BITRATE / 8.0
     return int(2 * video + pcm + aac)
@@ -146,10 +150,14 @@ class Mp4Recorder:
     what : str
         How error messages name the output (``"--record"``, ``"-o"`` …).
     encoding : Encoding or None
-        Encoder and container (:mod:`dancepose.models.media.encoders`); default libx264 ``veryfast``.
+        Encoder and container (:mod:`dancepose.models.media.encoders`); default: the suffix's
+        (:meth:`~dancepose.models.media.formats.VideoFormat.encoding`: libx264 ``veryfast`` for ``.mp4``).
     input_pix_fmt : str
         Layout of the frames given (:data:`INPUT_PIX_FMTS`): ``rgb24`` arrays of shape (height, width, 3)
-        for :meth:`process`, or e.g. ``bgr0`` buffers (a pygame surface's pixels) for :meth:`write_frame`.
+        for :meth:`process` (``rgba``, 4 channels, with ``alpha``), or e.g. ``bgr0`` buffers (a pygame
+        surface's pixels) for :meth:`write_frame`.
+    alpha : bool
+        Keep the frames' alpha channel (``.webm`` or ``.mov``; the probe must find it).
 
     Raises
     ------
@@ -168,19 +176,23 @@ class Mp4Recorder:
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: float, sample_rate: int,
                  audio_channels: int = 1, drop_when_behind: bool = True, queue_frames: int | None = None,
                  quiet: bool = False, expected_seconds: float | None = None, what: str = "video",
-                 encoding: Encoding | None = None, input_pix_fmt: str = "rgb24") -> None:
+                 encoding: Encoding | None = None, input_pix_fmt: str = "rgb24", alpha: bool = False) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ParameterError(f"video size must be positive and even, got {width}x{height}")
         if not fps > 0:
             raise ParameterError(f"fps must be positive, got {fps}")
         if sample_rate <= 0 or audio_channels not in (1, 2):
             raise ParameterError(f"invalid sample_rate={sample_rate} or audio_channels={audio_channels}")
+        if alpha and input_pix_fmt == "rgb24":
+            input_pix_fmt = "rgba"
         if input_pix_fmt not in INPUT_PIX_FMTS:
             raise ParameterError(f"input_pix_fmt must be one of {', '.join(INPUT_PIX_FMTS)}, got {input_pix_fmt!r}")
-        self.encoding = encoding or h264(preset="veryfast")
+        check_output_file(path, suffixes=VIDEO_SUFFIXES, what=what)  # a device or a wrong name first
+        self.format, self.alpha = video_format(path, alpha=alpha, what=what), bool(alpha)
+        self.encoding = encoding or self.format.encoding(alpha=self.alpha)
         seconds = expected_seconds if expected_seconds else UNKNOWN_LENGTH_S
         need = estimate_bytes(width=width, height=height, fps=fps, seconds=seconds, sample_rate=sample_rate,
-                              channels=audio_channels)
+                              channels=audio_channels, bits_per_pixel=self.format.bits_per_pixel)
         self.path = check_output_file(path, suffixes=self.encoding.suffixes, expected_bytes=need, what=what)
         self.width, self.height, self.fps = int(width), int(height), fps
         self.sample_rate, self.audio_channels = int(sample_rate), int(audio_channels)
@@ -496,7 +508,7 @@ class Mp4Recorder:
                     return None
                 self._result = mux_recording(self.tmp, self.path, frames=self._written, fps=self.fps,
                                              sample_rate=self.sample_rate, channels=self.audio_channels,
-                                             encoding=self.encoding)
+                                             encoding=self.encoding, alpha=self.alpha)
             finally:
                 self._kill_encoder(release=True)
                 try:
@@ -550,9 +562,10 @@ def _pad_pcm(path: Path, *, n_samples: int, channels: int) -> None:
 
 
 def mux_recording(tmp: Path, path: Path, *, frames: int, fps: float, sample_rate: int, channels: int,
-                  encoding: Encoding) -> Path:
+                  encoding: Encoding, alpha: bool = False) -> Path:
     """Mux a recording's parts (``tmp/video.mkv`` with ``frames`` frames, ``tmp/audio.pcm``) into
-    ``path``: the audio padded/trimmed to the video's length, probed, then renamed into place.
+    ``path``: the audio padded/trimmed to the video's length, probed (the container's codecs, and the
+    alpha channel with ``alpha``), then renamed into place.
 
     Raises
     ------
@@ -571,6 +584,7 @@ def mux_recording(tmp: Path, path: Path, *, frames: int, fps: float, sample_rate
                             tolerance=max(0.1, 2.0 / float(fps)), what=path.name)
         if info["video"]["packets"] != frames:
             raise OutputError(f"{path.name}: {info['video']['packets']} video frames written, {frames} recorded")
+        video_format(path).check(info, alpha=alpha, what=path.name)
 
     with atomic_output(path, verify=verify) as out_tmp:
         cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(tmp / VIDEO_PART),
@@ -627,6 +641,6 @@ def salvage_recording(tmp: str | os.PathLike, path: str | os.PathLike, *, fps: f
         if frames == 0:
             return None
         return mux_recording(tmp, path, frames=frames, fps=fps, sample_rate=sample_rate, channels=channels,
-                             encoding=encoding or h264(preset="veryfast"))
+                             encoding=encoding or video_format(path).encoding())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
