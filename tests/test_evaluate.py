@@ -163,8 +163,13 @@ def test_generated_rows_with_groove_off_and_ratios_to_real(shared_data, tmp_path
         for k in ("speed_ratio", "kinematic_beat_rate_ratio", "diversity_ratio", "fid_over_real",
                   "bas_over_chance", "bar_marked"):
             assert v[k] is not None and np.isfinite(v[k]), k
-        assert {"speed", "kinematic_beats", "diversity", "fid", "bas_chance", "bar"} <= set(rep["targets"])
+        assert {"speed", "kinematic_beats", "diversity", "fid", "bas_chance", "bar", "bar_speed", "jitter",
+                "jitter_every_song", "step_ratio"} <= set(rep["targets"])
     assert on["summary"]["vs_real"]["speed_ratio"] != off["summary"]["vs_real"]["speed_ratio"]
+    # the shipped dancer (groove off) is as smooth as real dance on these songs: if the jitter came back,
+    # this fails (issue 14: the previous release scored 2.6 × on W_4 and a step ratio up to 1.19)
+    for key in ("jitter", "jitter_every_song", "step_ratio"):
+        assert off["targets"][key]["ok"], off["targets"][key]
 
 
 def test_reference_beats_segment_and_metre(shared_data, tmp_path):

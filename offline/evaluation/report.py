@@ -331,6 +331,7 @@ def format_report(report: dict) -> str:
             ("kb/s", "kinematic_beats_per_s", 5), ("speed", "mean_speed", 6), ("jitter", "jitter", 7),
             ("step", "step_ratio", 5),
             ("period", "motion_period_s", 7), ("ratio", "tempo_ratio", 6), ("bar", "bar_marked_beats", 4),
+            ("bar/v", "bar_marked_speed_beats", 5),
             ("meter", "beats_per_bar", 5), ("freeze", "freeze", 7), ("stretch", "stretched_frames", 8),
             ("inframe", "in_frame", 8)]
     lines = ["  ".join(h.ljust(w) for h, _, w in cols)]
@@ -357,7 +358,8 @@ def format_report(report: dict) -> str:
                  ("BAS (reference beats)", "bas", "bas"),
                  ("  chance (beats shifted)", "bas_chance", "bas_chance"),
                  ("  BAS ÷ chance", "bas_over_chance", "bas_over_chance"),
-                 ("bar marked (share of songs)", "bar_marked", "bar_marked")]
+                 ("bar marked (share of songs)", "bar_marked", "bar_marked"),
+                 ("  in joint speed", "bar_marked_speed", "bar_marked_speed")]
         for label, gk, rk in table:
             lines.append(f"{label:31s} {_cell(gen.get(gk), gk):11s} {_cell(real.get(rk), rk) if rk else ''}")
         for kind in ("gt", "gt_mismatched", "generated", "file"):
