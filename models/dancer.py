@@ -56,7 +56,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -310,8 +310,7 @@ SPREADS = ("beat", "smooth")
 EASES = ("minimum_jerk", "cosine")
 
 # ===================================================================================== one model frame
-@dataclass(frozen=True, slots=True)
-class BeatTiming:
+class BeatTiming(NamedTuple):
     """The tracked beat of one model frame, decoded once from its feature row by :class:`BeatReader`.
 
     ``phase``: of the beat heard, 0…1, 0 on the beat; ``period_s``: seconds per beat; ``confidence``:
@@ -537,10 +536,9 @@ class NetworkStage:
         w, H = self.w, self.hidden
         for i in range(self.n_layers):
             z = x @ w[f"lstm{i}_kernel"] + self.h[i] @ w[f"lstm{i}_recurrent"] + w[f"lstm{i}_bias"]
-            ig = _sigmoid(z[:H])
-            fg = _sigmoid(z[H:2 * H])
+            sg = _sigmoid(z)  # all four blocks at once (fewer numpy calls); the cell block uses tanh
+            ig, fg, og = sg[:H], sg[H:2 * H], sg[3 * H:]
             cc = np.tanh(z[2 * H:3 * H])
-            og = _sigmoid(z[3 * H:])
             self.c[i] = fg * self.c[i] + ig * cc
             self.h[i] = og * np.tanh(self.c[i])
             x = self.h[i]
@@ -606,25 +604,24 @@ class CriticalFollower:
     def __init__(self, settle_s: float) -> None:
         w = 4.744 / (settle_s * MODEL_FPS) if settle_s > 0 else 0.0  # (1 + wt)·e^(−wt) = 0.05 at wt = 4.744
         e = math.exp(-w)
-        #: exact one-frame step of the error x = y − u: (x, v) ← e·((1 + w)x + v, −w²x + (1 − w)v)
-        self.step = (e * (1 + w), e, -e * w * w, e * (1 - w)) if settle_s > 0 else None
+        #: exact one-frame step of (x, v), x = y − u: (x, v) ← e·((1 + w)x + v, −w²x + (1 − w)v)
+        self.step = np.array([[e * (1 + w), e], [-e * w * w, e * (1 - w)]]) if settle_s > 0 else None
         self.reset()
 
     def reset(self) -> None:
         self.y: np.ndarray | None = None
-        self.v: np.ndarray | None = None
+        self.state: np.ndarray | None = None  # [x; v] [shape=(2, n)]
 
     def __call__(self, target: np.ndarray) -> np.ndarray:
         """The next output [shape=target.shape] for this frame's target (the first frame: the target)."""
         if self.step is None:
             return target
         if self.y is None:
-            self.y, self.v = np.array(target, dtype=np.float64), np.zeros(np.shape(target))
+            self.y, self.state = np.array(target, dtype=np.float64), np.zeros((2,) + np.shape(target))
             return self.y
-        a, b, c, d = self.step
-        x = self.y - target
-        x, self.v = a * x + b * self.v, c * x + d * self.v
-        self.y = target + x
+        np.subtract(self.y, target, out=self.state[0])
+        self.state = self.step @ self.state
+        self.y = target + self.state[0]
         return self.y
 
 
@@ -859,7 +856,7 @@ class BeatClock:
             self._from, self._to = self._to, self.inner(self._to, frame)
             self._next_step += 1
             # a second step in the same frame: the beat it crossed was already seen
-            frame = dataclasses.replace(frame, beat=dataclasses.replace(frame.beat, new_beat=False))
+            frame = dataclasses.replace(frame, beat=frame.beat._replace(new_beat=False))
         frac = float(np.clip(self._beats - (self._next_step - 1), 0.0, 1.0))
         return self._from + frac * (self._to - self._from)
 
