@@ -576,7 +576,7 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
     if backend == "openpose":
         make_detector(backend, openpose_model=model)   # validates the model path before any work
     paths = collect_sources(sources)
-    out = check_output_dir(out_dir)
+    out = check_output_dir(out_dir, create=True)
     with native_stderr_redirected() as log:
         todo = []
         for path in paths:

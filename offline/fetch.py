@@ -216,7 +216,7 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     urls = read_links(links)
     if not urls:
         raise InputError("no links given (the link files are empty)")
-    check_output_dir(out)
+    check_output_dir(out, create=True)
     logger = _QuietLogger()
     opts = {
         "outtmpl": str(out / OUTPUT_TEMPLATE),

@@ -112,13 +112,16 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         raise ParameterError(f"size must be even and at least 16x16, got {width}x{height}")
     if not (0 < fps <= 240):
         raise ParameterError(f"fps must be in (0, 240], got {fps}")
-    from dancepose.models.outputs import check_output_file
+    from dancepose.models.media.openpose import FILE_BYTES
+    from dancepose.models.outputs import check_output_dir, check_output_file
 
     audio = Path(audio)
     # ---- outputs first (extension, path, not a device, writable); free space once the length is known
     out = check_output_file(out, suffixes=(".mp4",), what="render output")
     if save_pose is not None:
         save_pose = check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose")
+    if save_openpose is not None:
+        save_openpose = check_output_dir(save_openpose)
 
     # ---- everything that can fail on bad input happens before any file is created
     y = load_audio(audio, sr=SAMPLE_RATE)
@@ -130,8 +133,10 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
                             floor_units=draw.floor_units_for(dancer.rest_pose))
     track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2)
 
-    poses = perform(y, dancer=dancer, seed=seed).poses
     n_frames = n_video_frames(len(y), fps=fps)
+    if save_openpose is not None:  # one small file per frame: a disk block each
+        check_output_dir(save_openpose, expected_bytes=n_frames * FILE_BYTES)
+    poses = perform(y, dancer=dancer, seed=seed).poses
     poses_px = draw.pose_to_pixels(resample_poses(poses, n_frames=n_frames, fps=fps),
                                    width=width, height=height)
     work = stage.copy()

@@ -180,7 +180,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
     from dancepose.models.media.draw import floor_units_for, look
-    from dancepose.models.outputs import check_output_file
+    from dancepose.models.outputs import check_output_dir, check_output_file
     from dancepose.realtime.audio_in import open_source
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
     from dancepose.realtime.performance import Performance
@@ -194,6 +194,8 @@ def run_live(*, config: LiveConfig) -> LiveResult:
                                  (config.log_poses, (".npz",), "--log-poses")):
         if path is not None:
             check_output_file(path, suffixes=suffixes, what=what)
+    if config.save_openpose is not None:
+        check_output_dir(config.save_openpose)
     style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir).with_groove(config.groove)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,

@@ -40,7 +40,8 @@ import numpy as np
 
 from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import DanceposeError, OutputError, ParameterError
-from dancepose.models.outputs import as_output_error, atomic_output, check_output_file, verify_media
+from dancepose.models.outputs import (as_output_error, atomic_output, check_output_file, make_folders,
+                                      verify_media)
 
 #: H.264 size of dancepose's pictures (bits per pixel per frame) for the free-space check: 3× the
 #: 0.0066 measured on a 6.5-min live recording at 1280x720, 60 fps (17.7 MB).  Too low only means a
@@ -135,6 +136,7 @@ class Mp4Recorder:
         self.sample_rate, self.audio_channels = int(sample_rate), int(audio_channels)
         self.drop_when_behind, self.quiet = drop_when_behind, quiet
         try:
+            make_folders(self.path.parent)  # the check creates nothing: the recording's folder appears now
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.rec-", dir=self.path.parent))
         except OSError as exc:
             err = as_output_error(exc, self.path) or OutputError(f"cannot write {self.path}: {exc}")
