@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dancepose.models.clock import SAMPLE_RATE
 from dancepose.models.errors import ParameterError
+from dancepose.models.tempo import check_bpm
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class LiveConfig:
     link : bool
         Join an Ableton Link session.
     bpm : float or None
-        Fix the tempo.
+        Hold the tempo (within :data:`dancepose.models.tempo.MIN_BPM` … ``MAX_BPM``; checked here, and by
+        the command line while parsing).
     latency_offset_ms : float
         How much later the audience hears the sound than it sees the picture (ms): positive holds the
         picture back (Bluetooth speakers), negative moves the figure earlier (a slow projector).
@@ -103,8 +105,8 @@ class LiveConfig:
             raise ParameterError(f"--size must be at least 64x64, got {w}x{h}")
         if self.sim_clock and self.input == "mic":
             raise ParameterError("--sim-clock needs --input FILE or demo, not mic")
-        if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):
-            raise ParameterError(f"--bpm must be between 20 and 400, got {self.bpm}")
+        if self.bpm is not None:
+            check_bpm(self.bpm)  # the one range (models/tempo.py), before anything opens
         if not (-1000.0 <= self.latency_offset_ms <= 2000.0):
             raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, got {self.latency_offset_ms}")
 
@@ -151,7 +153,7 @@ def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
     if config.link:
         from dancepose.realtime.link import LinkSync
 
-        link = LinkSync(bpm=config.bpm)
+        link = LinkSync(start_bpm=config.bpm or 120.0)
         outputs.append(link)
     return outputs, link
 
@@ -212,8 +214,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
         outputs, link = _rig_outputs(config, window=window)
         sinks = list(outputs)
         recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
-        sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording,
-                            tempo_fixed=lambda: config.bpm is not None or bool(link and link.following)),
+        sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording),
                  recorder, *outputs]
     except BaseException:
         for sink in sinks:

@@ -36,6 +36,7 @@ class HudInfo:
     beats_per_bar: int = 4
     beat_in_bar: int = 0
     tempo_fixed: bool = False
+    tempo_note: str = ""
 
 
 def _pygame():
@@ -177,7 +178,7 @@ class Window:
         s = self.surface
         w, h = s.get_size()
         pad = 10
-        fixed = " fixed" if info.tempo_fixed else ""
+        fixed = (" fixed" if info.tempo_fixed else "") + (f" ({info.tempo_note})" if info.tempo_note else "")
         txt = (f"{info.fps:4.0f} fps   {info.tempo_bpm:5.1f} BPM{fixed} ({info.beat_confidence:.2f})   "
                f"{info.beats_per_bar}/4   xruns {info.xruns}   {info.source}")
         s.blit(self._font.render(txt, True, (220, 220, 235)), (pad, pad))
@@ -238,15 +239,12 @@ class WindowSink:
     style : FigureStyle or OpenPoseStyle
     recording : callable returning bool
         Whether a recording runs (the REC mark).
-    tempo_fixed : callable returning bool
-        Whether the tempo is held (``--bpm``, Link).
     """
 
-    def __init__(self, *, window: Window, style, recording=lambda: False, tempo_fixed=lambda: False) -> None:
+    def __init__(self, *, window: Window, style, recording=lambda: False) -> None:
         self.window = window
         self.style = style
         self._recording = recording
-        self._tempo_fixed = tempo_fixed
 
     def poll(self) -> list[str]:
         return self.window.poll()
@@ -263,7 +261,7 @@ class WindowSink:
                        beat_confidence=st.beat_confidence, level_db=st.level_db, xruns=frame.xruns,
                        recording=bool(self._recording()), paused=frame.paused, source=frame.source,
                        beats_per_bar=st.beats_per_bar, beat_in_bar=st.beat_in_bar,
-                       tempo_fixed=bool(self._tempo_fixed()))
+                       tempo_fixed=frame.tempo_held, tempo_note=frame.tempo_note)
 
     def send(self, frame) -> None:
         w = self.window
