@@ -131,7 +131,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     style_, background = draw.look(style=style, background=background)
     stage = draw.make_stage(width, height, background=background,
                             floor_units=draw.floor_units_for(dancer.rest_pose))
-    track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2)
+    track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2, warn=None)  # warned once, above
 
     n_frames = n_video_frames(len(y), fps=fps)
     if save_openpose is not None:  # one small file per frame: a disk block each
