@@ -174,7 +174,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     add_groove_argument(p)
     p.add_argument("--beats", action="store_true",
                    help="score the beat tracker instead: per clip of --data (with beats/) F-measure, CMLt, "
-                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa")
+                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa "
+                        "(beats.txt and beats.json in -o)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=Path("eval_report"), help="report directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -185,7 +186,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.beats:
         from dancepose.offline.beats import beat_report, shared_root
 
-        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, quiet=args.quiet)
+        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, out_dir=args.out,
+                    quiet=args.quiet)
         return 0
     from dancepose.offline.evaluate import evaluate
 
