@@ -293,6 +293,26 @@ def atomic_output(path: str | os.PathLike, *,
         os.replace(tmp, path)
 
 
+def save_npz(path: str | os.PathLike, *, compressed: bool = False, **arrays) -> Path:
+    """``np.savez(_compressed)`` through :func:`atomic_output`, quietly failing: the archive is built in
+    memory and written in one go, so a full disk is one :class:`OutputError` (numpy's own zip file, left
+    half-written, printed eight lines of ``Exception ignored in ZipFile.__del__`` as it was collected).
+
+    Returns
+    -------
+    Path
+    """
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(buf.getbuffer())
+    return Path(path)
+
+
 def _merge_into(src: Path, dst: Path) -> None:
     """Move every file of folder ``src`` into folder ``dst`` (same file system), replacing files of the
     same name only; anything else in ``dst`` stays."""

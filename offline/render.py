@@ -134,6 +134,9 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2, warn=None)  # warned once, above
 
     n_frames = n_video_frames(len(y), fps=fps)
+    if save_pose is not None:  # room for the files that are written after the video, before rendering it
+        check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose",
+                          expected_bytes=PoseSequence.file_bytes(n_frames))
     if save_openpose is not None:  # one small file per frame: a disk block each
         check_output_dir(save_openpose, expected_bytes=n_frames * FILE_BYTES)
     poses = perform(y, dancer=dancer, seed=seed).poses
