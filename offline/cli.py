@@ -20,7 +20,8 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fetch", help="download dance videos with yt-dlp and extract their soundtrack",
                        description="Download dance videos (yt-dlp) into DIR and extract each soundtrack "
                                    "to WAV. Links already downloaded are skipped; failures are reported "
-                                   "per link and the rest carries on.")
+                                   "per link and the rest carries on (exit 3 at the end if a link failed, "
+                                   "6 if a file could not be written).")
     p.add_argument("links", nargs="+", help="URLs, or text files with one URL per line")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -34,7 +35,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"fetch: {len(report.ok)} downloaded, {len(report.skipped)} already there, "
               f"{len(report.failed)} failed", file=sys.stderr)
-    return 0 if report.success else 1
+    return report.exit_code  # 3 a link failed, 6 a file could not be written
 
 
 # ---------------------------------------------------------------------------------------- extract

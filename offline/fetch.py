@@ -6,10 +6,14 @@ soundtrack is extracted beside the video as ``<same name>.wav`` (original rate a
 the ffmpeg bundled with imageio-ffmpeg.  A failing link is reported on one line and the others carry on.
 
 Nothing broken is kept as if it were good: every video (new or already there) is probed
-(:func:`~dancepose.models.outputs.verify_media`: it opens, has a video stream, reads to its end); a
-truncated or unreadable one is deleted, taken out of the archive and reported as failed, so the next
-run fetches it again.  yt-dlp's ``.part`` leftovers of a failed link are removed.  The WAV is written
-through :func:`~dancepose.models.outputs.atomic_output`.
+(:func:`~dancepose.models.outputs.verify_media`: it opens, has a video stream, reads to its end, and its
+streams run as long as the container and yt-dlp say the video lasts — a fragmented MP4 cut at a fragment
+boundary reads cleanly but ends early); a truncated or unreadable one is deleted, taken out of the archive
+and reported as failed, so the next run fetches it again.  yt-dlp's ``.part`` leftovers of a failed link
+are removed.  The WAV is written through :func:`~dancepose.models.outputs.atomic_output`.
+
+Exit codes (:attr:`FetchReport.exit_code`): 3 when a link failed (not found, unsupported, truncated), 6
+when a file could not be written (a full disk), as everywhere in dancepose.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from typing import Iterable
 
 from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import InputError, OutputError, ParameterError
-from dancepose.models.outputs import atomic_output, check_output_dir, verify_media
+from dancepose.models.outputs import as_output_error, atomic_output, check_output_dir, verify_media
 
 ARCHIVE_NAME = "download-archive.txt"
 OUTPUT_TEMPLATE = "%(title).60B-%(id)s.%(ext)s"
@@ -33,6 +37,8 @@ OUTPUT_TEMPLATE = "%(title).60B-%(id)s.%(ext)s"
 FORMAT = "bv*[ext=mp4]+ba[ext=m4a]/b[ext=mp4]/bv*+ba/b"
 NO_AUDIO = "no audio track"
 VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".mov", ".m4v")
+#: A video whose streams end this much (s) before the length its container or the site announces is cut.
+CUT_SHORT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,15 @@ class FetchItem:
     """One link's outcome.
 
     ``video``/``wav`` are the files (``wav`` is None when the video has no audio track, ``note`` says
-    why); for a failed link ``note`` holds the reason.
+    why); for a failed link ``note`` holds the reason and ``exit_code`` what kind of failure it was
+    (3 the link's input, 6 an output).
     """
 
     link: str
     video: Path | None = None
     wav: Path | None = None
     note: str = ""
+    exit_code: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,11 @@ class FetchReport:
     def success(self) -> bool:
         """True when no link failed."""
         return not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every link worked; else 6 if a file could not be written, else 3 (a link's input)."""
+        return max((f.exit_code for f in self.failed), default=0)
 
 
 class _QuietLogger:
@@ -147,12 +160,21 @@ def _check_wav(path: Path) -> None:
         raise InputError(f"{path.name}: unreadable WAV ({exc})") from None
 
 
-def _video_problem(video: Path) -> str | None:
-    """Why ``video`` is not a complete, playable video (None when it is)."""
+def _video_problem(video: Path, *, announced_s: float | None = None) -> str | None:
+    """Why ``video`` is not a complete, playable video (None when it is).
+
+    Besides reading cleanly to its end, its streams must run as long as its container says (a fragmented
+    MP4 cut at a fragment boundary reads cleanly but ends early) and as the site announced
+    (``announced_s``, yt-dlp's ``duration``), within :data:`CUT_SHORT_S`.
+    """
     try:
-        verify_media(video, video=True, audio=False)
+        info = verify_media(video, video=True, audio=False)
     except OutputError as exc:
         return str(exc)
+    runs = max((s["duration"] or 0.0 for s in info["streams"] if s["type"] in ("video", "audio")), default=0.0)
+    for said, by in ((info["duration"], "its container"), (announced_s, "the site")):
+        if said and runs < float(said) - CUT_SHORT_S:
+            return f"{video.name} is cut short: it plays {runs:.1f} s of the {float(said):.1f} s {by} announces"
     return None
 
 
@@ -241,8 +263,8 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
         if not quiet:
             tqdm.write(msg, file=sys.stderr)
 
-    def fail(url: str, reason: str) -> None:
-        failed.append(FetchItem(link=url, note=reason))
+    def fail(url: str, reason: str, *, exit_code: int = 3) -> None:
+        failed.append(FetchItem(link=url, note=reason, exit_code=exit_code))
         tqdm.write(f"dancepose fetch: FAILED {url}: {reason}", file=sys.stderr)
 
     bars: dict[str, tqdm] = {}
@@ -279,7 +301,8 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                     found = [video.with_suffix(e) for e in VIDEO_EXTS if video.with_suffix(e).is_file()]
                     video = found[0] if found else video
                 was_there = video.is_file()
-                if was_there and (problem := _video_problem(video)) is not None:
+                announced = info.get("duration")
+                if was_there and (problem := _video_problem(video, announced_s=announced)) is not None:
                     say(f"{video.name} is damaged ({problem}); fetching it again")
                     was_there = False
                 if not was_there:
@@ -294,7 +317,7 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                     if not video.is_file():
                         raise yt_dlp.utils.DownloadError(logger.errors[-1] if logger.errors
                                                          else "download produced no file")
-                    if (problem := _video_problem(video)) is not None:
+                    if (problem := _video_problem(video, announced_s=announced)) is not None:
                         _forget(ydl, info, video)
                         fail(url, f"download incomplete or unplayable, not kept: {problem}")
                         continue
@@ -302,7 +325,9 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                     ydl.record_download_archive(info)
             except (yt_dlp.utils.YoutubeDLError, OSError) as exc:
                 _forget_partial(video)
-                fail(url, _clean_error(logger.errors[-1] if logger.errors else str(exc)))
+                reason = _clean_error(logger.errors[-1] if logger.errors else str(exc))
+                written = isinstance(exc, OSError) and as_output_error(exc, out) is not None
+                fail(url, reason, exit_code=6 if written or "No space left" in reason else 3)
                 continue
             except KeyboardInterrupt:
                 raise
