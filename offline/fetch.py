@@ -232,6 +232,8 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     import yt_dlp
     from tqdm import tqdm
 
+    from dancepose.models.cli import progress as progress_bar
+
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ParameterError(f"output is not a directory: {out}")
@@ -267,14 +269,14 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
         failed.append(FetchItem(link=url, note=reason, exit_code=exit_code))
         tqdm.write(f"dancepose fetch: FAILED {url}: {reason}", file=sys.stderr)
 
-    bars: dict[str, tqdm] = {}
+    bars: dict = {}
 
     def progress(d: dict) -> None:  # yt-dlp progress hook → one tqdm bar per file
         name = Path(d.get("filename") or "video").name
         bar = bars.get(name)
         if bar is None:
             total = d.get("total_bytes") or d.get("total_bytes_estimate")
-            bar = bars[name] = tqdm(total=total, desc=name[:40], unit="B", unit_scale=True, leave=False)
+            bar = bars[name] = progress_bar(total=total, desc=name[:40], unit="B", unit_scale=True, leave=False)
         done = d.get("downloaded_bytes") or 0
         bar.update(max(0, done - bar.n))
         if d.get("status") in ("finished", "error"):
@@ -286,7 +288,7 @@ def fetch_videos(*, links: Iterable[str | os.PathLike], out_dir: str | os.PathLi
         opts["noprogress"] = True  # our bar instead of yt-dlp's
 
     with yt_dlp.YoutubeDL(opts) as ydl:
-        for url in tqdm(urls, desc="fetch", unit="link", disable=quiet or len(urls) < 2):
+        for url in progress_bar(urls, desc="fetch", unit="link", quiet=quiet or len(urls) < 2):
             logger.errors.clear()
             video: Path | None = None
             try:
