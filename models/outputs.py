@@ -116,6 +116,7 @@ def check_output_file(path: str | os.PathLike, *, suffixes: Sequence[str] | None
         raise ParameterError(f"{what} must end with {' or '.join(suffixes)}, got {str(path)!r}")
     _check_writable_folder(_first_existing_ancestor(path.parent), target=path, expected_bytes=expected_bytes,
                            into=False)
+    _sweep_stale(path)  # a killed earlier writer's temporary (here, once: not on every small write)
     return path
 
 
@@ -174,7 +175,13 @@ def _alive(pid: int) -> bool:
 
 
 def _sweep_stale(path: Path) -> None:
-    """Remove temporaries of ``path`` left by writers on this host that no longer run (SIGKILL, power loss)."""
+    """Remove temporaries of ``path`` left by writers on this host that no longer run (SIGKILL, power loss).
+
+    Lists the folder: done by :func:`check_output_file` (once per output, before the work), not by every
+    :func:`atomic_output` (a live ``--save-openpose`` writes 60 files a second into one folder).
+    """
+    if not path.parent.is_dir():
+        return
     host = _host_tag()
     try:
         candidates = list(path.parent.glob(f".{glob.escape(path.name)}{_PART}{host}-*"))
@@ -282,7 +289,6 @@ def atomic_output(path: str | os.PathLike, *,
     """
     path = Path(path)
     created = make_folders(path.parent)
-    _sweep_stale(path)
     tmp = temp_name(path)
     with _discarded_on_failure(tmp, path, created):
         yield tmp

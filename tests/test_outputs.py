@@ -166,7 +166,7 @@ def test_concurrent_writers_never_share_a_temporary(tmp_path):
 
 
 def test_a_dead_writers_temporary_is_swept(tmp_path):
-    """A writer killed with SIGKILL leaves its temporary; the next writer of that path removes it (only
+    """A writer killed with SIGKILL leaves its temporary; the next check of that output removes it (only
     temporaries of processes that no longer run on this host)."""
     out = tmp_path / "x.bin"
     code = ("import os, sys; from dancepose.models.outputs import atomic_output\n"
@@ -175,6 +175,7 @@ def test_a_dead_writers_temporary_is_swept(tmp_path):
     assert len(_temps(tmp_path)) == 1 and not out.exists()
     alive = temp_name(out)  # this process's own, still being written
     alive.write_bytes(b"mine")
+    check_output_file(out)  # the check before the work sweeps
     with atomic_output(out) as t:
         t.write_bytes(b"y")
     assert out.read_bytes() == b"y" and _temps(tmp_path) == [alive.name]
