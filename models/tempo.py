@@ -8,7 +8,8 @@ outside clock — and lives in one place, :class:`TempoAuthority`, with one rang
   the range in ``--help``), before any window, device or sink opens;
 * an outside tempo (a Link session at 230 BPM, a DJ at 40) is never fatal: it is folded by octaves to
   the musical multiple inside the range (:func:`fold_bpm`: 230 → 115, 40 → 80) and the HUD says so
-  (:attr:`TempoHold.note`); a tempo that cannot be a tempo (NaN, 0, negative) is ignored with a note;
+  (:attr:`TempoHold.note`: "Link 230 BPM, half time"); a tempo that cannot be a tempo (NaN, 0, negative)
+  is ignored with a note;
 * taps set the beat (and, when nothing is held, the tempo of their spacing, folded the same way).
 
 The beat tracker applies the held tempo (:meth:`~dancepose.models.features.FeatureStream.fix_tempo`);
@@ -102,10 +103,12 @@ class TempoHold:
 
     @property
     def note(self) -> str:
-        """What the HUD says about it: ``"Link 230 → 115"`` when folded, else ``""``."""
+        """What the HUD says about it when folded — ``"Link 230 BPM, half time"`` (danced at 115), ``"Link
+        40 BPM, double time"`` — else ``""``.  Plain ASCII: the HUD's font has no arrows."""
         if abs(self.ratio - 1.0) < 1e-9:
             return ""
-        return f"{self.source} {self.outside_bpm:.0f} → {self.bpm:.0f}"
+        word = {0.5: "half time", 2.0: "double time"}.get(self.ratio, f"x{self.ratio:g} time")
+        return f"{self.source} {self.outside_bpm:.0f} BPM, {word}"
 
 
 class TempoAuthority:

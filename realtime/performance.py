@@ -69,7 +69,8 @@ class Frame:
     tempo_held : bool
         The tempo is held (``--bpm``, a Link session), not tracked from the music.
     tempo_note : str
-        What the HUD says about the tempo's source (``"Link 230 → 115"``: an outside tempo folded), or ``""``.
+        What the HUD says about the tempo's source (``"Link 230 BPM, half time"``: an outside tempo folded),
+        or ``""``.
     """
 
     index: int

@@ -161,7 +161,8 @@ def test_session_tempo_outside_the_range_is_folded_not_fatal(session, danced):
             assert _beat_period(frames.frames) == pytest.approx(60.0 / danced, abs=1.5 / DISPLAY_FPS)
             # the HUD: held, and where the tempo comes from
             hud = WindowSink(window=None, style=None).hud_info(last[-1])
-            assert hud.tempo_fixed and hud.tempo_note == f"Link {session:.0f} → {danced:.0f}"
+            word = "half time" if danced < session else "double time"
+            assert hud.tempo_fixed and hud.tempo_note == f"Link {session:.0f} BPM, {word}"
             # back inside the range: followed as it is, the note goes
             _set_session_tempo(peer, 133.0)
             t0 = time.monotonic()

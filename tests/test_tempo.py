@@ -45,7 +45,7 @@ def test_authority_holds_follows_folds_and_releases():
     assert tempo.held.bpm == 100.0 and tempo.held.source == "--bpm" and stream.tempo_bpm == 100.0
     hold = tempo.follow(230.0, source="Link")  # a drum-and-bass session
     assert hold.bpm == 115.0 and hold.ratio == 0.5 and stream.tempo_bpm == 115.0
-    assert tempo.note == "Link 230 → 115" and tempo.held is hold
+    assert tempo.note == "Link 230 BPM, half time" and tempo.held is hold
     assert tempo.follow(float("nan"), source="Link") is None  # ignored, with a note; the hold stays
     assert "ignored" in tempo.note and tempo.held is hold and stream.tempo_bpm == 115.0
     tempo.follow(133.0, source="Link")
