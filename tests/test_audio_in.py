@@ -97,7 +97,9 @@ def test_mic_records_what_is_played_through_the_null_sink():
     assert len(loud) > 0.5 * SAMPLE_RATE, "the played tone was not captured"
     seg = y[loud[0]: loud[0] + SAMPLE_RATE // 2]
     spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-    f = np.fft.rfftfreq(len(seg), 1 / SAMPLE_RATE)[np.argmax(spec)]
+    freqs = np.fft.rfftfreq(len(seg), 1 / SAMPLE_RATE)
+    spec[freqs < 100.0] = 0.0  # on a busy machine the capture holds short gaps: their steps are low-frequency
+    f = freqs[np.argmax(spec)]
     assert f == pytest.approx(440.0, abs=5.0)
 
 
