@@ -181,19 +181,12 @@ def test_a_dead_writers_temporary_is_swept(tmp_path):
     assert out.read_bytes() == b"y" and _temps(tmp_path) == [alive.name]
 
 
-def test_read_only_disk_is_refused_before_work(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1M", "tmpfs", str(ro)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        with pytest.raises(OutputError, match="read-only"):
-            check_output_dir(ro / "json")
-        with pytest.raises(OutputError, match="read-only"):
-            check_output_file(ro / "x.mp4")
-    finally:
-        subprocess.run(["umount", "-l", str(ro)], capture_output=True)
+def test_read_only_disk_is_refused_before_work(small_disk):
+    ro = small_disk("1M", read_only=True)
+    with pytest.raises(OutputError, match="read-only"):
+        check_output_dir(ro / "json")
+    with pytest.raises(OutputError, match="read-only"):
+        check_output_file(ro / "x.mp4")
 
 
 @pytest.fixture
@@ -261,19 +254,12 @@ def test_save_openpose_bad_folders_fail_before_the_render(shared_data, tmp_path,
     doc.write_text("keep me")
     full = small_disk("1M")
     (full / "filler").write_bytes(b"\0" * 900_000)  # 10 s at 30 fps: 300 files need about 1.2 MB
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1M", "tmpfs", str(ro)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        for target, message in ((doc, "not a directory"), (doc / "json", "not a directory"),
-                                (ro / "json", "read-only"), (full / "json", "not enough free space")):
-            r = _render(song, "-o", out_dir / "out.mp4", "--save-openpose", target)
-            assert r.returncode == 6 and message in _one_line(r.stderr), (target, r.stderr)
-            assert os.listdir(out_dir) == [], (target, os.listdir(out_dir))  # the render never started
-    finally:
-        subprocess.run(["umount", "-l", str(ro)], capture_output=True)
+    ro = small_disk("1M", read_only=True)
+    for target, message in ((doc, "not a directory"), (doc / "json", "not a directory"),
+                            (ro / "json", "read-only"), (full / "json", "not enough free space")):
+        r = _render(song, "-o", out_dir / "out.mp4", "--save-openpose", target)
+        assert r.returncode == 6 and message in _one_line(r.stderr), (target, r.stderr)
+        assert os.listdir(out_dir) == [], (target, os.listdir(out_dir))  # the render never started
     assert doc.read_text() == "keep me" and os.listdir(full) == ["filler"]
 
 
