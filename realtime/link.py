@@ -126,6 +126,9 @@ class LinkSync:
         if self._published is not None and abs(bpm - self._published) <= PUBLISH_MIN_CHANGE_BPM:
             return
         lk = self._link
+        self.peers = int(lk.numPeers())  # asked now, not PEER_POLL_FRAMES ago: never override a DJ who joined
+        if self.peers:
+            return
         state = lk.captureAppSessionState()
         state.setTempo(bpm, lk.clock().micros())
         lk.commitAppSessionState(state)
