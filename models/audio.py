@@ -2,12 +2,18 @@
 
 Decoding uses the ffmpeg binary bundled with imageio-ffmpeg (no system ffmpeg needed), called with an
 argument list.  Errors become one-line :class:`InputError` messages.
+
+Bad samples are cleaned here, at the audio boundary (:func:`finite_samples`): a float WAV holding NaN or
+infinite samples becomes silence there, with one warning line, so nothing downstream (features, the
+dancer's sampling) ever sees them.  The live sources do the same with what they capture.
 """
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -25,8 +31,42 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def warn_line(msg: str) -> None:
+    """The one warning line of the offline commands (stderr)."""
+    print(f"dancepose: warning: {msg}", file=sys.stderr)
+
+
+def finite_samples(y: np.ndarray, *, what: str, warn: Callable[[str], None] | None = warn_line) -> np.ndarray:
+    """``y`` with NaN and infinite samples set to 0 (silence); ``warn`` is told once how many there were.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n, c)] float
+        Returned as it is when every sample is finite (no copy); else a cleaned copy (or cleaned in place
+        when writable).
+    what : str
+        How the warning names the audio (a file name, ``"the microphone"``).
+    warn : callable(str) or None
+        None: clean silently.
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype
+    """
+    if np.isfinite(y).all():  # the usual case: one pass, no copy
+        return y
+    bad = ~np.isfinite(y)
+    if not y.flags.writeable:
+        y = y.copy()
+    y[bad] = 0.0
+    if warn is not None:
+        warn(f"{what}: {int(bad.sum())} NaN or infinite samples set to silence")
+    return y
+
+
 def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE, offset: float = 0.0,
-               duration: float | None = None, channels: int = 1) -> np.ndarray:
+               duration: float | None = None, channels: int = 1,
+               warn: Callable[[str], None] | None = warn_line) -> np.ndarray:
     """Decode an audio (or video) file.
 
     Parameters
@@ -39,6 +79,8 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE, offset: float 
         Start time and length in seconds (``duration=None``: to the end).
     channels : int
         1 for mono (mixed down), 2 for stereo.
+    warn : callable(str) or None
+        Told once when NaN or infinite samples were set to silence (None: silently).
 
     Returns
     -------
@@ -75,7 +117,7 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE, offset: float 
         y = y[: len(y) // channels * channels].reshape(-1, channels)
     if len(y) == 0:
         raise InputError(f"{path.name} holds no audio samples (zero length)")
-    return np.ascontiguousarray(y)
+    return np.ascontiguousarray(finite_samples(y, what=path.name, warn=warn))
 
 
 def rms_dbfs(y: np.ndarray) -> float:

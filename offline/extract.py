@@ -18,6 +18,7 @@ temporary name and renamed when complete (:mod:`dancepose.models.outputs`).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 from dancepose.models.clock import MODEL_FPS
 from dancepose.models.cli import progress
 from dancepose.models.errors import InputError, OutputError, ParameterError
-from dancepose.models.outputs import atomic_output, atomic_output_dir, check_output_dir
+from dancepose.models.outputs import atomic_output, atomic_output_dir, check_output_dir, save_npz
 from dancepose.models.posefile import MISSING, PoseSequence
 from dancepose.models.skeleton import LIMBS, LEFT_RIGHT, adapt
 
@@ -157,9 +158,8 @@ def unpack_detections(d, *, n_points: int) -> list[list[Person]]:
 
 def save_detections(path: Path, *, fingerprint: str, frames: Sequence[Sequence[Person]], n_points: int) -> None:
     """Write raw detections (a checkpoint or an ``extract --ray`` segment) atomically."""
-    with atomic_output(path) as tmp:
-        np.savez(tmp, format=np.str_(CHECKPOINT_FORMAT), fingerprint=np.str_(fingerprint),
-                 **pack_detections(frames, n_points=n_points))
+    save_npz(path, format=np.str_(CHECKPOINT_FORMAT), fingerprint=np.str_(fingerprint),
+             **pack_detections(frames, n_points=n_points))
 
 
 def load_detections(path: Path, *, fingerprint: str, n_points: int, log: TextIO) -> list[list[Person]] | None:
@@ -277,9 +277,24 @@ def _write_video_overlay(*, video: Path, seq: PoseSequence, out: Path, quiet: bo
                 if (ew, eh) != (w, h):
                     img = cv2.copyMakeBorder(img, 0, eh - h, 0, ew - w, cv2.BORDER_CONSTANT)
                 writer.send(np.ascontiguousarray(img[:, :, ::-1]))
-        finally:
             writer.close()
+        except OSError as exc:  # the encoder died (a full disk): a broken pipe here, one line for the user
+            _close_quietly(writer)
+            full = shutil.disk_usage(tmp.parent).free < (1 << 20)
+            raise OutputError(f"cannot write {out}: " + ("no space left on its disk" if full else
+                              f"the video encoder stopped ({str(exc).splitlines()[0]})")) from None
+        except BaseException:
+            _close_quietly(writer)
+            raise
     return out
+
+
+def _close_quietly(writer) -> None:
+    """Close an imageio-ffmpeg writer whose encoder may already be gone."""
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 - the first error is the one reported
+        pass
 
 
 # ---------------------------------------------------------------------------------------- sources
@@ -576,13 +591,13 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
     if backend == "openpose":
         make_detector(backend, openpose_model=model)   # validates the model path before any work
     paths = collect_sources(sources)
-    out = check_output_dir(out_dir)
+    out = check_output_dir(out_dir, create=True)
     with native_stderr_redirected() as log:
         todo = []
         for path in paths:
             if not force and _outputs_exist(path, out, overlay=overlay, openpose_json=openpose_json):
                 if not quiet:
-                    print(f"{path.name}: already extracted, skipping (force=True to redo)", file=log)
+                    print(f"{path.name}: already extracted, skipping (--force to redo)", file=log)
             else:
                 todo.append(path)
         if ray is not None:

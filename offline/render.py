@@ -146,7 +146,8 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         raise ParameterError(f"size must be even and at least 16x16, got {width}x{height}")
     if not (0 < fps <= 240):
         raise ParameterError(f"fps must be in (0, 240], got {fps}")
-    from dancepose.models.outputs import check_output_file
+    from dancepose.models.media.openpose import FILE_BYTES
+    from dancepose.models.outputs import check_output_dir, check_output_file
 
     audio = Path(audio)
     # ---- outputs first (extension, path, not a device, writable); free space once the length is known
@@ -155,6 +156,8 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     video_format(out, alpha=transparent, what="render output")  # a transparent .mp4 fails here
     if save_pose is not None:
         save_pose = check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose")
+    if save_openpose is not None:
+        save_openpose = check_output_dir(save_openpose)
 
     # ---- everything that can fail on bad input happens before any file is created
     y = load_audio(audio, sr=SAMPLE_RATE)
@@ -164,10 +167,15 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     style_, background = draw.look(style=style, background=background)
     stage = draw.make_stage(width, height, background=background,
                             floor_units=draw.floor_units_for(dancer.rest_pose))
-    track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2)
+    track = load_audio(audio, sr=OUTPUT_SAMPLE_RATE, channels=2, warn=None)  # warned once, above
 
-    poses = perform(y, dancer=dancer, seed=seed).poses
     n_frames = n_video_frames(len(y), fps=fps)
+    if save_pose is not None:  # room for the files that are written after the video, before rendering it
+        check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose",
+                          expected_bytes=PoseSequence.file_bytes(n_frames))
+    if save_openpose is not None:  # one small file per frame: a disk block each
+        check_output_dir(save_openpose, expected_bytes=n_frames * FILE_BYTES)
+    poses = perform(y, dancer=dancer, seed=seed).poses
     poses_px = draw.pose_to_pixels(resample_poses(poses, n_frames=n_frames, fps=fps),
                                    width=width, height=height)
     draw_frame = frame_drawer(stage=stage, style=style_, transparent=transparent)

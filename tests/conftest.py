@@ -37,6 +37,7 @@ def shared_data() -> Path:
 @pytest.fixture
 def small_disk(tmp_path):
     """Factory: ``small_disk("1M")`` mounts a real tmpfs of that size (a disk that fills); needs root.
+    ``small_disk("1M", read_only=True)``: a read-only one (root writes into a chmod-555 folder anyway).
 
     Unmounted after the test; the test is skipped where mounting is not allowed.
     """
@@ -44,11 +45,11 @@ def small_disk(tmp_path):
 
     mounts: list[Path] = []
 
-    def mount(size: str) -> Path:
+    def mount(size: str, *, read_only: bool = False) -> Path:
         mnt = tmp_path / f"disk{len(mounts)}"
         mnt.mkdir()
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
-                           capture_output=True)
+        opts = f"{'ro,' if read_only else ''}size={size}"
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], capture_output=True)
         if r.returncode != 0:
             pytest.skip("cannot mount a tmpfs here (needs root)")
         mounts.append(mnt)

@@ -214,3 +214,70 @@ def test_report_card_sees_jitter(shared_data, twitch):
         assert summary["vs_real"]["speed_ratio"] > 1.25  # forward-difference speeds see the twitch too
     else:
         assert all(0.8 < r < 1.25 for r in ratios.values())
+# ------------------------------------------------------------------ issue 17: outputs and beats files
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "dancepose.offline.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+def _one_line(err):
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_report_folder_under_a_file_is_one_line_before_work(tmp_path):
+    """``evaluate -o somefile/rep`` was a traceback (after the work)."""
+    (tmp_path / "somefile").write_text("x")
+    r = _cli("evaluate", "-o", tmp_path / "somefile" / "rep", "-q")
+    assert r.returncode == 6 and "is not a directory" in _one_line(r.stderr)
+    r = _cli("evaluate", "--beats", "-o", tmp_path / "somefile" / "rep", "-q")
+    assert r.returncode == 6 and "is not a directory" in _one_line(r.stderr)
+
+
+@pytest.fixture
+def short_beats_data(shared_data, tmp_path):
+    """A shared-data folder with one 12-s clip (DANCE_C_6 from 30 s) and its reference beats."""
+    import subprocess
+
+    from dancepose.models.audio import ffmpeg_exe
+
+    root = tmp_path / "data"
+    (root / "beats").mkdir(parents=True)
+    (root / "dance_with_melody" / "CLIP").mkdir(parents=True)
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", "30", "-t", "12", "-i",
+                    str(shared_data / "dance_with_melody" / "DANCE_C_6" / "audio.mp3"),
+                    str(root / "dance_with_melody" / "CLIP" / "audio.mp3")], check=True)
+    ref = np.loadtxt(shared_data / "beats" / "DANCE_C_6.beats", ndmin=2)
+    ref = ref[(ref[:, 0] >= 30) & (ref[:, 0] < 42)] - [30.0, 0.0]
+    np.savetxt(root / "beats" / "CLIP.beats", ref, fmt="%.3f\t%d")
+    return root
+
+
+@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"0.5\n1.0\n1.5\n", "1 column(s)"),
+                                              (bytes(range(128, 256)) * 4, "not text"),
+                                              (b"1.0 1\nabc 2\n", "not numbers"),
+                                              (b"2.0 1\n1.0 2\n", "increasing")])
+def test_malformed_beats_files_are_one_line(short_beats_data, content, message):
+    """``evaluate --beats`` with an empty, one-column or binary beats file was a traceback."""
+    beats = short_beats_data / "beats" / "CLIP.beats"
+    beats.write_bytes(content)
+    r = _cli("evaluate", "--beats", "--data", short_beats_data, "-o", short_beats_data / "rep", "-q")
+    line = _one_line(r.stderr)
+    assert r.returncode == 3 and "malformed beats file" in line and message in line and "CLIP.beats" in line
+
+
+def test_beats_report_is_written_to_the_folder(short_beats_data, tmp_path):
+    """``evaluate --beats -o DIR`` wrote nothing; now the table and the scores."""
+    out = tmp_path / "rep"
+    r = _cli("evaluate", "--beats", "--data", short_beats_data, "-o", out, "-q")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["beats.json", "beats.txt"]
+    doc = json.loads((out / "beats.json").read_text())
+    clean = doc["clips"]["CLIP"]["clean"]
+    assert clean["ref_tempo"] == pytest.approx(115.4, abs=1.0) and 0.0 <= clean["F"] <= 1.0
+    assert set(doc["clips"]["CLIP"]) == {"clean", "noisy"}
+    assert "CLIP" in (out / "beats.txt").read_text() and "CLIP" in r.stdout

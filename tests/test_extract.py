@@ -334,3 +334,25 @@ def test_ray_option_without_ray_installed(short_video, tmp_path):
     assert r.stderr.strip() == ('dancepose: error: --ray needs Ray, which is not installed: '
                                 'pip install "dancepose[ray]"')
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------- issue 17 defects
+def test_overlay_onto_a_full_disk_is_one_line(short_video, tmp_path, small_disk):
+    """``extract --overlay`` onto a full disk: the encoder died and the user got a BrokenPipeError traceback.
+    Now exit 6 with one line naming the overlay, and no temporary left."""
+    disk = small_disk("64k")  # room for the pose file, not for the overlay video
+    r = subprocess.run([str(DANCEPOSE), "extract", str(short_video), "-o", str(disk), "--overlay", "-q"],
+                       capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 6 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "dancer_nomusic_2s.overlay.mp4" in lines[0] and "no space left" in lines[0]
+    assert not [p for p in os.listdir(disk) if ".part" in p], os.listdir(disk)
+
+
+def test_already_extracted_message_names_the_option(short_video, tmp_path, capfd):
+    """The skip message said ``force=True`` (the Python keyword), not the command's ``--force``."""
+    assert main(["extract", str(short_video), "-o", str(tmp_path)]) == 0
+    capfd.readouterr()
+    assert main(["extract", str(short_video), "-o", str(tmp_path)]) == 0
+    err = capfd.readouterr().err
+    assert "already extracted, skipping (--force to redo)" in err and "force=True" not in err

@@ -97,12 +97,9 @@ def reference_beats(*, path: Path, offset_s: float = 0.0, duration_s: float | No
     path = Path(path)
     if not path.is_file():
         return None
-    try:
-        b = np.atleast_2d(np.loadtxt(path, dtype=np.float64))
-    except ValueError as exc:
-        raise InputError(f"malformed beats file {path}: {exc}") from None
-    if b.shape[1] != 2 or len(b) < 2:
-        raise InputError(f"malformed beats file {path}: want lines of `time_s beat_in_bar`")
+    from dancepose.offline.beats import read_beats
+
+    b = read_beats(path)  # the one .beats reader: a malformed file is one InputError line
     t = b[:, 0] - offset_s
     keep = (t >= 0) & ((t <= duration_s) if duration_s is not None else True)
     return ReferenceBeats(times=t[keep], beats_per_bar=int(b[:, 1].max()))

@@ -27,7 +27,7 @@ from dancepose.models.clock import MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import InputError, ParameterError
 from dancepose.offline import drumloops, metrics
 from dancepose.offline.dataset import VALIDATION_SONGS
-from dancepose.models.outputs import atomic_output
+from dancepose.models.outputs import atomic_output, check_output_dir
 from dancepose.offline.evaluation.load import (AUDIBLE_DBFS, Track, dwm_dir, in_frame_pixels, load_aistpp_2d,
                                                load_dwm_2d, load_pose_track, loudness_db, reference_beats,
                                                track_beats)
@@ -148,7 +148,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
 
     from dancepose.models.perform import perform
 
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir)  # before any work; created when the first file is written
     if audio and len(audio) != len(poses):
         raise ParameterError(f"give one --audio per pose file ({len(poses)} pose files, {len(audio)} audio)")
     if minutes_in_frame < 0:
@@ -162,7 +162,6 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
         dwm_dir(Path(data))
     if not poses and data is None:
         reactivity_tests = True  # bare `dancepose evaluate`: the model on drum loops
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     dancer = None
     if generate and (data is not None or reactivity_tests or minutes_in_frame > 0):
