@@ -25,6 +25,9 @@ import logging
 import os
 import shutil
 import signal
+import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,6 +45,10 @@ from .video import VideoInfo, media_kind, probe_video
 TASK_RETRIES = 3
 #: A segment task reports its progress every this many frames.
 REPORT_EVERY = 10
+#: Seconds ``--ray ADDRESS`` may take to join a cluster that answered the probe; then exit 5.
+CONNECT_TIMEOUT_S = 20.0
+#: Seconds the probe of a cluster address waits for the TCP connection, and then for the gRPC answer.
+PROBE_TIMEOUT_S = 3.0
 
 
 def require_ray() -> None:
@@ -155,15 +162,138 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
+def gcs_endpoint(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` cluster address; None for the forms Ray resolves itself
+    (``auto``, ``ray://…`` and anything else that is not a host and a port)."""
+    if "://" in address:
+        return None
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def probe_gcs(host: str, port: int, *, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Check, in at most about ``timeout`` seconds, that a Ray head's GCS can be listening at ``host:port``.
+
+    The GCS is a gRPC server: it answers a TCP connection that opens with the HTTP/2 preface with a
+    SETTINGS frame at once.  ``ray.init`` itself retries an address that does not answer for minutes, in
+    native code that no signal interrupts.
+
+    Raises
+    ------
+    DeviceError
+        The host cannot be resolved, nothing listens there (refused, unreachable, no answer), or what
+        listens does not speak gRPC.  With ``RAY_USE_TLS`` set only the TCP connection is checked.
+    """
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: unknown host ({exc.strerror})") from None
+    except TimeoutError:
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: no answer within {timeout:g} s") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: nothing listens there ({reason}); "
+                          f"start it with `ray start --head --port {port}`") from None
+    with sock:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return   # a TLS GCS does not answer a plain-text preface
+        try:
+            sock.sendall(_HTTP2_PREFACE)
+            head = _read_exactly(sock, 9, timeout=timeout)
+        except OSError:
+            head = b""
+    if len(head) < 9 or head[3] != _HTTP2_SETTINGS:
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: something listens there but it is not "
+                          f"a Ray head (no gRPC answer); give the head's GCS address (ray start --head "
+                          f"prints it, port 6379 by default)")
+
+
+#: The HTTP/2 client preface and an empty SETTINGS frame (RFC 9113 §3.4); a server answers SETTINGS.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_HTTP2_SETTINGS = 0x04
+
+
+def _read_exactly(sock: socket.socket, n: int, *, timeout: float) -> bytes:
+    """Up to ``n`` bytes from ``sock`` within ``timeout`` s (fewer when it closes or stays silent)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(n - len(data))
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _bootstrap_address(address: str) -> str:
+    """The address ``ray.init`` will dial for ``address``: ``auto`` read from ``RAY_ADDRESS`` or the
+    cluster this machine started last, a loopback host replaced by this node's IP (as Ray does)."""
+    if "://" in address:
+        return address
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        return canonicalize_bootstrap_address(address) or address
+    except Exception:  # noqa: BLE001 - a private helper: without it the address is probed as given
+        return address
+
+
+def _init_joining(ray: Any, address: str, *, timeout: float, **kwargs: Any) -> None:
+    """``ray.init(address=…)`` in a helper thread while this one waits, at most ``timeout`` seconds.
+
+    ``ray.init`` blocks in native code; waiting on an event keeps this thread's signal handlers running
+    (a SIGINT/SIGTERM raises :class:`~dancepose.models.cli.Interrupted` here within 0.1 s).  A connection
+    still pending when the command ends is abandoned with its daemon thread.
+    """
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            ray.init(address=address, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, name="dancepose-ray-connect", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not done.wait(0.1):
+        if time.monotonic() > deadline:
+            raise DeviceError(f"cannot join the Ray cluster at {address!r}: it did not let this driver in "
+                              f"within {timeout:g} s (is it a Ray {ray.__version__} head's GCS address?)")
+    if failure:
+        raise failure[0]
+
+
 def _connect(ray: Any, address: str) -> int:
-    """Start or join the cluster (keeping this process's signal handlers); returns its CPU count."""
+    """Start or join the cluster (keeping this process's signal handlers); returns its CPU count.
+
+    A cluster address is probed first (:func:`probe_gcs`) and joined within :data:`CONNECT_TIMEOUT_S`;
+    every failure is one :class:`DeviceError` line (exit 5).
+    """
     quiet_logs = dict(log_to_driver=False, logging_level=logging.ERROR)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    endpoint = gcs_endpoint(_bootstrap_address(address)) if address != "local" else None
+    if endpoint is not None:
+        probe_gcs(*endpoint)
     try:
         if address == "local":
             ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet_logs)
         else:
-            ray.init(address=address, **quiet_logs)
+            _init_joining(ray, address, timeout=CONNECT_TIMEOUT_S, **quiet_logs)
+    except DeviceError:
+        raise
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError …
         reasons = [_first_line(e) for e in (exc, exc.__cause__) if e is not None]
         hint = (" (a cluster with Ray's default token authentication needs RAY_AUTH_MODE=token and its "
@@ -396,4 +526,4 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
         bar.close()
 
 
-__all__ = ["FrameCounter", "Segment", "extract_on_ray", "plan_segments", "require_ray"]
+__all__ = ["FrameCounter", "Segment", "extract_on_ray", "gcs_endpoint", "plan_segments", "probe_gcs", "require_ray"]

@@ -188,3 +188,118 @@ def test_sigterm_keeps_finished_segments_and_rerun_resumes(cluster, videos, loca
     assert not first.parent.exists()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)   # all done: skipped
     assert r.returncode == 0 and "already extracted" in r.stderr
+
+
+# ------------------------------------------------------------------------ unreachable addresses
+class _Listener:
+    """A TCP server on an ephemeral port of every interface (Ray dials this node's IP for 127.0.0.1).
+
+    ``grpc=True`` answers the HTTP/2 preface with a SETTINGS frame (as any gRPC server does) and then
+    stays silent; otherwise it accepts and never says anything.  ``connections`` counts who came.
+    """
+
+    def __init__(self, *, grpc: bool) -> None:
+        self.grpc = grpc
+        self.connections = 0
+        self.sock = socket.create_server(("0.0.0.0", 0))
+        self.port = self.sock.getsockname()[1]
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._open.append(conn)
+            if self.grpc:
+                threading.Thread(target=self._greet, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _greet(conn: socket.socket) -> None:
+        try:
+            conn.recv(1 << 16)
+            conn.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            while conn.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self._open:
+            c.close()
+
+
+@pytest.fixture
+def listener():
+    made: list[_Listener] = []
+
+    def make(*, grpc: bool) -> _Listener:
+        made.append(_Listener(grpc=grpc))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _extract_cmd(shared_data: Path, out: Path, address: str) -> list[str]:
+    return [str(BIN / "dancepose"), "extract", str(shared_data / "dance_videos" / "dancer_nomusic_2s.mp4"),
+            "-o", str(out), "--ray", address]
+
+
+def _one_line_exit(cmd: list[str], *, within: float) -> tuple[int, str, float]:
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=within + 30)
+    return r.returncode, r.stderr, time.monotonic() - t0
+
+
+def test_dead_address_fails_at_once_with_one_line(shared_data, tmp_path):
+    with socket.create_server(("0.0.0.0", 0)) as s:
+        port = s.getsockname()[1]          # closed again: nobody listens there
+    code, err, took = _one_line_exit(_extract_cmd(shared_data, tmp_path / "o", f"127.0.0.1:{port}"), within=30)
+    assert code == 5 and took < 30, (code, took, err)
+    assert err.strip().splitlines() == [err.strip()] and "nothing listens there" in err, err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_an_address_where_something_else_listens_fails_with_one_line(shared_data, tmp_path, listener):
+    server = listener(grpc=False)
+    code, err, took = _one_line_exit(_extract_cmd(shared_data, tmp_path / "o", f"127.0.0.1:{server.port}"),
+                                     within=30)
+    assert code == 5 and took < 30, (code, took, err)
+    assert err.strip().splitlines() == [err.strip()] and "not a Ray head" in err, err
+
+
+@pytest.mark.slow
+def test_a_grpc_server_that_is_not_ray_fails_within_30_s(shared_data, tmp_path, listener):
+    server = listener(grpc=True)           # passes the probe; ray.init then waits for a GCS forever
+    code, err, took = _one_line_exit(_extract_cmd(shared_data, tmp_path / "o", f"127.0.0.1:{server.port}"),
+                                     within=30)
+    assert server.connections >= 2          # the probe, then Ray itself
+    assert code == 5 and took < 30, (code, took, err)
+    assert err.strip().splitlines() == [err.strip()] and "did not let this driver in" in err, err
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_while_joining_exits_within_2_s(shared_data, tmp_path, listener, sig, code):
+    server = listener(grpc=True)
+    proc = subprocess.Popen(_extract_cmd(shared_data, tmp_path / "o", f"127.0.0.1:{server.port}"),
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while server.connections < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)                    # the probe, then ray.init dialling: now it is joining
+    assert server.connections >= 2, "ray.init never dialled the address"
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        proc.kill()
+    took = time.monotonic() - t0
+    assert proc.returncode == code and took < 2.0, (proc.returncode, took, err)
+    assert err.strip().splitlines()[-1].startswith("dancepose: interrupted")
