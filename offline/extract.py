@@ -4,10 +4,12 @@ Per source the pipeline is: detector backend (:mod:`dancepose.offline.backends`)
 dancer (:class:`MainPersonTracker`) → canonical skeleton (:func:`dancepose.models.skeleton.adapt`) →
 cleaning (:mod:`dancepose.offline.clean`) → :class:`~dancepose.models.posefile.PoseSequence` file.
 
-The detector's raw output (every person of every frame) is kept until the end; choosing the dancer and
-cleaning run once over the whole video (:func:`finish_video`), so a video extracted in pieces — resumed
-after an interruption, or split into segments on a Ray cluster (:mod:`dancepose.offline.ray_extract`) —
-gives the same file as one uninterrupted run.
+The detector starts afresh every :data:`~dancepose.offline.backends.STATE_BLOCK_SECONDS` of video, in
+every run, so a run may start at any block and see what a run from frame 0 sees there.  Its raw output
+(every person of every frame) is kept until the end; choosing the dancer and cleaning run once over the
+whole video (:func:`finish_video`).  So a video extracted in pieces — resumed after an interruption, or
+split into segments on a Ray cluster (:mod:`dancepose.offline.ray_extract`) — gives the same file as one
+uninterrupted run, bit for bit.
 
 Videos are resumable: the raw detections are checkpointed every ``checkpoint_every`` frames, and on
 Ctrl-C, SIGTERM or any error, to ``<out>/<stem>.pose.partial.npz``; a rerun continues after the last frame
@@ -21,7 +23,7 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
 import numpy as np
 
@@ -32,13 +34,14 @@ from dancepose.models.outputs import atomic_output, atomic_output_dir, check_out
 from dancepose.models.posefile import MISSING, PoseSequence
 from dancepose.models.skeleton import LIMBS, LEFT_RIGHT, adapt
 
-from .backends import (BACKENDS, SOURCE_SKELETON, WARMUP_FRAMES, Person, make_detector,
-                       native_stderr_redirected)
+from .backends import (BACKENDS, SOURCE_SKELETON, STATE_BLOCK_SECONDS, Person, make_detector,
+                       native_stderr_redirected, state_block)
 from .clean import CleanConfig, clean_sequence
 from .video import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoInfo, iter_frames, media_kind, probe_video,
                     read_image)
 
-CHECKPOINT_FORMAT = "dancepose-extract-checkpoint-2"   # every person of every frame, before tracking
+#: Every person of every frame, before tracking; -3: the detector starts afresh every state block.
+CHECKPOINT_FORMAT = "dancepose-extract-checkpoint-3"
 
 #: Default cleaning per backend: MediaPipe's visibilities and OpenPose heatmap peaks live on different
 #: scales (a PAF-assembled OpenPose part at 0.15 is a good detection; a MediaPipe point at 0.15 is a guess).
@@ -186,13 +189,13 @@ def load_detections(path: Path, *, fingerprint: str, n_points: int, log: TextIO)
     return None
 
 
-def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
-                  warmup: int, into: list[list[Person]], on_frame: Callable[[int], None] | None = None) -> None:
-    """Every person the backend finds in frames ``start ≤ index < stop`` of a video, appended to ``into``.
+def iter_detections(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
+                    block: int) -> Iterator[tuple[int, list[Person]]]:
+    """``(index, people)`` for frames ``start ≤ index < stop`` of a video.
 
-    The backend first sees the ``warmup`` frames before ``start`` (their results are dropped), so that its
-    internal tracking state equals that of a run from frame 0 (see ``WARMUP_FRAMES``).  One list is
-    appended per frame, in a single step, so ``into`` stays consistent when a signal interrupts the loop.
+    The detector starts afresh at ``start`` and at every later multiple of ``block``
+    (:func:`~dancepose.offline.backends.state_block`), so a run from any block start gives what the run
+    from frame 0 gives there.  It lives as long as the generator (close it to release it early).
 
     Parameters
     ----------
@@ -200,23 +203,41 @@ def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, star
     backend : {"mediapipe", "openpose"}
     openpose_model : Path or None
     start : int
+        0 or a multiple of ``block``.
     stop : int or None
         None: to the end of the video.
-    warmup : int ≥ 0
+    block : int ≥ 1
+    """
+    if block < 1 or start % block:
+        raise ValueError(f"a run starts at a multiple of its state block ({block} frames), not at {start}")
+    with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
+        for index, frame in iter_frames(path, start=start, stop=stop, seek=True):
+            if index % block == 0 and index != start:
+                det.reset()
+            yield index, det.process(frame)
+
+
+def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
+                  block: int, into: list[list[Person]], on_frame: Callable[[int], None] | None = None) -> None:
+    """Every person the backend finds in frames ``start ≤ index < stop`` of a video, appended to ``into``.
+
+    As :func:`iter_detections`.  One list is appended per frame, in a single step, so ``into`` stays
+    consistent when a signal interrupts the loop.
+
+    Parameters
+    ----------
+    path, backend, openpose_model, start, stop, block
+        See :func:`iter_detections`.
     into : list
         Receives one ``list[Person]`` per frame.
     on_frame : callable or None
         Called with each kept frame's index after it was appended.
     """
-    first = max(0, start - warmup)
-    with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
-        for index, frame in iter_frames(path, start=first, stop=stop, seek=True):
-            people = det.process(frame)
-            if index < start:
-                continue
-            into.append(people)
-            if on_frame is not None:
-                on_frame(index)
+    for index, people in iter_detections(path=path, backend=backend, openpose_model=openpose_model,
+                                         start=start, stop=stop, block=block):
+        into.append(people)
+        if on_frame is not None:
+            on_frame(index)
 
 
 # ------------------------------------------------------------------------------------------ drawing
@@ -442,8 +463,9 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     checkpoint_every : int
         Frames between two checkpoints (``<stem>.pose.partial.npz``).  A checkpoint is also written when
         the run is interrupted (Ctrl-C, SIGTERM, any error), with every frame done so far; a rerun
-        continues after it, re-processing ``WARMUP_FRAMES[backend]`` frames first so the result equals
-        an uninterrupted run.  An unreadable checkpoint is discarded with a warning.
+        continues from the start of the state block it ended in (:func:`~dancepose.offline.backends.state_block`:
+        at most 10 s of video done again), so the result equals an uninterrupted run bit for bit.  An
+        unreadable checkpoint is discarded with a warning.
     clean : CleanConfig or None
         Gap filling and smoothing (None: ``DEFAULT_CLEAN[backend]``).
     force : bool
@@ -472,10 +494,13 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     if force:
         ckpt.unlink(missing_ok=True)
     frames = (load_detections(ckpt, fingerprint=fp, n_points=n_points, log=log) or [])[:max_frames]
-    start = len(frames)
+    block = state_block(info.fps)
+    saved, start = len(frames), len(frames) // block * block
+    del frames[start:]
     expected = expected_frames(info, max_frames)
-    if start and not quiet:
-        print(f"{path.name}: resuming after frame {start} from {ckpt.name}", file=log)
+    if saved and not quiet:
+        print(f"{path.name}: resuming from {ckpt.name}: {saved} frames saved, continuing at frame {start} "
+              f"(the start of its {STATE_BLOCK_SECONDS:g}-s block)", file=log)
     bar = progress(total=expected or None, initial=start, unit="frame", desc=path.name, quiet=quiet,
                    dynamic_ncols=True, file=log)
 
@@ -488,7 +513,7 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
 
     try:
         detect_frames(path=path, backend=backend, openpose_model=openpose_model, start=start, stop=max_frames,
-                      warmup=WARMUP_FRAMES[backend] if start else 0, into=frames, on_frame=step)
+                      block=block, into=frames, on_frame=step)
     except BaseException:
         if len(frames) > start:
             save_detections(ckpt, fingerprint=fp, frames=frames, n_points=n_points)
@@ -625,4 +650,5 @@ def _batch_result(paths: list[Path], out: Path, errors: dict[Path, str]) -> list
 
 __all__ = ["CleanConfig", "MainPersonTracker", "TrackerConfig", "collect_sources", "detect_frames",
            "draw_pose", "expected_frames", "extract_image", "extract_pose", "extract_video", "finish_video",
+           "iter_detections",
            "load_detections", "save_detections"]

@@ -2,11 +2,12 @@
 
 Every video becomes Ray tasks, one per segment of about ``segment_seconds`` (only long videos have more
 than one).  A segment task runs the detector over its frames and writes every person of every frame to
-``<out>/<stem>.pose.parts/<start>-<stop>.npz``; to give the same detections as a run from frame 0, it
-starts ``WARMUP_FRAMES[backend]`` frames early (MediaPipe: 240 frames, measured; see
-:mod:`dancepose.offline.backends`) and drops those.  When all segments of a video are there, one more
-task stitches them and goes through :func:`~dancepose.offline.extract.finish_video` — main-dancer
-tracking and smoothing over the whole video — so the output files are those of the local path.
+``<out>/<stem>.pose.parts/<start>-<stop>.npz``.  Segments are whole state blocks
+(:data:`~dancepose.offline.backends.STATE_BLOCK_SECONDS`): the detector starts afresh at every block in
+every run, local ones too, so a segment sees exactly what the run from frame 0 sees, with no warm-up and
+no overlap.  When all segments of a video are there, one more task puts them end to end and goes through
+:func:`~dancepose.offline.extract.finish_video` — main-dancer tracking and smoothing over the whole
+video — so the output files equal the local path's, bit for bit.
 
 * A rerun skips videos whose outputs exist and segments already written (their files carry a
   fingerprint of the video, backend and segment).
@@ -35,7 +36,7 @@ from typing import Any, TextIO
 from dancepose.models.cli import Interrupted, progress
 from dancepose.models.errors import DanceposeError, DeviceError, InputError, ParameterError
 
-from .backends import SOURCE_SKELETON, WARMUP_FRAMES
+from .backends import SOURCE_SKELETON, state_block
 from .clean import CleanConfig
 from .extract import (_fingerprint, detect_frames, expected_frames, extract_image, finish_video,
                       load_detections, save_detections)
@@ -73,7 +74,8 @@ class Segment:
 
 
 def plan_segments(*, n_frames: int, fps: float, segment_seconds: float, max_frames: int | None) -> list[Segment]:
-    """Split frames ``0 … n`` (n = ``n_frames`` capped by ``max_frames``) into near-equal segments.
+    """Split frames ``0 … n`` (n = ``n_frames`` capped by ``max_frames``) into near-equal segments of
+    whole state blocks (:func:`~dancepose.offline.backends.state_block`), about ``segment_seconds`` each.
 
     The last segment runs to ``max_frames`` or to the end of the video whatever its declared length
     (``n_frames`` is the container's count, which may be approximate or 0 when unknown).
@@ -81,11 +83,13 @@ def plan_segments(*, n_frames: int, fps: float, segment_seconds: float, max_fram
     Returns
     -------
     list of Segment
-        In order, contiguous, starting at 0.
+        In order, contiguous, starting at 0; every start a multiple of the block.
     """
     total = min(n_frames, max_frames) if (n_frames and max_frames) else (n_frames or max_frames or 0)
-    k = max(1, round(total / max(1.0, segment_seconds * fps))) if total else 1
-    bounds = [round(i * total / k) for i in range(k)] + [max_frames]
+    block = state_block(fps)
+    blocks = -(-total // block)
+    k = min(blocks, max(1, round(total / max(1.0, segment_seconds * fps)))) if total else 1
+    bounds = [round(i * blocks / k) * block for i in range(k)] + [max_frames]
     return [Segment(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
@@ -107,7 +111,7 @@ class FrameCounter:
         return sum(self._done.values())
 
 
-def _segment_task(*, path: Path, segment: Segment, warmup: int, backend: str, openpose_model: Path | None,
+def _segment_task(*, path: Path, segment: Segment, block: int, backend: str, openpose_model: Path | None,
                   file: Path, fingerprint: str, counter: Any) -> int:
     """Detect every person in one segment and write them to ``file``; returns the number of frames."""
     frames: list = []
@@ -118,7 +122,7 @@ def _segment_task(*, path: Path, segment: Segment, warmup: int, backend: str, op
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     detect_frames(path=path, backend=backend, openpose_model=openpose_model, start=segment.start,
-                  stop=segment.stop, warmup=warmup, into=frames, on_frame=report)
+                  stop=segment.stop, block=block, into=frames, on_frame=report)
     save_detections(file, fingerprint=fingerprint, frames=frames, n_points=SOURCE_SKELETON[backend][1])
     counter.report.remote(str(file), len(frames))
     return len(frames)
@@ -425,7 +429,6 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
          clean: CleanConfig | None, segment_seconds: float, log: TextIO, cpus: int,
          errors: dict[Path, str]) -> None:
     n_points = SOURCE_SKELETON[backend][1]
-    warmup = WARMUP_FRAMES[backend]
     model = _absolute(openpose_model) if openpose_model else None
     out_abs = _absolute(out_dir)
     options = dict(num_cpus=1, max_retries=TASK_RETRIES)
@@ -467,8 +470,9 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
         fp = _fingerprint(path, backend, openpose_model)
         segs = plan_segments(n_frames=info.n_frames, fps=info.fps, segment_seconds=segment_seconds,
                              max_frames=max_frames)
+        block = state_block(info.fps)
         v = _Video(path=path, info=info, expected=expected, parts=parts,
-                   segments=[(s, f"{fp}|{s.start}|{s.stop}|{warmup}") for s in segs])
+                   segments=[(s, f"{fp}|{s.start}|{s.stop}|{block}") for s in segs])
         videos[path] = v
         for seg, sfp in v.segments:
             file = parts / seg.file_name
@@ -476,7 +480,7 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
             if got is not None:
                 already += len(got)
                 continue
-            ref = segment_task.remote(path=_absolute(path), segment=seg, warmup=warmup, backend=backend,
+            ref = segment_task.remote(path=_absolute(path), segment=seg, block=block, backend=backend,
                                       openpose_model=model, file=file, fingerprint=sfp, counter=counter)
             jobs[ref] = ("segment", path)
             v.pending.add(ref)

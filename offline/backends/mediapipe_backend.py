@@ -71,6 +71,12 @@ class MediaPipeDetector:
             self._pose.close()
             self._pose = None
 
+    def reset(self) -> None:
+        """Start tracking afresh: the next frame is processed as the first one after ``__enter__``."""
+        if self._pose is None:
+            raise RuntimeError("MediaPipeDetector used outside its context manager")
+        self._pose.reset()
+
     def process(self, frame_bgr: np.ndarray) -> list[Person]:
         """Detect the (single) person in ``frame_bgr`` (H, W, 3) uint8 → ``[]`` or ``[Person]`` (33 points)."""
         import cv2

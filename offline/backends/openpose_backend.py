@@ -285,6 +285,9 @@ class OpenPoseDetector:
             self._sess.close()
         self._sess = self._net = None
 
+    def reset(self) -> None:
+        """Nothing to forget: every frame is processed on its own."""
+
     def _load_tf(self) -> None:
         import os
 
