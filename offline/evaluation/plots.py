@@ -12,11 +12,13 @@ from dancepose.offline.evaluation.load import loudness_db
 
 
 def plot_song(*, path: Path, title: str, panels: list[tuple[str, np.ndarray, np.ndarray | None]],
-              beats: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
+              beats: dict[str, tuple[np.ndarray, np.ndarray]],
+              loudness: dict[str, np.ndarray | None] | None = None) -> Path:
     """PNG: per panel, music beats vs kinematic beats over the smoothed joint speed (top) and motion energy
     over the loudness envelope (bottom).
 
-    panels: (label, poses (T, J, 2), audio or None); beats[label] = (music beats, kinematic beats).
+    panels: (label, poses (T, J, 2), audio or None); beats[label] = (music beats, kinematic beats);
+    loudness[label]: the panel's loudness envelope (T,) dBFS when its audio is not given.
     """
     import matplotlib
 
@@ -43,9 +45,10 @@ def plot_song(*, path: Path, title: str, panels: list[tuple[str, np.ndarray, np.
         energy = metrics.motion_energy(poses=poses, fps=MODEL_FPS)
         ax.plot(t, energy, color="tab:green", lw=1.0, label="motion energy (0.5 s)")
         ax.set_ylabel("torso/s")
-        if y is not None:
+        level = loudness_db(y=y, n_frames=len(poses)) if y is not None else (loudness or {}).get(label)
+        if level is not None:
             ax2 = ax.twinx()
-            ax2.plot(t, loudness_db(y=y, n_frames=len(poses)), color="tab:orange", lw=0.8, alpha=0.8, label="loudness (0.5 s)")
+            ax2.plot(t, level, color="tab:orange", lw=0.8, alpha=0.8, label="loudness (0.5 s)")
             ax2.set_ylabel("dBFS")
             ax2.legend(loc="upper left", fontsize=7)
         ax.set_xlabel("time (s)")
