@@ -29,8 +29,9 @@ SOURCE_SKELETON: dict[str, tuple[str, int]] = {"mediapipe": ("mediapipe33", 33),
 #: frames, at frames where both lost the dancer), so no warm-up makes a run started late equal a run from
 #: frame 0.  Starting afresh at every multiple of this length instead makes any run that starts at such a
 #: frame — a resumed extraction, a segment of ``extract --ray`` — give what the run from frame 0 gives, bit
-#: for bit.  A reset costs about 8 ms and one detection pass; it leaves the pose jitter as it was
-#: (power above 4 Hz 0.318 → 0.327 on the 70-s clip, 0.162 → 0.157 on the portrait clip, after cleaning).
+#: for bit.  A reset (a graph restart and one detection pass) costs about 90 ms of CPU: 1.7 % of the
+#: extraction (18.1 → 18.4 ms a frame on the 70-s clip); it leaves the pose jitter as it was (share of power
+#: above 4 Hz after cleaning 0.318 → 0.327 on the 70-s clip, 0.162 → 0.157 on the portrait clip).
 STATE_BLOCK_SECONDS: float = 10.0
 
 
