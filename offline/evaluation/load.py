@@ -155,7 +155,7 @@ def onset_envelope(blocks: Blocks, *, sr: int = SAMPLE_RATE) -> np.ndarray | Non
 
 
 def mean_tempogram(env: np.ndarray, *, sr: int = SAMPLE_RATE, win_length: int,
-                   columns: int = 2048) -> np.ndarray:
+                   columns: int = 512) -> np.ndarray:
     """The time average of ``librosa.feature.tempogram(onset_envelope=env, …)`` (centred, Hann window,
     each column normalised), computed ``columns`` at a time.
 
