@@ -189,12 +189,78 @@ def load_detections(path: Path, *, fingerprint: str, n_points: int, log: TextIO)
     return None
 
 
+#: Frames back a block start looks for the dancer of the block before (as the tracker re-acquires).
+KEEP_DANCER_FRAMES: int = TrackerConfig().reacquire_frames
+#: Margin around the previous dancer's box, as a fraction of its size, when looking for them again.
+SEED_MARGIN: float = 0.25
+
+
+def continued(prev: Sequence[Person], now: Sequence[Person], *, config: TrackerConfig = TrackerConfig()) -> bool:
+    """Whether ``now`` holds a person of ``prev``: box overlap ≥ ``min_iou`` or a centre jump under
+    ``max_center_jump`` box diagonals (:class:`MainPersonTracker`'s rule)."""
+    for p in prev:
+        pb = p.bbox()
+        for q in now:
+            qb = q.bbox()
+            if pb is None or qb is None:
+                continue
+            diag = max(1.0, float(np.hypot(*(pb[2:] - pb[:2]))))
+            jump = float(np.hypot(*((qb[:2] + qb[2:]) / 2 - (pb[:2] + pb[2:]) / 2)))
+            if _iou(pb, qb) >= config.min_iou or jump <= config.max_center_jump * diag:
+                return True
+    return False
+
+
+def last_dancer(frames: Sequence[Sequence[Person]]) -> list[Person]:
+    """The people of the last frame with anybody among the last :data:`KEEP_DANCER_FRAMES` (or [])."""
+    for people in reversed(frames[-KEEP_DANCER_FRAMES:]):
+        if people:
+            return list(people)
+    return []
+
+
+def seeded_frame(frame: np.ndarray, people: Sequence[Person]) -> np.ndarray:
+    """``frame`` black outside the boxes of ``people`` grown by :data:`SEED_MARGIN` (same size)."""
+    h, w = frame.shape[:2]
+    out = np.zeros_like(frame)
+    for p in people:
+        box = p.bbox()
+        if box is None:
+            continue
+        mx, my = SEED_MARGIN * (box[2] - box[0]), SEED_MARGIN * (box[3] - box[1])
+        x0, y0 = max(0, int(box[0] - mx)), max(0, int(box[1] - my))
+        x1, y1 = min(w, int(np.ceil(box[2] + mx)) + 1), min(h, int(np.ceil(box[3] + my)) + 1)
+        out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
+    return out
+
+
+def keep_dancer(det, frame: np.ndarray, people: list[Person], *, prev: Sequence[Person]) -> list[Person]:
+    """At a block start (``det`` just reset and given ``frame``): the dancer of the frames before.
+
+    A tracking detector starting afresh looks at the whole frame and may lock onto someone else (in a shot
+    with several people) or miss the dancer.  When its first look does not continue ``prev``, it looks
+    again with everything but ``prev``'s box blacked out, and keeps that if it finds somebody — its
+    tracking then follows them in the frames after.  Otherwise the first look stands (run again from a
+    reset, so the state is that of the first look).  Deterministic: a local run and a Ray segment redone
+    with the same ``prev`` agree bit for bit.
+    """
+    if not det.tracks or not prev or continued(prev, people):
+        return people
+    det.reset()
+    seeded = det.process(seeded_frame(frame, prev))
+    if seeded:
+        return seeded
+    det.reset()
+    return det.process(frame)
+
+
 def iter_detections(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
-                    block: int) -> Iterator[tuple[int, list[Person]]]:
+                    block: int, before: Sequence[Sequence[Person]] = ()) -> Iterator[tuple[int, list[Person]]]:
     """``(index, people)`` for frames ``start ≤ index < stop`` of a video.
 
     The detector starts afresh at ``start`` and at every later multiple of ``block``
-    (:func:`~dancepose.offline.backends.state_block`), so a run from any block start gives what the run
+    (:func:`~dancepose.offline.backends.state_block`), keeping the dancer of the frames before
+    (:func:`keep_dancer`), so a run from any block start given the frames before it gives what the run
     from frame 0 gives there.  It lives as long as the generator (close it to release it early).
 
     Parameters
@@ -207,22 +273,32 @@ def iter_detections(*, path: Path, backend: str, openpose_model: Path | None, st
     stop : int or None
         None: to the end of the video.
     block : int ≥ 1
+    before : sequence of list of Person
+        The people of the frames just before ``start`` (at least the last :data:`KEEP_DANCER_FRAMES`);
+        empty: look at frame ``start`` afresh (a Ray segment; its first block is checked when stitched).
     """
     if block < 1 or start % block:
         raise ValueError(f"a run starts at a multiple of its state block ({block} frames), not at {start}")
+    recent = list(before[-KEEP_DANCER_FRAMES:])
     with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
         for index, frame in iter_frames(path, start=start, stop=stop, seek=True):
-            if index % block == 0 and index != start:
+            at_block = index % block == 0
+            if at_block and index != start:
                 det.reset()
-            yield index, det.process(frame)
+            people = det.process(frame)
+            if at_block:
+                people = keep_dancer(det, frame, people, prev=last_dancer(recent))
+            recent = recent[1 - KEEP_DANCER_FRAMES:] + [people]
+            yield index, people
 
 
 def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
                   block: int, into: list[list[Person]], on_frame: Callable[[int], None] | None = None) -> None:
     """Every person the backend finds in frames ``start ≤ index < stop`` of a video, appended to ``into``.
 
-    As :func:`iter_detections`.  One list is appended per frame, in a single step, so ``into`` stays
-    consistent when a signal interrupts the loop.
+    As :func:`iter_detections`, with ``into`` as the frames before ``start`` (a resumed run: its
+    checkpoint; a Ray segment: empty).  One list is appended per frame, in a single step, so ``into``
+    stays consistent when a signal interrupts the loop.
 
     Parameters
     ----------
@@ -234,7 +310,7 @@ def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, star
         Called with each kept frame's index after it was appended.
     """
     for index, people in iter_detections(path=path, backend=backend, openpose_model=openpose_model,
-                                         start=start, stop=stop, block=block):
+                                         start=start, stop=stop, block=block, before=into):
         into.append(people)
         if on_frame is not None:
             on_frame(index)

@@ -5,7 +5,9 @@ than one).  A segment task runs the detector over its frames and writes every pe
 ``<out>/<stem>.pose.parts/<start>-<stop>.npz``.  Segments are whole state blocks
 (:data:`~dancepose.offline.backends.STATE_BLOCK_SECONDS`): the detector starts afresh at every block in
 every run, local ones too, so a segment sees exactly what the run from frame 0 sees, with no warm-up and
-no overlap.  When all segments of a video are there, one more task puts them end to end and goes through
+no overlap.  When all segments of a video are there, one more task puts them end to end — redoing, given
+the frames before it, a segment whose first frame the local path would have looked at again to keep the
+dancer (:func:`~dancepose.offline.extract.keep_dancer`) — and goes through
 :func:`~dancepose.offline.extract.finish_video` — main-dancer tracking and smoothing over the whole
 video — so the output files equal the local path's, bit for bit.
 
@@ -36,11 +38,11 @@ from typing import Any, TextIO
 from dancepose.models.cli import Interrupted, progress
 from dancepose.models.errors import DanceposeError, DeviceError, InputError, ParameterError
 
-from .backends import SOURCE_SKELETON, state_block
+from .backends import SOURCE_SKELETON, make_detector, state_block
 from .clean import CleanConfig
-from .extract import (_fingerprint, detect_frames, expected_frames, extract_image, finish_video,
-                      load_detections, save_detections)
-from .video import VideoInfo, media_kind, probe_video
+from .extract import (_fingerprint, continued, detect_frames, expected_frames, extract_image, finish_video,
+                      iter_detections, last_dancer, load_detections, save_detections, seeded_frame)
+from .video import VideoInfo, iter_frames, media_kind, probe_video
 
 #: Ray retries a task this often when its worker dies (a SIGKILL, the OOM killer, a lost node).
 TASK_RETRIES = 3
@@ -131,20 +133,15 @@ def _segment_task(*, path: Path, segment: Segment, block: int, backend: str, ope
 def _finish_task(*, path: Path, source: Path, out_dir: Path, parts: Path,
                  segments: list[tuple[Segment, str]], info: VideoInfo, expected: int, backend: str,
                  openpose_model: Path | None, overlay: bool, openpose_json: bool,
-                 clean: CleanConfig | None) -> Path:
-    """Stitch the segments of a video and write its outputs (as the local path does); remove the parts."""
+                 clean: CleanConfig | None) -> tuple[Path, int]:
+    """Stitch the segments of a video and write its outputs (as the local path does); remove the parts.
+
+    Returns the output and how many segments were redone (:func:`_stitched`)."""
     import io
 
-    n_points = SOURCE_SKELETON[backend][1]
     log = io.StringIO()
-    frames: list = []
-    for seg, fingerprint in segments:
-        got = load_detections(parts / seg.file_name, fingerprint=fingerprint, n_points=n_points, log=log)
-        if got is None:
-            raise InputError(f"{path}: segment {seg.file_name} disappeared during extraction; run again")
-        frames += got
-        if seg.stop is not None and len(got) < seg.stop - seg.start:
-            break   # the video ended before its declared length: later segments are empty
+    frames, redone = _stitched(path=path, parts=parts, segments=segments, info=info, backend=backend,
+                               openpose_model=openpose_model, log=log)
     try:
         out = finish_video(path=path, source=source, out_dir=out_dir, frames=frames, info=info,
                            expected=expected, backend=backend, openpose_model=openpose_model, overlay=overlay,
@@ -153,7 +150,45 @@ def _finish_task(*, path: Path, source: Path, out_dir: Path, parts: Path,
         shutil.rmtree(parts, ignore_errors=True)   # the whole video was read; a rerun gives the same answer
         raise
     shutil.rmtree(parts, ignore_errors=True)
-    return out
+    return out, redone
+
+
+def _stitched(*, path: Path, parts: Path, segments: list[tuple[Segment, str]], info: VideoInfo, backend: str,
+              openpose_model: Path | None, log: Any) -> tuple[list, int]:
+    """The people of every frame, segments end to end, as the local path sees them; segments redone.
+
+    A segment task starts without the frames before it, so its first block looked at the whole frame
+    afresh.  Where the local path would have kept the dancer of the segment before instead
+    (:func:`~dancepose.offline.extract.keep_dancer`: the first look lost them, a look inside their box finds
+    somebody), the segment is run again here, given those frames.
+    """
+    n_points = SOURCE_SKELETON[backend][1]
+    tracks = make_detector(backend, openpose_model=openpose_model).tracks
+    block = state_block(info.fps)
+    frames: list = []
+    redone = 0
+    for seg, fingerprint in segments:
+        got = load_detections(parts / seg.file_name, fingerprint=fingerprint, n_points=n_points, log=log)
+        if got is None:
+            raise InputError(f"{path}: segment {seg.file_name} disappeared during extraction; run again")
+        prev = last_dancer(frames) if tracks and got else []
+        if prev and not continued(prev, got[0]) and _seed_finds(path, backend, openpose_model, seg.start, prev):
+            got = [people for _, people in iter_detections(path=path, backend=backend, openpose_model=openpose_model,
+                                                            start=seg.start, stop=seg.stop, block=block,
+                                                            before=frames)]
+            redone += 1
+        frames += got
+        if seg.stop is not None and len(got) < seg.stop - seg.start:
+            break   # the video ended before its declared length: later segments are empty
+    return frames, redone
+
+
+def _seed_finds(path: Path, backend: str, openpose_model: Path | None, index: int, prev: list) -> bool:
+    """Whether a fresh detector finds anybody in frame ``index`` inside ``prev``'s boxes."""
+    for _, frame in iter_frames(path, start=index, stop=index + 1, seek=True):
+        with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
+            return bool(det.process(seeded_frame(frame, prev)))
+    return False
 
 
 def _image_task(**kwargs: Any) -> Path:
@@ -424,6 +459,21 @@ class _SignalNote:
             signal.signal(s, handler)
 
 
+def _plan_video(path: Path, *, info: VideoInfo, parts: Path, force: bool, backend: str,
+                openpose_model: Path | None, segment_seconds: float, max_frames: int | None) -> _Video:
+    """A video's segments, each with the fingerprint its part file must carry; ``parts`` made (emptied
+    first with ``force``)."""
+    if force:
+        shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(exist_ok=True)
+    fp = _fingerprint(path, backend, openpose_model)
+    segs = plan_segments(n_frames=info.n_frames, fps=info.fps, segment_seconds=segment_seconds,
+                         max_frames=max_frames)
+    block = state_block(info.fps)
+    return _Video(path=path, info=info, expected=expected_frames(info, max_frames), parts=parts,
+                  segments=[(s, f"{fp}|{s.start}|{s.stop}|{block}") for s in segs])
+
+
 def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_model: Path | None,
          overlay: bool, openpose_json: bool, quiet: bool, force: bool, max_frames: int | None,
          clean: CleanConfig | None, segment_seconds: float, log: TextIO, cpus: int,
@@ -462,20 +512,12 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
         except InputError as exc:
             fail(path, str(exc))
             continue
-        expected = expected_frames(info, max_frames)
-        parts = out_abs / f"{path.stem}.pose.parts"
-        if force:
-            shutil.rmtree(parts, ignore_errors=True)
-        parts.mkdir(exist_ok=True)
-        fp = _fingerprint(path, backend, openpose_model)
-        segs = plan_segments(n_frames=info.n_frames, fps=info.fps, segment_seconds=segment_seconds,
-                             max_frames=max_frames)
-        block = state_block(info.fps)
-        v = _Video(path=path, info=info, expected=expected, parts=parts,
-                   segments=[(s, f"{fp}|{s.start}|{s.stop}|{block}") for s in segs])
-        videos[path] = v
+        v = videos[path] = _plan_video(path, info=info, parts=out_abs / f"{path.stem}.pose.parts", force=force,
+                                       backend=backend, openpose_model=openpose_model,
+                                       segment_seconds=segment_seconds, max_frames=max_frames)
+        block, segs = state_block(info.fps), [seg for seg, _ in v.segments]
         for seg, sfp in v.segments:
-            file = parts / seg.file_name
+            file = v.parts / seg.file_name
             got = load_detections(file, fingerprint=sfp, n_points=n_points, log=log)
             if got is not None:
                 already += len(got)
@@ -484,7 +526,7 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
                                       openpose_model=model, file=file, fingerprint=sfp, counter=counter)
             jobs[ref] = ("segment", path)
             v.pending.add(ref)
-        total += expected
+        total += v.expected
         if len(v.pending) < len(segs) and not quiet:
             print(f"{path.name}: resuming: {len(segs) - len(v.pending)} of {len(segs)} segments already done",
                   file=log)
@@ -503,7 +545,7 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
             for ref in ready:
                 kind, path = jobs.pop(ref)
                 try:
-                    ray.get(ref)
+                    result = ray.get(ref)
                 except ray.exceptions.RayError as exc:
                     reason = _cause_message(ray, exc)
                     if isinstance(reason, BaseException):
@@ -519,6 +561,9 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
                     v.pending.discard(ref)
                     if not v.pending and not v.failed:
                         submit_finish(v)
+                elif kind == "finish" and result[1] and not quiet:
+                    print(f"{path.name}: {result[1]} segment(s) run again to keep the dancer across their "
+                          f"start", file=log)
     except BaseException:
         for ref in jobs:   # stop the cluster's work; finished segments stay on disk for a rerun
             try:

@@ -1,7 +1,6 @@
 """``audio_blocks``: a song decoded block by block equals it decoded whole, in one block of memory."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import psutil

@@ -136,6 +136,26 @@ def test_resume_after_interrupt(video, tmp_path, capsys):
     np.testing.assert_array_equal(seq.confidence, ref.confidence)
 
 
+def test_a_block_start_keeps_the_dancer_of_the_block_before(two_dancers):
+    """Two dancers side by side: starting afresh at frame 300, MediaPipe looking at the whole frame takes
+    the other one; looking again inside the first dancer's box keeps them (the rule every run applies)."""
+    from dancepose.offline.backends import make_detector
+    from dancepose.offline.extract import continued, detect_frames, last_dancer
+    from dancepose.offline.video import iter_frames
+
+    video = two_dancers
+    frames: list = []
+    detect_frames(path=video, backend="mediapipe", openpose_model=None, start=0, stop=310, block=300,
+                  into=frames)
+    before = last_dancer(frames[:300])
+    assert before and continued(before, frames[300])
+    with make_detector("mediapipe") as det:                         # the first look alone
+        first = det.process(next(iter_frames(video, start=300, stop=301, seek=True))[1])
+    assert first and not continued(before, first), "the whole-frame look kept the dancer: no test"
+    side = [np.nanmedian(f[0].points[:, 0]) < 360 for f in frames[290:310] if f]
+    assert len(set(side)) == 1                                      # one dancer throughout
+
+
 def test_existing_outputs_are_skipped_unless_forced(shared_data, tmp_path):
     img = shared_data / "images" / "p1.jpg"
     (first,) = extract_pose(sources=[img], out_dir=tmp_path, quiet=True)

@@ -151,6 +151,21 @@ def test_ray_outputs_equal_local_and_a_corrupt_video_is_reported(cluster, videos
 
 
 @pytest.mark.slow
+def test_two_dancers_the_same_dancer_across_a_segment_start(cluster, two_dancers, tmp_path, capfd):
+    """At frame 300 the detector starts afresh and, looking at the whole frame, takes the other dancer; the
+    local run looks again inside the first dancer's box and keeps them.  The Ray segment starting there
+    cannot know whom to keep: the stitch task redoes it, and the files are the same bit for bit."""
+    video = two_dancers
+    (here,) = extract_pose(sources=[video], out_dir=tmp_path / "local", quiet=True)
+    (there,) = extract_pose(sources=[video], out_dir=tmp_path / "ray", quiet=False, ray=cluster["address"],
+                            segment_seconds=SEGMENT_SECONDS)
+    assert "two.mp4: 1 segment(s) run again to keep the dancer" in capfd.readouterr().err
+    _assert_same(there, here)
+    x = PoseSequence.load(here).keypoints[:, :, 0]
+    assert (np.nanmedian(x[290:300]) < 360) == (np.nanmedian(x[300:310]) < 360)   # the same side
+
+
+@pytest.mark.slow
 def test_worker_killed_mid_segment_loses_nothing(cluster, videos, local, tmp_path):
     out = tmp_path / "out"
     killed: list[int] = []

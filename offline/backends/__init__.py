@@ -71,6 +71,8 @@ class Detector(Protocol):
     """What every backend provides."""
 
     name: str
+    #: Whether the detector carries state from frame to frame (tracking): after a reset it looks afresh.
+    tracks: bool
 
     def __enter__(self) -> "Detector": ...
 

@@ -48,6 +48,7 @@ class MediaPipeDetector:
     """
 
     name = "mediapipe"
+    tracks = True
 
     def __init__(self, *, static_image_mode: bool = False, model_complexity: int = 1,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:

@@ -252,6 +252,7 @@ class OpenPoseDetector:
     """
 
     name = "openpose"
+    tracks = False
 
     def __init__(self, *, model: Path | None, base_size: tuple[int, int] = (432, 368), keep_aspect: bool = True,
                  config: PafConfig = PafConfig(), input_name: str = "image:0",
