@@ -104,17 +104,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------------- render
 def _add_render(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("render", help="render the dancing stick figure to an MP4 with the song",
-                       description="Render the dancer performing to AUDIO as an H.264 + AAC MP4 as long "
-                                   "as the song.")
+    p = sub.add_parser("render", help="render the dancing stick figure to a video with the song",
+                       description="Render the dancer performing to AUDIO as a video as long as the song: "
+                                   ".mp4 (H.264 + AAC), .webm (VP9 + Opus) or .mov (ProRes 4444 + PCM); "
+                                   "with --background transparent, .webm and .mov keep an alpha channel.")
     p.add_argument("audio", type=Path)
     p.add_argument("-m", "--model", type=Path, default=None, help="model directory (default: built-in)")
-    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.mp4|.webm|.mov")
     add_look_arguments(p, frames="frame")
     add_groove_argument(p)
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
     p.add_argument("--size", type=size_arg, default=(1280, 720), help="WxH, default 1280x720")
     p.add_argument("--save-pose", type=Path, default=None, help="also write the motion as .pose.npz")
+    p.add_argument("--save-frames", type=Path, default=None, metavar="DIR",
+                   help="also write every frame as a PNG (frame_000000.png …; RGBA with --background "
+                        "transparent)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_render)
@@ -125,7 +129,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     render_video(audio=args.audio, model_dir=args.model, out=args.out, fps=args.fps, size=args.size,
                  background=args.background, save_pose=args.save_pose, seed=args.seed, quiet=args.quiet,
-                 style=args.style, save_openpose=args.save_openpose, groove=args.groove)
+                 style=args.style, save_openpose=args.save_openpose, groove=args.groove,
+                 save_frames=args.save_frames)
     return 0
 
 

@@ -1,10 +1,14 @@
-"""``dancepose render``: the dancer performing to a song, as an H.264 + AAC MP4 as long as the song.
+"""``dancepose render``: the dancer performing to a song, as a video as long as the song.
+
+The output's suffix chooses the container (:mod:`dancepose.models.media.formats`): ``.mp4`` H.264 + AAC,
+``.webm`` VP9 + Opus, ``.mov`` ProRes 4444 + PCM.  ``background="transparent"`` keeps an alpha channel
+(WebM, MOV) for compositing in an editor; ``save_frames`` also writes a PNG sequence (RGBA when transparent).
 
 Audio blocks (:func:`dancepose.models.audio.audio_blocks`) → the streaming
 :class:`~dancepose.models.perform.Performer` (poses at ``MODEL_FPS``, as live) → linear interpolation to
 the video frame rate (:class:`FrameClock`) → :mod:`dancepose.models.media.draw` (the same drawing as the
-live window) → :class:`dancepose.models.media.recorder.Mp4Recorder` (the same MP4 writer as ``--record``),
-one frame at a time.  The song's track for the MP4 is decoded block by block beside it.  Memory stays
+live window) → :class:`dancepose.models.media.recorder.Mp4Recorder` (the same writer as ``--record``),
+one frame at a time.  The song's track for the video is decoded block by block beside it.  Memory stays
 at a few blocks of audio and one frame whatever the song's length (a 1-hour song peaked at 7 GB when it
 was decoded and performed whole); only the poses are kept, as compact arrays (26 MB for an hour at
 30 fps), for ``--save-pose`` and ``--save-openpose``.  Block by block gives the same poses and frames, bit
@@ -110,13 +114,37 @@ def n_video_frames(n_samples: int, *, fps: float, sample_rate: int = SAMPLE_RATE
     return max(1, int(math.ceil(n_samples * fps / sample_rate - 1e-9)))
 
 
+def frame_drawer(*, stage, style, transparent: bool):
+    """The per-frame drawing of a render: ``draw(pose_px (J, 2)) -> (H, W, 3) RGB`` or ``(H, W, 4)`` RGBA
+    (``transparent``: the figure with exact alpha over nothing, :class:`~dancepose.models.media.draw.AlphaFigure`).
+    """
+    from dancepose.models.media import draw
+
+    work = stage.copy()
+    if transparent:
+        figure = draw.AlphaFigure(work.get_size())
+
+        def draw_rgba(pose_px: np.ndarray) -> np.ndarray:
+            figure.draw(work, pose_px, style=style)
+            return draw.surface_to_rgba(work)
+
+        return draw_rgba
+
+    def draw_rgb(pose_px: np.ndarray) -> np.ndarray:
+        work.blit(stage, (0, 0))
+        draw.draw_figure(work, pose_px, style=style)
+        return draw.surface_to_rgb(work)
+
+    return draw_rgb
+
+
 def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | None = None,
                  out: str | os.PathLike, fps: int = 30, size: tuple[int, int] = (1280, 720),
                  background: "str | os.PathLike | tuple[int, int, int] | None" = None,
                  save_pose: str | os.PathLike | None = None, seed: int = 0, quiet: bool = False,
                  style: str = "stick", save_openpose: str | os.PathLike | None = None,
-                 groove: bool | None = None) -> Path:
-    """Render the dancer dancing to ``audio`` into an MP4 with the song.
+                 groove: bool | None = None, save_frames: str | os.PathLike | None = None) -> Path:
+    """Render the dancer dancing to ``audio`` into a video with the song.
 
     Parameters
     ----------
@@ -125,15 +153,17 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     model_dir : path or None
         Trained dancer; None = the built-in default dancer.
     out : path
-        Output MP4 (H.264 yuv420p + AAC), exactly as long as the song
-        (``ceil(duration * fps)`` frames; the audio is padded by less than one frame).
+        Output ``.mp4`` (H.264 yuv420p + AAC), ``.webm`` (VP9 + Opus) or ``.mov`` (ProRes 4444 + PCM),
+        exactly as long as the song (``ceil(duration * fps)`` frames; the audio is padded by less than one
+        frame).
     fps : int
         Video frame rate; poses come at ``MODEL_FPS`` and are linearly interpolated.
     size : (int, int)
         Width, height in pixels (even).
-    background : path, (r, g, b) or None
+    background : path, (r, g, b), ``draw.TRANSPARENT`` or None
         Background image (scaled to cover) or a flat colour (chroma keying); None = the default stage
-        (black for ``style="openpose"``).
+        (black for ``style="openpose"``); transparent (``(0, 0, 0, 0)``, needs ``.webm`` or ``.mov``): the
+        video keeps an alpha channel, transparent off the figure.
     save_pose : path or None
         Also write the motion as a ``PoseSequence`` (keypoints in the video's pixels, at ``fps``,
         ``source="generated:<model name>"``).
@@ -148,10 +178,12 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         folder.
     groove : bool or None
         Switch the dancer's groove stage (beat-locked bounce) on or off; None: as saved with the model.
+    save_frames : path or None
+        Also write every frame as a PNG into this folder (``frame_000000.png`` …; RGBA when transparent).
 
     Returns
     -------
-    Path of the MP4.
+    Path of the video.
 
     Raises
     ------
@@ -165,6 +197,7 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     from dancepose.models.dancer import Dancer
     from dancepose.models.posefile import PoseSequence
     from dancepose.models.media import draw
+    from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
     from dancepose.models.media.openpose import write_openpose_json
     from dancepose.models.media.recorder import Mp4Recorder
     from dancepose.models.outputs import check_output_file
@@ -176,7 +209,9 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
         raise ParameterError(f"fps must be in (0, 240], got {fps}")
     audio = Path(audio)
     # ---- outputs first (extension, path, not a device, writable); free space once the length is known
-    out = check_output_file(out, suffixes=(".mp4",), what="render output")
+    out = check_output_file(out, suffixes=VIDEO_SUFFIXES, what="render output")
+    transparent = draw.is_transparent(background)
+    video_format(out, alpha=transparent, what="render output")  # a transparent .mp4 fails here
     if save_pose is not None:
         save_pose = check_output_file(save_pose, suffixes=(".pose.npz",), what="--save-pose")
 
@@ -191,23 +226,45 @@ def render_video(*, audio: str | os.PathLike, model_dir: str | os.PathLike | Non
     # Checks the free space for the song's length; writes temporaries only; finalises on close().
     rec = Mp4Recorder(out, width=width, height=height, fps=fps, sample_rate=OUTPUT_SAMPLE_RATE,
                       audio_channels=2, drop_when_behind=False, quiet=quiet,
-                      expected_seconds=n_frames / float(fps), what="render output")
-    try:
-        poses_px = _perform_into(rec, audio=audio, dancer=dancer, seed=seed, fps=fps, n_frames=n_frames,
-                                 draw_frame=_frame_drawer(stage=stage, style=style_), quiet=quiet,
-                                 name=out.name)
-    except BaseException:
-        rec.abort()  # interrupted or failed: an incomplete render is not kept, no temporaries remain
-        raise
-    result = rec.close()
-    if result is None:  # pragma: no cover - n_frames >= 1 always
-        raise InputError(f"{audio.name}: nothing to render")
+                      expected_seconds=n_frames / float(fps), what="render output", alpha=transparent)
+    result, poses_px = _record(rec, audio=audio, dancer=dancer, seed=seed, fps=fps, n_frames=n_frames,
+                               draw_frame=frame_drawer(stage=stage, style=style_, transparent=transparent),
+                               save_frames=save_frames, quiet=quiet)
     if save_pose is not None:
         PoseSequence(keypoints=poses_px, confidence=np.ones(poses_px.shape[:2], np.float32), fps=float(fps),
                      image_size=(width, height), source=f"generated:{dancer.name}").save(save_pose)
     if save_openpose is not None:
         write_openpose_json(save_openpose, draw.coco18_points(poses_px), image_size=(width, height))
     return result
+
+
+def _record(rec, *, audio: Path, dancer, seed: int, fps: int, n_frames: int, draw_frame,
+            save_frames: str | os.PathLike | None, quiet: bool) -> tuple[Path, np.ndarray]:
+    """Perform the song into ``rec`` (and a PNG sequence); the finished video and every frame's pose.
+
+    Interrupted or failed: nothing is kept (the recorder and the PNG folder are aborted, no temporaries).
+    """
+    pngs = None
+    try:
+        if save_frames is not None:
+            from dancepose.models.media.frames import PngSequenceWriter
+
+            pngs = PngSequenceWriter(save_frames, width=rec.width, height=rec.height, alpha=rec.alpha,
+                                     expected_frames=n_frames)
+        poses_px = _perform_into(rec, audio=audio, dancer=dancer, seed=seed, fps=fps, n_frames=n_frames,
+                                 draw_frame=draw_frame, also=pngs.write if pngs is not None else None,
+                                 quiet=quiet, name=rec.path.name)
+        if pngs is not None:
+            pngs.close()
+    except BaseException as exc:
+        rec.abort()
+        if pngs is not None:
+            pngs.abort(exc)
+        raise
+    result = rec.close()
+    if result is None:  # pragma: no cover - n_frames >= 1 always
+        raise InputError(f"{audio.name}: nothing to render")
+    return result, poses_px
 
 
 def song_samples(audio: Path) -> int:
@@ -229,23 +286,10 @@ def song_samples(audio: Path) -> int:
     return n
 
 
-def _frame_drawer(*, stage, style):
-    """``draw(pose_px) -> RGB frame``: the stage with the figure, into one reused surface."""
-    from dancepose.models.media import draw
-
-    work = stage.copy()
-
-    def draw_frame(pose_px: np.ndarray) -> np.ndarray:
-        work.blit(stage, (0, 0))
-        draw.draw_figure(work, pose_px, style=style)
-        return draw.surface_to_rgb(work)
-
-    return draw_frame
-
-
 def _perform_into(rec, *, audio: Path, dancer, seed: int, fps: int, n_frames: int, draw_frame,
-                  quiet: bool, name: str) -> np.ndarray:
-    """Stream the song through the performer into ``rec``: its track, and every frame drawn.
+                  also=None, quiet: bool, name: str) -> np.ndarray:
+    """Stream the song through the performer into ``rec``: its track, and every frame drawn (also given
+    to ``also``, e.g. a PNG sequence, when not None).
 
     Returns
     -------
@@ -273,7 +317,10 @@ def _perform_into(rec, *, audio: Path, dancer, seed: int, fps: int, n_frames: in
             px = draw.pose_to_pixels(clock.push(poses, final=y is None), width=rec.width, height=rec.height)
             poses_px[first:clock.next] = px
             for pose in px:
-                rec.process(draw_frame(pose))
+                frame = draw_frame(pose)
+                rec.process(frame)
+                if also is not None:
+                    also(frame)
                 bar.update(1)
         for stereo in track:                     # what is left of the track (it may run a little longer)
             rec.add_audio(stereo)
