@@ -293,8 +293,18 @@ def beat_align_score(*, music_beats: np.ndarray, kinematic_beats: np.ndarray,
         return float("nan")
     if kb.size == 0:
         return 0.0
-    d = np.min(np.abs(mb[:, None] - kb[None, :]), axis=1)
+    d = _nearest_distance(mb, kb)
     return float(np.mean(np.exp(-d ** 2 / (2 * sigma_s ** 2))))
+
+
+def _nearest_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``min_j |a_i − b_j|`` for every ``a_i`` (``b`` non-empty) in O((n + m) log m) time and O(n) memory,
+    bit for bit the all-pairs minimum (which took 400 MB for an hour of beats)."""
+    b = np.sort(b)
+    j = np.searchsorted(b, a)
+    left = np.abs(a - b[np.maximum(j - 1, 0)])
+    right = np.abs(a - b[np.minimum(j, len(b) - 1)])
+    return np.minimum(left, right)
 
 
 def beat_phase(*, music_beats: np.ndarray, kinematic_beats: np.ndarray) -> dict[str, float]:

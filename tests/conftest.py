@@ -34,6 +34,22 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def two_dancers(shared_data, tmp_path_factory) -> Path:
+    """A real two-dancer shot: the portrait clip beside itself mirrored and reversed (720×640, 13 s)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    v = str(shared_data / "dance_videos" / "dancer_studio_portrait_13s.mp4")
+    out = tmp_path_factory.mktemp("two") / "two.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", v, "-i", v, "-filter_complex",
+                    "[0:v]scale=360:640,trim=0:13,setpts=PTS-STARTPTS[a];[1:v]scale=360:640,hflip,reverse,"
+                    "trim=0:13,setpts=PTS-STARTPTS[b];[a][b]hstack=inputs=2[v]", "-map", "[v]", "-an",
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "30", str(out)], check=True)
+    return out
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """Factory: ``small_disk("1M")`` mounts a real tmpfs of that size (a disk that fills); needs root.

@@ -214,6 +214,8 @@ def test_report_card_sees_jitter(shared_data, twitch):
         assert summary["vs_real"]["speed_ratio"] > 1.25  # forward-difference speeds see the twitch too
     else:
         assert all(0.8 < r < 1.25 for r in ratios.values())
+
+
 # ------------------------------------------------------------------ issue 17: outputs and beats files
 def _cli(*args):
     import subprocess
@@ -281,3 +283,32 @@ def test_beats_report_is_written_to_the_folder(short_beats_data, tmp_path):
     assert clean["ref_tempo"] == pytest.approx(115.4, abs=1.0) and 0.0 <= clean["F"] <= 1.0
     assert set(doc["clips"]["CLIP"]) == {"clean", "noisy"}
     assert "CLIP" in (out / "beats.txt").read_text() and "CLIP" in r.stdout
+# ------------------------------------------------------------------------- streaming music analysis
+def test_beats_and_loudness_block_by_block_equal_librosa_on_the_whole_song(shared_data, tmp_path):
+    """The report reads music in 30-s blocks: onset envelope, beats and tempo are librosa's on the whole
+    signal (65 s of a real song: two blocks and a partial one), the loudness envelope the whole-song one."""
+    import librosa
+    from scipy import ndimage
+
+    from dancepose.models.audio import load_audio
+    from dancepose.models.clock import HOP_LENGTH
+    from dancepose.offline.evaluation import load
+
+    song = shared_data / "dance_with_melody" / "DANCE_R_2" / "audio.mp3"
+    y = load_audio(song, offset=20.0, duration=65.3)
+    tempo, beats = librosa.beat.beat_track(y=y, sr=SAMPLE_RATE, hop_length=load.BEAT_HOP, units="time")
+    env = librosa.onset.onset_strength(y=y, sr=SAMPLE_RATE, hop_length=load.BEAT_HOP, aggregate=np.median)
+    np.testing.assert_array_equal(load.onset_envelope(load.array_blocks(y)), env)
+    got_tempo, got_beats = load.track_beats(y=y)
+    assert got_tempo == float(np.atleast_1d(tempo)[0]) and len(got_beats) > 60
+    np.testing.assert_array_equal(got_beats, beats)
+    wav = tmp_path / "song.wav"
+    wavfile.write(wav, SAMPLE_RATE, y)
+    file_tempo, file_beats = load.track_beats_blocks(load.file_blocks(wav))
+    assert file_tempo == got_tempo and np.array_equal(file_beats, beats)
+    n = len(y) // HOP_LENGTH + 3                                 # past the end: silence
+    power = np.zeros(n * HOP_LENGTH)
+    power[:len(y)] = np.asarray(y, np.float64) ** 2
+    smooth = ndimage.uniform_filter1d(power.reshape(n, HOP_LENGTH).mean(axis=1), size=15, mode="nearest")
+    np.testing.assert_array_equal(load.loudness_db(y=y, n_frames=n), np.maximum(10 * np.log10(smooth + 1e-12), -80))
+    assert np.array_equal(load.hop_power(load.file_blocks(wav), n_frames=n), power.reshape(n, HOP_LENGTH).mean(axis=1))

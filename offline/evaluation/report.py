@@ -174,11 +174,11 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
 
     # ---------------------------------------------------------------- pose files
     for i, p in enumerate(progress(list(poses), desc="pose files", unit="file", quiet=quiet)):
-        tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)
-        row = score_track(tr, config=config, seed=seed)
+        tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)   # music read in blocks
+        row = score_track(tr, config=config, seed=seed, beats=tr.music)
         rows.append(row)
         png = out_dir / f"eval_{tr.name}.png"
-        plot_song(path=png, title=tr.name, panels=[("file", tr.poses, tr.y)],
+        plot_song(path=png, title=tr.name, panels=[("file", tr.poses, None)], loudness={"file": tr.loudness},
                   beats={"file": (row["_music_beats"], row["_kinematic_beats"])})
         plots.append(str(png))
 
