@@ -20,7 +20,8 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fetch", help="download dance videos with yt-dlp and extract their soundtrack",
                        description="Download dance videos (yt-dlp) into DIR and extract each soundtrack "
                                    "to WAV. Links already downloaded are skipped; failures are reported "
-                                   "per link and the rest carries on.")
+                                   "per link and the rest carries on (exit 3 at the end if a link failed, "
+                                   "6 if a file could not be written).")
     p.add_argument("links", nargs="+", help="URLs, or text files with one URL per line")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -34,7 +35,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"fetch: {len(report.ok)} downloaded, {len(report.skipped)} already there, "
               f"{len(report.failed)} failed", file=sys.stderr)
-    return 0 if report.success else 1
+    return report.exit_code  # 3 a link failed, 6 a file could not be written
 
 
 # ---------------------------------------------------------------------------------------- extract
@@ -179,7 +180,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     add_groove_argument(p)
     p.add_argument("--beats", action="store_true",
                    help="score the beat tracker instead: per clip of --data (with beats/) F-measure, CMLt, "
-                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa")
+                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa "
+                        "(beats.txt and beats.json in -o)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=Path("eval_report"), help="report directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -190,7 +192,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.beats:
         from dancepose.offline.beats import beat_report, shared_root
 
-        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, quiet=args.quiet)
+        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, out_dir=args.out,
+                    quiet=args.quiet)
         return 0
     from dancepose.offline.evaluate import evaluate
 

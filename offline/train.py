@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.dancer import (MODEL_FORMAT, MODEL_VERSION, GrooveConfig, IdleConfig, SamplingConfig,
-                                     StageConfig)
+from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, StageConfig
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, fit_pose_modes,
                                       mdn_loss, phase_inputs, phase_mean_pose, phase_pairs)
-from dancepose.models.outputs import atomic_output
+from dancepose.models.outputs import atomic_output, check_output_dir, save_npz
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
 from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs, to_beat_clock
@@ -31,13 +30,10 @@ from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_son
 N_POSE = N_JOINTS * 2
 
 
-#: The stages a trained dancer performs with unless told otherwise: the beat-locked spread (whole-body
-#: variations from the training poses' principal modes at 0.8 × their size, moved on the beat, the
-#: component mean fed back; see ``SamplingConfig.spread``), the hand-made groove off, and a 0.1-s release
-#: into the idle sway.  Best report card on the validation songs (README, "Report card").
-PERFORMING_STAGES = StageConfig(sampling=SamplingConfig(spread="beat", pattern_scale=0.8, pattern_hold=0.8,
-                                                        feedback_spread=False),
-                                groove=GrooveConfig(enabled=False), silence=IdleConfig(release_s=0.1))
+#: The stages a trained dancer performs with unless told otherwise: the stage configs' class defaults,
+#: which are what ships (the beat-locked spread in the training poses' principal modes, the hand-made
+#: groove off, …; see :class:`dancepose.models.dancer.StageConfig`).
+PERFORMING_STAGES = StageConfig()
 
 
 @dataclass(frozen=True)
@@ -197,8 +193,7 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
     """Write ``dancer.npz`` and ``config.json`` (atomically; config last)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = export_weights(model)
-    with atomic_output(out_dir / "dancer.npz") as tmp:
-        np.savez_compressed(tmp, **weights, **stats)
+    save_npz(out_dir / "dancer.npz", compressed=True, **weights, **stats)
     config = {
         "format": MODEL_FORMAT, "version": MODEL_VERSION,
         "feature_version": FEATURE_VERSION, "feature_names": list(FEATURE_NAMES),
@@ -266,7 +261,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
 
     if epochs < 1:
         raise ParameterError(f"epochs must be ≥ 1, got {epochs}")
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir)  # before hours of training, not after
     t0 = time.time()
     if songs is None:
         songs = load_songs(list(data), quiet=quiet)

@@ -15,6 +15,7 @@ from typing import Sequence
 from dancepose.models.cli import add_groove_argument, run_cli, size_arg
 from dancepose.models.media.draw import add_look_arguments
 from dancepose.models.media.encoders import ENCODER_CHOICES
+from dancepose.models.tempo import bpm_arg, range_text
 from dancepose.realtime.osc import osc_target_arg
 from dancepose.realtime.serve import serve_target_arg
 
@@ -56,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--link", action="store_true",
                    help="join an Ableton Link session: follow its tempo and beat when peers exist, "
                         "else publish the tracked tempo")
-    p.add_argument("--bpm", type=float, default=None, metavar="N", help="fix the tempo at N BPM")
+    p.add_argument("--bpm", type=bpm_arg, default=None, metavar="N",
+                   help=f"hold the tempo at N BPM ({range_text()}; taps and t still move the beat). A Link "
+                        "session's tempo outside the range is danced at the multiple inside it (230 → 115)")
     p.add_argument("--latency-offset", type=float, default=0.0, metavar="MS",
                    help="how much later the audience hears the sound than it sees the picture: positive "
                         "holds the picture back (Bluetooth/PA delay), negative moves it earlier (a slow "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dancepose.models.clock import SAMPLE_RATE
 from dancepose.models.errors import ParameterError
+from dancepose.models.tempo import check_bpm
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class LiveConfig:
     serve : (str, int) or None
         Serve the browser source (page + pose WebSocket) on (host, port); port 0 picks a free one.
     bpm : float or None
-        Fix the tempo.
+        Hold the tempo (within :data:`dancepose.models.tempo.MIN_BPM` … ``MAX_BPM``; checked here, and by
+        the command line while parsing).
     latency_offset_ms : float
         How much later the audience hears the sound than it sees the picture (ms): positive holds the
         picture back (Bluetooth speakers), negative moves the figure earlier (a slow projector).
@@ -112,8 +114,8 @@ class LiveConfig:
             raise ParameterError(f"--size must be at least 64x64, got {w}x{h}")
         if self.sim_clock and self.input == "mic":
             raise ParameterError("--sim-clock needs --input FILE or demo, not mic")
-        if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):
-            raise ParameterError(f"--bpm must be between 20 and 400, got {self.bpm}")
+        if self.bpm is not None:
+            check_bpm(self.bpm)  # the one range (models/tempo.py), before anything opens
         from dancepose.models.media.encoders import ENCODER_CHOICES
 
         if self.encoder not in ENCODER_CHOICES:
@@ -180,7 +182,7 @@ def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
     if config.link:
         from dancepose.realtime.link import LinkSync
 
-        link = LinkSync(bpm=config.bpm)
+        link = LinkSync(start_bpm=config.bpm or 120.0)
         outputs.append(link)
     return outputs, link
 
@@ -188,7 +190,7 @@ def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
 def _check_outputs(config: LiveConfig) -> None:
     """Every output checked before the run (not after it): path, not under a file, not a device, extension."""
     from dancepose.models.media.encoders import RECORD_SUFFIXES
-    from dancepose.models.outputs import check_output_file
+    from dancepose.models.outputs import check_output_dir, check_output_file
 
     for path, suffixes, what in ((config.record, RECORD_SUFFIXES, "--record"),
                                  (config.screenshot, (".png",), "--screenshot"),
@@ -205,6 +207,8 @@ def _check_outputs(config: LiveConfig) -> None:
             print("dancepose-live: warning: ProRes 4444 (.mov) encodes slower than real time at 60 fps on most "
                   "CPUs (about 14 frames/s per core at 1280x720): the recording falls behind the show; .webm "
                   "keeps the alpha and keeps up", file=sys.stderr)
+    if config.save_openpose is not None:
+        check_output_dir(config.save_openpose)
 
 
 def run_live(*, config: LiveConfig) -> LiveResult:
@@ -254,8 +258,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
                              allow_simulated=config.headless)
         outputs, link = _rig_outputs(config, window=window)
         sinks = list(outputs)
-        shown = WindowSink(window=window, style=style, recording=lambda: recorder.recording,
-                           tempo_fixed=lambda: config.bpm is not None or bool(link and link.following))
+        shown = WindowSink(window=window, style=style, recording=lambda: recorder.recording)
         recorder = RecordingSink(window=window, style=style, hud=lambda: shown.last_hud, source=source.label,
                                  path=config.record, encoder=config.encoder, quiet=config.quiet)
         sinks = [shown, recorder, *outputs]

@@ -198,6 +198,7 @@ def _loop(cfg: RecorderConfig, ring: FrameRing, rec, scene, surface, stop: _Stop
     drain = _Drain(cfg, ring, rec, stop)
     drain.start()
     done = frames = 0
+    note = ""  # the HUD's tempo note (carried by the records where it changes)
     try:
         while not stop.asked:  # SIGTERM/SIGINT to the recorder: keep what is encoded, finish now
             if drain.error is not None:
@@ -209,9 +210,10 @@ def _loop(cfg: RecorderConfig, ring: FrameRing, rec, scene, surface, stop: _Stop
                 continue
             row = drain.rows.popleft()
             target = int(row[R_AUDIO]) * fps // sr  # video frames the audio clock asks for by this frame
+            note = FrameRing.note_of(row, note)
             if frames < target:
-                hud = HudInfo.from_numbers(row[R_HUD:R_HUD + len(HudInfo.NUMERIC)], source=cfg.source) \
-                    if row[R_SHOW] else None
+                hud = HudInfo.from_numbers(row[R_HUD:R_HUD + len(HudInfo.NUMERIC)], source=cfg.source,
+                                           tempo_note=note) if row[R_SHOW] else None
                 scene.draw(surface, row[R_POSE:R_SHOW].reshape(N_JOINTS, 2).astype(np.float32), hud)
                 pixels = _frame_pixels(surface, rec.input_pix_fmt)
                 while frames < target:

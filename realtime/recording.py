@@ -56,13 +56,19 @@ STARTING, RUNNING, DONE, FAILED = 0, 1, 2, 3
 TEXT_BYTES = 1024
 #: Numbers in the HUD part of a record (``HudInfo.NUMERIC``).
 N_HUD = 11
-#: A record: index, audio samples up to this frame, pose (J×2), HUD shown (0/1), HUD numbers, index.
+#: The HUD's tempo note (text after the BPM, e.g. "Link 230 BPM, half time"): UTF-8 bytes, carried only in
+#: the records where it changes (``R_NOTE_SET`` = 1), so the recorder shows the note each frame showed.
+NOTE_BYTES = 128
+#: A record: index, audio samples up to this frame, pose (J×2), HUD shown (0/1), HUD numbers, tempo note
+#: changed here (0/1) and its bytes, index.
 R_INDEX, R_AUDIO, R_POSE = 0, 1, 2
 R_SHOW = R_POSE + 2 * N_JOINTS
 R_HUD = R_SHOW + 1
-R_CHECK = R_HUD + N_HUD
+R_NOTE_SET = R_HUD + N_HUD
+R_NOTE = R_NOTE_SET + 1
+R_CHECK = R_NOTE + NOTE_BYTES // 8
 RECORD_LEN = R_CHECK + 1
-#: Ring capacity: 68 s of display frames, 87 s of audio (≈ 8.9 MB of shared memory).
+#: Ring capacity: 68 s of display frames, 87 s of audio (≈ 10.4 MB of shared memory).
 RING_FRAMES = 4096
 RING_SAMPLES = 1 << 21
 #: Niceness of the recorder process and its encoder: the display loop comes first.  Pinned to one core
@@ -109,15 +115,16 @@ class FrameRing:
             self.header[H_MAGIC] = RING_MAGIC
         self._frames = int(self.header[H_FRAMES])
         self._samples = int(self.header[H_AUDIO])
+        self._note = ""  # the tempo note of the last record written (writer)
 
     @property
     def name(self) -> str:
         return self.shm.name
 
     # ------------------------------------------------------------------ writer (live process)
-    def push(self, pose: np.ndarray, hud: tuple | None, samples: np.ndarray) -> bool:
-        """Hand over one display frame: its shown pose [shape=(J, 2)], HUD numbers (None: hidden) and
-        audio [shape=(n,)].  False (nothing written) when the ring is full."""
+    def push(self, pose: np.ndarray, hud: tuple | None, samples: np.ndarray, note: str = "") -> bool:
+        """Hand over one display frame: its shown pose [shape=(J, 2)], HUD numbers (None: hidden), audio
+        [shape=(n,)] and the HUD's tempo note.  False (nothing written) when the ring is full."""
         n = samples.shape[0]
         i, a = self._frames, self._samples
         h = self.header
@@ -138,7 +145,16 @@ class FrameRing:
             row[R_SHOW] = 0.0
         else:
             row[R_SHOW] = 1.0
-            row[R_HUD:R_CHECK] = hud
+            row[R_HUD:R_NOTE_SET] = hud
+        if note != self._note:  # rare (a tempo event): the bytes travel in this record only
+            data = note.encode("utf-8")[:NOTE_BYTES]
+            area = row[R_NOTE:R_CHECK].view(np.uint8)
+            area[:] = 0
+            area[:len(data)] = np.frombuffer(data, np.uint8)
+            row[R_NOTE_SET] = 1.0
+            self._note = note
+        else:
+            row[R_NOTE_SET] = 0.0
         row[R_CHECK] = i
         self._frames, self._samples = i + 1, a
         h[H_AUDIO] = a   # published after the record: the reader reads up to the counts it sees
@@ -156,6 +172,13 @@ class FrameRing:
         if int(row[R_INDEX]) != i or int(row[R_CHECK]) != i:
             return None
         return row
+
+    @staticmethod
+    def note_of(row: np.ndarray, previous: str) -> str:
+        """The tempo note a record (from :meth:`record`) shows, given the one before it."""
+        if not row[R_NOTE_SET]:
+            return previous
+        return bytes(row[R_NOTE:R_CHECK].view(np.uint8)).split(b"\0", 1)[0].decode("utf-8", "ignore")
 
     def read_audio(self, start: int, end: int) -> np.ndarray:
         """A copy of the audio samples ``start`` … ``end`` (absolute counts)."""
@@ -332,11 +355,11 @@ class RecorderProcess:
         self.finish_wait_s = 0.0
 
     # ------------------------------------------------------------------ per frame (the one hand-off)
-    def push(self, pose: np.ndarray, hud: tuple | None, samples: np.ndarray) -> None:
+    def push(self, pose: np.ndarray, hud: tuple | None, samples: np.ndarray, note: str = "") -> None:
         if self.full:
             self.dropped += 1
             return
-        if self.ring.push(pose, hud, samples):
+        if self.ring.push(pose, hud, samples, note):
             self.pushed += 1
             behind = self.pushed - int(self.ring.header[H_ENCODED])
             if behind > self.max_behind:
@@ -557,7 +580,10 @@ class RecordingSink:
         if rec is None:
             return
         hud = self._hud()
-        rec.push(frame.pose, None if hud is None else hud.numbers(), frame.samples)
+        if hud is None:
+            rec.push(frame.pose, None, frame.samples)
+        else:
+            rec.push(frame.pose, hud.numbers(), frame.samples, hud.tempo_note)
         self._frames += 1
         if self._frames % self.CHECK_EVERY == 0:
             self._check(rec)

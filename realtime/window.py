@@ -44,9 +44,10 @@ class HudInfo:
     beats_per_bar: int = 4
     beat_in_bar: int = 0
     tempo_fixed: bool = False
+    tempo_note: str = ""
 
     #: The numeric fields in order (what the recorder process receives per frame; ``source`` is sent
-    #: once).
+    #: once, ``tempo_note`` when it changes).
     NUMERIC = ("fps", "tempo_bpm", "beat_phase", "beat_confidence", "level_db", "xruns", "recording",
                "paused", "beats_per_bar", "beat_in_bar", "tempo_fixed")
 
@@ -56,12 +57,13 @@ class HudInfo:
                 self.recording, self.paused, self.beats_per_bar, self.beat_in_bar, self.tempo_fixed)
 
     @classmethod
-    def from_numbers(cls, values, *, source: str) -> "HudInfo":
+    def from_numbers(cls, values, *, source: str, tempo_note: str = "") -> "HudInfo":
         """The inverse of :meth:`numbers` (``values`` [shape=(len(NUMERIC),)])."""
         v = [float(x) for x in values]
         return cls(fps=v[0], tempo_bpm=v[1], beat_phase=v[2], beat_confidence=v[3], level_db=v[4],
                    xruns=int(v[5]), recording=bool(v[6]), paused=bool(v[7]), source=source,
-                   beats_per_bar=int(v[8]), beat_in_bar=int(v[9]), tempo_fixed=bool(v[10]))
+                   beats_per_bar=int(v[8]), beat_in_bar=int(v[9]), tempo_fixed=bool(v[10]),
+                   tempo_note=tempo_note)
 
 
 def _pygame():
@@ -114,7 +116,7 @@ class Hud:
         """Draw onto surface ``s``; append the rectangles drawn to ``dirty``."""
         pg, pad = self.pg, self.PAD
         w, _ = s.get_size()
-        fixed = " fixed" if info.tempo_fixed else ""
+        fixed = (" fixed" if info.tempo_fixed else "") + (f" ({info.tempo_note})" if info.tempo_note else "")
         txt = (f"{info.fps:4.0f} fps   {info.tempo_bpm:5.1f} BPM{fixed} ({info.beat_confidence:.2f})   "
                f"{info.beats_per_bar}/4   xruns {info.xruns}   {info.source}")
         dirty.append(s.blit(self._text("line", txt, (220, 220, 235)), (pad, pad)))
@@ -431,8 +433,6 @@ class WindowSink:
     style : FigureStyle or OpenPoseStyle
     recording : callable returning bool
         Whether a recording runs (the REC mark).
-    tempo_fixed : callable returning bool
-        Whether the tempo is held (``--bpm``, Link).
 
     Attributes
     ----------
@@ -440,11 +440,10 @@ class WindowSink:
         The HUD of the last frame sent (None while it is hidden): what a recording of it shows.
     """
 
-    def __init__(self, *, window: Window, style, recording=lambda: False, tempo_fixed=lambda: False) -> None:
+    def __init__(self, *, window: Window, style, recording=lambda: False) -> None:
         self.window = window
         self.style = style
         self._recording = recording
-        self._tempo_fixed = tempo_fixed
         self.last_hud: HudInfo | None = None
         window.scene_for(style)
 
@@ -463,7 +462,7 @@ class WindowSink:
                        beat_confidence=st.beat_confidence, level_db=st.level_db, xruns=frame.xruns,
                        recording=bool(self._recording()), paused=frame.paused, source=frame.source,
                        beats_per_bar=st.beats_per_bar, beat_in_bar=st.beat_in_bar,
-                       tempo_fixed=bool(self._tempo_fixed()))
+                       tempo_fixed=frame.tempo_held, tempo_note=frame.tempo_note)
 
     def send(self, frame) -> None:
         w = self.window

@@ -18,7 +18,7 @@ from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE
 from dancepose.models.media.probe import probe_streams
 from dancepose.models.outputs import verify_media
 from dancepose.realtime.recording import (
-    H_AUDIO_READ, H_READ, R_AUDIO, R_CHECK, R_HUD, R_POSE, R_SHOW, FrameRing,
+    H_AUDIO_READ, H_READ, R_AUDIO, R_CHECK, R_HUD, R_NOTE_SET, R_POSE, R_SHOW, FrameRing,
 )
 
 from live_helpers import live_cmd, live_env, model_args
@@ -29,7 +29,8 @@ pytestmark = pytest.mark.display
 # ------------------------------------------------------------------------------------- the ring
 def test_ring_hands_over_every_frame_and_sample_in_order():
     """Random audio block sizes, a reader that lags and catches up, wrap-around many times: every
-    record and every sample arrives once, in order; a full ring refuses instead of overwriting."""
+    record and every sample arrives once, in order; a full ring refuses instead of overwriting.  The tempo
+    note (text, sent only when it changes) reads back as each frame had it, also across refused pushes."""
     rng = np.random.default_rng(0)
     w = FrameRing(frames=64, samples=4096)
     r = FrameRing(name=w.name, frames=64, samples=4096)
@@ -37,14 +38,16 @@ def test_ring_hands_over_every_frame_and_sample_in_order():
         sent_audio, got_audio, got_rows = [], [], []
         read = a_read = 0
         refused = 0
+        notes = ["", "Link 230 BPM, half time", "--bpm 300 outside 55–215: 150 BPM ✓", "x" * 200]
+        note_read = ""
         for i in range(2000):
             pose = rng.standard_normal((15, 2)).astype(np.float32)
             y = rng.standard_normal(int(rng.integers(0, 700))).astype(np.float32)
             hud = None if i % 3 == 0 else tuple(float(v) for v in rng.standard_normal(11))
-            if w.push(pose, hud, y):
+            note = notes[int(rng.integers(0, 4))] if rng.random() < 0.1 else (got_rows[-1][3] if got_rows else "")
+            if w.push(pose, hud, y, note):
                 sent_audio.append(y)
-                got_rows.append(None)
-                got_rows[-1] = (len(got_rows) - 1, pose.copy(), hud)
+                got_rows.append((len(got_rows), pose.copy(), hud, note))
             else:
                 refused += 1
             if rng.random() < 0.3:  # the reader catches up now and then
@@ -54,12 +57,14 @@ def test_ring_hands_over_every_frame_and_sample_in_order():
                 r.header[H_AUDIO_READ] = a_read
                 for k in range(read, n_pub):
                     row = r.record(k)
-                    idx, pose_k, hud_k = got_rows[k]
+                    idx, pose_k, hud_k, note_k = got_rows[k]
                     assert row is not None and int(row[R_CHECK]) == idx
                     np.testing.assert_array_equal(row[R_POSE:R_SHOW].reshape(15, 2), pose_k)
                     assert bool(row[R_SHOW]) == (hud_k is not None)
                     if hud_k is not None:
-                        np.testing.assert_allclose(row[R_HUD:R_CHECK], hud_k)
+                        np.testing.assert_allclose(row[R_HUD:R_NOTE_SET], hud_k)
+                    note_read = FrameRing.note_of(row, note_read)
+                    assert note_read == note_k.encode()[:128].decode("utf-8", "ignore")
                     assert int(row[R_AUDIO]) == sum(len(a) for a in sent_audio[:k + 1])
                 read = n_pub
                 r.header[H_READ] = read

@@ -57,7 +57,8 @@ from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import DanceposeError, OutputError, ParameterError
 from dancepose.models.media.encoders import Encoding
 from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
-from dancepose.models.outputs import as_output_error, atomic_output, check_output_file, verify_media
+from dancepose.models.outputs import (as_output_error, atomic_output, check_output_file, make_folders,
+                                      verify_media)
 
 #: H.264 size of dancepose's pictures (bits per pixel per frame) for the free-space check: 3× the
 #: 0.0066 measured on a 6.5-min live recording at 1280x720, 60 fps (17.7 MB).  Too low only means a
@@ -200,6 +201,7 @@ class Mp4Recorder:
         self.input_pix_fmt = input_pix_fmt
         self.frame_bytes = self.width * self.height * INPUT_PIX_FMTS[input_pix_fmt]
         try:
+            make_folders(self.path.parent)  # the check creates nothing: the recording's folder appears now
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}{TMP_INFIX}", dir=self.path.parent))
         except OSError as exc:
             err = as_output_error(exc, self.path) or OutputError(f"cannot write {self.path}: {exc}")
