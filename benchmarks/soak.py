@@ -200,15 +200,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.size}, exit {r['exit']}" + (" (stopped by SIGTERM at the wall-clock limit)" if r["exit"] == 143
                                               else ""))
     presented = 100.0 * r["frames"] / max(r["frames_wall"], 1.0)
+    load = f"[load {r['load_min']:.1f}–{r['load_max']:.1f}, mean {r['load_mean']:.1f}]"
     rows = [
         ("load average (1 min) min / mean / max", f"{r['load_min']:.2f} / {r['load_mean']:.2f} / {r['load_max']:.2f}"),
         ("display frames presented / of the show's wall clock at 60 fps",
-         f"{r['frames']:.0f} / {r['frames_wall']:.0f} = {presented:.2f} % (target ≥ 99 %)"),
-        ("A/V drift in the MP4", f"{r['av_drift_frames']:.2f} frames (target ≤ 1)"),
+         f"{r['frames']:.0f} / {r['frames_wall']:.0f} = {presented:.2f} % (target ≥ 99 %) {load}"),
+        ("A/V drift in the MP4", f"{r['av_drift_frames']:.2f} frames (target ≤ 1) {load}"),
         ("RSS of the show after 1 min → end (max)", f"{r['rss_start_mb']:.1f} → {r['rss_end_mb']:.1f} MB "
                                                     f"({r['rss_max_mb']:.1f})"),
         ("RSS growth / slope (target: flat)",
-         f"{r['rss_growth_mb']:+.1f} MB / {r['rss_slope_mb_per_10min']:+.2f} MB per 10 min"),
+         f"{r['rss_growth_mb']:+.1f} MB / {r['rss_slope_mb_per_10min']:+.2f} MB per 10 min {load}"),
         ("wall clock (launch → exit) / show", f"{r['wall_s']:.1f} s / {r['show_s']:.1f} s"),
         ("audio played (stream clock)", f"{r['audio_s']:.2f} s"),
         ("display frames presented / asked by the audio clock", f"{r['frames']:.0f} / {r['frames_expected']:.0f}"),
