@@ -232,6 +232,13 @@ def pressure_rows(tmp: Path, model: list[str], *, one_core: bool, neighbour: boo
             rows += show_rows(f"2 cores + busy neighbour, 1280x720, recording{n}", r)
             r = run_show(tmp, model, size="1920x1080", neighbours=1, tag=f"nb1080_{i}", **kw)
             rows += show_rows(f"2 cores + busy neighbour, 1920x1080, recording{n}", r, target_p99=False)
+    load0 = os.getloadavg()[0]
+    draw = run_draw_costs()
+    load = f"{load0:.1f} → {os.getloadavg()[0]:.1f}"
+    for size, d in draw.items():
+        rows.append((f"draw one frame in process, {size}: changed rectangles / full redraw p50 / p99 (ms)",
+                     f"{d['dirty'][0]:.2f} / {d['dirty'][1]:.2f} — {d['full'][0]:.2f} / {d['full'][1]:.2f}",
+                     "1080p ≤ 720p", load))
     return rows
 
 
@@ -273,6 +280,48 @@ def run_rig(tmp: Path, model: list[str], seconds: float) -> dict:
     r["osc_messages"] = len(t)
     r["osc_rate"] = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 else float("nan")
     return r
+
+
+def run_draw_costs(n: int = 1200, sizes: tuple[str, ...] = ("1280x720", "1920x1080")) -> dict:
+    """In-process cost of drawing one display frame (:class:`~dancepose.realtime.window.Scene`: stage +
+    figure + HUD, only the changed rectangles) per size, on the poses of a simulated-clock performance;
+    a full redraw (stage blit + figure + HUD) beside it.  p50 / p99 in ms."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from dancepose.models.dancer import Dancer
+    from dancepose.models.media.draw import look
+    from dancepose.realtime.audio_in import SimulatedPlayback
+    from dancepose.realtime.engine import Engine
+    from dancepose.realtime.performance import Performance
+    from dancepose.realtime.window import HudInfo, Scene, _pygame
+
+    pg = _pygame()
+    y, _ = click_track(seconds=n / DISPLAY_FPS + 1)
+    poses = []
+
+    class Keep:
+        def send(self, f):
+            poses.append(np.array(f.pose, np.float32))
+
+    with Performance(engine=Engine(dancer=Dancer.load(None)), source=SimulatedPlayback(y), sinks=[Keep()]) as perf:
+        perf.run(max_frames=n)
+    style, background = look(style="stick", background=None)
+    out = {}
+    for size in sizes:
+        w, h = (int(v) for v in size.split("x"))
+        surface = pg.Surface((w, h))
+        ms = {"dirty": [], "full": []}
+        for kind in ms:
+            scene = Scene(style=style, background=background)
+            for i, pose in enumerate(poses):
+                hud = HudInfo(fps=60.0, tempo_bpm=120.0, beat_phase=(i % 30) / 30, beat_confidence=0.8,
+                              level_db=-12.0, xruns=0, recording=True, paused=False, source="demo")
+                if kind == "full":
+                    scene.invalidate()
+                t = time.perf_counter()
+                scene.draw(surface, pose, hud)
+                ms[kind].append((time.perf_counter() - t) * 1e3)
+        out[size] = {k: np.percentile(v[60:], [50, 99]) for k, v in ms.items()}  # after the first second
+    return out
 
 
 def run_sink_costs(n: int = 3000) -> dict:
