@@ -445,7 +445,8 @@ class WindowSink:
         self.style = style
         self._recording = recording
         self.last_hud: HudInfo | None = None
-        window.scene_for(style)
+        if window is not None:  # (None: only hud_info() is used, e.g. to check what the HUD would say)
+            window.scene_for(style)
 
     def poll(self) -> list[str]:
         return self.window.poll()
