@@ -1,0 +1,372 @@
+"""A person's own moves, re-timed onto the beat the dancer hears: the move library and its player.
+
+A *personal* dancer (``dancepose learn``) keeps the person's motion itself — their clean stretches, in
+body units on the model clock — cut into **units**: the motion from one beat to the next (the music's
+beats where the source had music, else the motion's own rhythm, its speed minima).  The player is the
+first stage of such a dancer (it takes the place of the network and the sampling stage; dynamics,
+limb clamp and silence gate follow as for every dancer) and works like the motion matching of game
+engines and ChoreoMaster's graph of beat-long motion nodes:
+
+* **Re-timing.**  The tracked beat phase (``features`` columns, read by
+  :func:`dancepose.models.dancer.beat_timing`) drives a beat position; the current unit is played
+  time-warped so that it starts and ends on beats (it spans ½, 1 or 2 beats, whichever keeps the
+  person's own speed closest).  Unit ends are the person's kinematic beats, so their speed minima land
+  on the beats heard — live and offline alike, causally.
+* **Choosing.**  At every unit end the next unit is the best match of the pose and velocity being shown
+  (motion matching) among the units not played recently; the unit that follows in the source wins
+  while allowed, but never for more than ``max_run_beats`` beats in a row, so the dance is recombined
+  from the person's moves, not a replay of the source.  One of the ``candidates`` best is drawn (seeded).
+* **Blending.**  The difference between the pose shown and the new unit's start (position and
+  velocity) decays as a critically damped spring (inertialisation), so nothing jumps.
+
+One step costs a few microseconds (an interpolation of two frames and a 2-term offset); a unit change,
+a vectorised cost over all units (tens of microseconds for ten minutes of source).
+
+File format ``moves.npz`` (``dancepose-moves`` version 1, no pickle): ``frames`` float32 (N, J, 2) body
+units at MODEL_FPS; ``unit_start``, ``unit_end`` float64 (U,) fractional frame positions in ``frames``;
+``unit_run`` int32 (U,) the clean stretch a unit belongs to (consecutive units of a run follow each
+other in the source); ``run_frames`` int64 (R, 2) the [start, stop) frames of every run in ``frames``;
+``unit_source`` int32 (U,) index into ``source_names`` str (S,); ``unit_mirrored`` bool (U,).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .clock import MODEL_FPS
+from .errors import ModelError, ParameterError
+from .skeleton import N_JOINTS, Joint
+
+MOVES_FORMAT = "dancepose-moves"
+MOVES_VERSION = 1
+MOVES_FILE = "moves.npz"
+
+
+@dataclass(frozen=True)
+class MovesConfig:
+    """How the player re-times and recombines the person's units (saved in ``config.json["moves"]``).
+
+    Attributes
+    ----------
+    max_run_beats : float
+        Longest stretch played in the source's own order (beats); then the next unit must come from
+        elsewhere.  4 = one bar of 4/4, half the 2-bar limit on copying the source.
+    same_move : float
+        A unit whose move (pelvis-relative poses at 0, ¼ … 1 of it) is on average within this many torso
+        lengths per joint of the unit that follows in the source counts as that unit (a repeated move):
+        choosing it continues the run.
+    recent_beats : float
+        A unit played within this many beats is not chosen again.
+    candidates : int
+        The next unit is drawn among this many best matches.
+    velocity_weight : float
+        Weight of the velocity mismatch (per beat) against the pose mismatch in the matching cost.
+    blend_s : float
+        Time constant of the transition offset's decay (critically damped; ≈ gone after 3 ×).
+    catch_up : float
+        The beat position follows the tracked phase at most this many times the tempo (it never runs
+        backwards), so a phase correction is absorbed smoothly.
+    """
+
+    max_run_beats: float = 4.0
+    same_move: float = 0.15
+    recent_beats: float = 16.0
+    candidates: int = 4
+    velocity_weight: float = 0.05
+    blend_s: float = 0.1
+    catch_up: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (self.max_run_beats >= 0.5 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
+                and self.velocity_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1):
+            raise ParameterError(f"invalid MovesConfig {self}")
+
+
+@dataclass(frozen=True)
+class MoveLibrary:
+    """The person's motion and its units (see the module docstring for the arrays)."""
+
+    frames: np.ndarray
+    unit_start: np.ndarray
+    unit_end: np.ndarray
+    unit_run: np.ndarray
+    unit_source: np.ndarray
+    unit_mirrored: np.ndarray
+    source_names: tuple[str, ...]
+    run_frames: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.validate(source="move library")
+
+    def validate(self, *, source: str) -> None:
+        """Raise :class:`ModelError` naming ``source`` for inconsistent or non-finite arrays."""
+        f, u = self.frames, len(self.unit_start)
+        if f.ndim != 3 or f.shape[1:] != (N_JOINTS, 2) or len(f) < 2:
+            raise ModelError(f"bad move library {source}: frames has shape {f.shape}, expected (N, {N_JOINTS}, 2)")
+        if not np.isfinite(f).all():
+            raise ModelError(f"bad move library {source}: frames hold non-finite values (NaN or inf)")
+        if u < 2:
+            raise ModelError(f"bad move library {source}: fewer than 2 units")
+        for name in ("unit_end", "unit_run", "unit_source", "unit_mirrored"):
+            if getattr(self, name).shape != (u,):
+                raise ModelError(f"bad move library {source}: {name} has shape "
+                                 f"{getattr(self, name).shape}, expected ({u},)")
+        s, e = self.unit_start, self.unit_end
+        if not (np.isfinite(s).all() and np.isfinite(e).all() and (s >= 0).all() and (e <= len(f) - 1).all()
+                and (e - s >= 1).all()):
+            raise ModelError(f"bad move library {source}: unit boundaries outside the frames or empty units")
+        if len(self.source_names) == 0 or (self.unit_source < 0).any() \
+                or (self.unit_source >= len(self.source_names)).any():
+            raise ModelError(f"bad move library {source}: unit_source does not index source_names")
+        r = self.run_frames
+        if r.ndim != 2 or r.shape[1] != 2 or (self.unit_run < 0).any() or (self.unit_run >= len(r)).any() \
+                or (r[:, 0] < 0).any() or (r[:, 1] > len(f)).any() or (r[:, 1] <= r[:, 0]).any() \
+                or (s < r[self.unit_run, 0]).any() or (e > r[self.unit_run, 1] - 1).any():
+            raise ModelError(f"bad move library {source}: runs do not hold their units")
+
+    def runs(self, *, mirrored: bool | None = None) -> list[np.ndarray]:
+        """The clean stretches as separate tracks [each shape=(n, J, 2)] (``mirrored``: only those)."""
+        out = []
+        for r, (a, b) in enumerate(self.run_frames):
+            m = self.unit_mirrored[self.unit_run == r]
+            if mirrored is None or (len(m) and bool(m[0]) == mirrored):
+                out.append(self.frames[a:b])
+        return out
+
+    @property
+    def n_units(self) -> int:
+        return int(len(self.unit_start))
+
+    @property
+    def seconds(self) -> float:
+        """Length of the motion the units cover (s), mirrored copies included."""
+        return float(np.sum(self.unit_end - self.unit_start)) / MODEL_FPS
+
+    def successors(self) -> np.ndarray:
+        """Index of the unit that follows each unit in the source (-1: none). [shape=(U,)] int"""
+        nxt = np.full(self.n_units, -1, np.int64)
+        same = (self.unit_run[1:] == self.unit_run[:-1]) & (np.abs(self.unit_start[1:] - self.unit_end[:-1]) < 1e-6)
+        nxt[:-1][same] = np.arange(1, self.n_units)[same]
+        return nxt
+
+    # ------------------------------------------------------------------ file
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``moves.npz`` atomically (:func:`dancepose.models.outputs.atomic_output`)."""
+        from .outputs import atomic_output
+
+        path = Path(path)
+        with atomic_output(path) as tmp:
+            np.savez_compressed(tmp, format=np.str_(MOVES_FORMAT), version=np.int32(MOVES_VERSION),
+                                frames=self.frames.astype(np.float32), unit_start=self.unit_start,
+                                unit_end=self.unit_end, unit_run=self.unit_run.astype(np.int32),
+                                unit_source=self.unit_source.astype(np.int32),
+                                unit_mirrored=self.unit_mirrored.astype(bool),
+                                source_names=np.array(self.source_names, dtype=np.str_),
+                                run_frames=self.run_frames.astype(np.int64))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "MoveLibrary":
+        """Read and check a ``moves.npz``.  Raises :class:`ModelError` naming the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"personal model is incomplete: {path} is missing (learn it again with "
+                             f"`dancepose learn`)")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                d = {k: z[k] for k in z.files}
+        except Exception as exc:  # zip/CRC/format errors all mean "corrupt"
+            raise ModelError(f"corrupt move library {path}: {exc}") from None
+        if str(d.get("format", "")) != MOVES_FORMAT:
+            raise ModelError(f"{path} is not a dancepose move library")
+        if int(d.get("version", 0)) != MOVES_VERSION:
+            raise ModelError(f"{path} has move-library version {d.get('version')!r}; this dancepose reads "
+                             f"{MOVES_VERSION}: learn it again with `dancepose learn`")
+        keys = ("frames", "unit_start", "unit_end", "unit_run", "unit_source", "unit_mirrored", "source_names",
+                "run_frames")
+        missing = [k for k in keys if k not in d]
+        if missing:
+            raise ModelError(f"corrupt move library {path}: missing {', '.join(missing)}")
+        try:
+            return cls(frames=d["frames"].astype(np.float32), unit_start=d["unit_start"].astype(np.float64),
+                       unit_end=d["unit_end"].astype(np.float64), unit_run=d["unit_run"].astype(np.int64),
+                       unit_source=d["unit_source"].astype(np.int64),
+                       unit_mirrored=d["unit_mirrored"].astype(bool),
+                       source_names=tuple(str(s) for s in np.atleast_1d(d["source_names"])),
+                       run_frames=d["run_frames"].astype(np.int64).reshape(-1, 2))
+        except ModelError as exc:
+            raise ModelError(str(exc).replace("move library", f"move library {path}", 1)) from None
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"corrupt move library {path}: {exc}") from None
+
+
+def _unit_features(lib: MoveLibrary) -> dict[str, np.ndarray]:
+    """Per unit: start/end pose [shape=(U, 2J)], start/end velocity per unit of progress, length (frames)."""
+    f = lib.frames.reshape(len(lib.frames), -1).astype(np.float64)
+
+    def at(pos: np.ndarray) -> np.ndarray:
+        i = np.clip(np.floor(pos).astype(np.int64), 0, len(f) - 2)
+        w = (pos - i)[:, None]
+        return f[i] * (1.0 - w) + f[i + 1] * w
+
+    s, e = lib.unit_start, lib.unit_end
+    length = e - s
+    # the move itself: pelvis-relative poses at 0, ¼, ½, ¾ and the end of the unit
+    shape = np.stack([at(s + k * length) for k in (0.0, 0.25, 0.5, 0.75, 1.0)], axis=1).reshape(len(s), 5, -1, 2)
+    shape = shape - shape[:, :, Joint.PELVIS:Joint.PELVIS + 1]
+    return {"start": at(s), "end": at(e), "length": length, "shape": shape.reshape(len(s), 5 * N_JOINTS, 2),
+            "v_start": (at(s + 1.0) - at(s)) * length[:, None],
+            "v_end": (at(e) - at(e - 1.0)) * length[:, None]}
+
+
+def _same_moves(shape: np.ndarray, *, threshold: float) -> np.ndarray:
+    """Which units are the same move: RMS distance per joint of their pelvis-relative poses at 0, ¼ … 1
+    within ``threshold``.  shape [shape=(U, P, 2)] → [shape=(U, U)] bool (True on the diagonal)."""
+    x = shape.reshape(len(shape), -1).astype(np.float32)
+    sq = (x * x).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0) / (x.shape[1] / 2)
+    same = d2 <= threshold * threshold
+    np.fill_diagonal(same, True)
+    return same
+
+
+class MovePlayer:
+    """The move library as a dancer stage: ``__call__(features) -> pose`` [shape=(N_JOINTS, 2)].
+
+    ``lead_s``: how long after its audio a pose will be seen (the live engine sets it); the beat phase is
+    read that much ahead, so the units' ends (speed minima) are seen on the beat.
+    """
+
+    def __init__(self, library: MoveLibrary, *, config: MovesConfig = MovesConfig()) -> None:
+        self.library, self.config = library, config
+        self.frames = np.ascontiguousarray(library.frames, dtype=np.float32)
+        feats = _unit_features(library)
+        self.start_pose = feats["start"].astype(np.float32)
+        self.start_vel = feats["v_start"].astype(np.float32)
+        self.end_pose = feats["end"].astype(np.float32)
+        self.similar = _same_moves(feats["shape"], threshold=config.same_move)
+        self.length_s = (feats["length"] / MODEL_FPS).astype(np.float64)
+        self.successor = library.successors()
+        self.predecessor = np.full(library.n_units, -1, np.int64)
+        has = self.successor >= 0
+        self.predecessor[self.successor[has]] = np.flatnonzero(has)
+        self.lead_s = 0.0
+        self._rng = np.random.default_rng(0)
+        self.reset(self._rng)
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Start again: first unit near the library's typical start pose, beat position unknown."""
+        self._rng = rng
+        mean = self.start_pose.mean(axis=0)
+        d = ((self.start_pose - mean) ** 2).sum(axis=1)
+        k = min(self.config.candidates, len(d))
+        self.unit = int(rng.choice(np.argsort(d)[:k]))
+        self.span = 1.0            # beats the current unit spans
+        self.q = self.target = 0.0  # beat position shown / tracked
+        self.q0 = 0.0              # beat position where the current unit started
+        self.run_beats = 1.0       # beats played in source order up to the current unit's end
+        self.last_phase: float | None = None
+        self.played = np.full(self.library.n_units, -np.inf)  # beat position each unit was last started
+        self.off_x = np.zeros(2 * N_JOINTS, np.float32)   # transition offset at the last change
+        self.off_v = np.zeros(2 * N_JOINTS, np.float32)
+        self.off_t = 0.0
+        self.prev = None           # last pose shown (flat) and its velocity per second
+        self.vel = np.zeros(2 * N_JOINTS, np.float32)
+
+    # ------------------------------------------------------------------ timing
+    def _advance(self, phase: float, beat_s: float) -> None:
+        """Move the beat position towards the tracked one (never backwards, at most ``catch_up`` × tempo)."""
+        if self.last_phase is None:
+            self.q = self.target = phase  # the first unit ends on the next beat
+            self.q0 = 0.0
+            self.last_phase = phase
+            self.span = 1.0
+            return
+        d = (phase - self.last_phase + 0.5) % 1.0 - 0.5
+        self.last_phase = phase
+        self.target += d
+        ahead = self.target - self.q
+        if ahead > 1.0:  # lost more than a beat (tracker re-locked): skip whole beats, keep the phase
+            self.q += np.floor(ahead)
+            ahead -= np.floor(ahead)
+        rate = 1.0 / (max(beat_s, 1e-3) * MODEL_FPS)
+        self.q += min(max(ahead, 0.0), self.config.catch_up * rate)
+
+    def _span_for(self, unit: int, beat_s: float) -> float:
+        """Beats a unit spans: ½, 1 or 2, whichever plays it nearest its own speed."""
+        ratio = self.length_s[unit] / max(beat_s, 1e-3)
+        return float(min((0.5, 1.0, 2.0), key=lambda b: abs(np.log(ratio / b))))
+
+    # ------------------------------------------------------------------ choosing
+    def _choose(self, beat_s: float) -> tuple[int, bool]:
+        """The next unit, and whether it continues the source's order: motion matching on the pose and
+        velocity shown, runs in source order (or a repeat of the same move) limited."""
+        c = self.config
+        nxt = int(self.successor[self.unit])
+        recent = np.flatnonzero(self.played > self.q - c.recent_beats)
+        like_recent = self.similar[recent].any(axis=0)
+        # not a move played lately, nor one that resumes a run of such a move: only the current run goes on
+        banned = like_recent | ((self.predecessor >= 0) & like_recent[np.maximum(self.predecessor, 0)])
+        banned[self.unit] = True
+        same = np.zeros(len(banned), bool)
+        if nxt >= 0:
+            same = self.similar[nxt]
+            if self.run_beats + self._span_for(nxt, beat_s) <= c.max_run_beats:
+                return nxt, True
+            banned |= same
+        cost = ((self.start_pose - self.prev) ** 2).mean(axis=1)
+        vel_beat = self.vel * (self.span * beat_s)  # shown velocity per unit of progress
+        cost += c.velocity_weight * ((self.start_vel - vel_beat) ** 2).mean(axis=1)
+        cost[banned] = np.inf
+        k = min(c.candidates, int(np.isfinite(cost).sum()))
+        if k == 0:  # a tiny library: anything but the same unit
+            cost = ((self.start_pose - self.prev) ** 2).mean(axis=1)
+            cost[self.unit] = np.inf
+            k = 1
+        best = np.argpartition(cost, k - 1)[:k]
+        choice = int(self._rng.choice(best))
+        return choice, bool(same[choice])
+
+    def _change(self, beat_s: float, base_now: np.ndarray) -> None:
+        """End of the current unit: pick the next and start blending from the pose shown into it."""
+        shown = self.prev if self.prev is not None else base_now
+        nxt, follows = self._choose(beat_s)
+        self.q0 += self.span
+        self.unit = nxt
+        self.span = self._span_for(nxt, beat_s)
+        self.run_beats = self.run_beats + self.span if follows else self.span
+        self.played[nxt] = self.q0
+        # inertialisation: the offset from the new unit's start to what is shown decays to zero
+        v_new = self.start_vel[nxt] / (self.span * beat_s)
+        self.off_x = (shown - self.start_pose[nxt]).astype(np.float32)
+        self.off_v = (self.vel - v_new).astype(np.float32)
+        self.off_t = 0.0
+
+    # ------------------------------------------------------------------ stepping
+    def _pose_at(self, unit: int, progress: float) -> np.ndarray:
+        pos = self.library.unit_start[unit] + progress * (self.library.unit_end[unit] - self.library.unit_start[unit])
+        i = min(int(pos), len(self.frames) - 2)
+        w = np.float32(pos - i)
+        return (self.frames[i] * (1.0 - w) + self.frames[i + 1] * w).reshape(-1)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        from .dancer import beat_timing
+
+        phase, beat_s = beat_timing(features)
+        phase = (phase + self.lead_s / beat_s) % 1.0
+        self._advance(phase, beat_s)
+        while (self.q - self.q0) >= self.span:
+            self._change(beat_s, self._pose_at(self.unit, 1.0))
+        progress = min(max((self.q - self.q0) / self.span, 0.0), 1.0)
+        base = self._pose_at(self.unit, progress)
+        self.off_t += 1.0 / MODEL_FPS
+        w = 1.0 / self.config.blend_s
+        t = self.off_t
+        pose = base + (self.off_x + (self.off_v + w * self.off_x) * t) * np.float32(np.exp(-w * t))
+        if self.prev is not None:
+            self.vel = (pose - self.prev) * MODEL_FPS
+        self.prev = pose
+        return pose.reshape(N_JOINTS, 2)
