@@ -230,7 +230,7 @@ def run_latency(tmp: Path, model: list[str]) -> dict | None:
     lags = np.arange(0.0, 0.3, 0.005)
     cc = [np.corrcoef(speed[m], click_envelope(t[m], clicks + lag, width=0.02))[0, 1] for lag in lags]
     # Kinematic beats: local minima of joint speed; onsets: local maxima of acceleration.
-    acc = np.gradient(speed) * DISPLAY_FPS
+    acc = np.append(np.diff(speed), 0.0) * DISPLAY_FPS  # forward difference (no np.gradient: see metrics)
     kb = t[1:-1][(speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])]
     on = t[1:-1][(acc[1:-1] > acc[:-2]) & (acc[1:-1] >= acc[2:]) & (acc[1:-1] > np.percentile(acc[m], 75))]
 

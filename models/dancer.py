@@ -1,32 +1,48 @@
-"""The dancer that performs: a pipeline of small stages in plain numpy (no TensorFlow import).
+"""The dancer that performs: a chain of small stages in plain numpy (no TensorFlow import).
 
-One step ≈ 0.1 ms, so the live loop, ``dancepose render`` and ``dancepose evaluate`` all run the very
-same code.  Every model frame passes through
+One step ≈ 0.15 ms, so the live loop, ``dancepose render`` and ``dancepose evaluate`` all run the very
+same code.  Every model frame passes through the chain (:class:`StageChain`)
 
 ``network → sampling → dynamics → groove → limb clamp → silence gate``
 
+and every stage has one call shape, ``stage(pose, frame) -> pose`` (madmom's ``SequentialProcessor``):
+``pose`` [shape=(N_JOINTS, 2)] body units, the previous stage's output; ``frame`` (:class:`Frame`) the
+model frame's context — its feature row, its beat (:class:`BeatTiming`, decoded *once* per frame by
+:class:`BeatReader`), its index, and what earlier stages leave for later ones (the network's
+:class:`Mixture`, the dynamics stage's ``intensity``).  A stage returns a new array (it never changes
+``pose`` in place) and has ``reset(rng)``.
+
 * **network** (:class:`NetworkStage`): the trained autoregressive LSTM, run from its exported weights;
-  it reads the normalised music features and the pose it produced one frame earlier and outputs the
-  parameters of a Gaussian mixture over the next pose;
-* **sampling** (:class:`SamplingStage`, :class:`SamplingConfig`): draws the next pose from that
-  mixture (component kept while plausible, smooth AR(1) spread), which is fed back to the network;
+  it reads the normalised music features and the pose fed back one frame earlier, puts the Gaussian
+  mixture over the next pose on the frame and returns its most likely mean;
+* **sampling** (:class:`SamplingStage`, :class:`SamplingConfig`): draws the pose from that mixture (the
+  component kept while plausible, the spread beat-locked or smooth) and chooses what is fed back;
 * **dynamics** (:class:`DynamicsStage`, :class:`DynamicsConfig`): dance bigger to louder passages;
 * **groove** (:class:`GrooveStage`, :class:`GrooveConfig`): an optional hand-made bounce and sway on
-  the tracked beat — a style that can be switched off (``GrooveConfig(enabled=False)``);
-* **limb clamp** (:class:`LimbClampConfig`): limbs never grow past their longest length in the data;
+  the tracked beat — a style, off in the shipped dancer;
+* **limb clamp** (:class:`LimbClamp`, :class:`LimbClampConfig`): limbs never grow past their longest
+  length in the data;
 * **silence gate** (:class:`SilenceGate`, :class:`IdleConfig`): when the ``activity`` feature falls the
   pose blends into a gentle idle sway; the network keeps listening, and when music returns the learned
   motion fades back in within a fraction of a second.
 
+Adding a stage: a frozen config dataclass (a field of :class:`StageConfig`), a class with
+``reset(rng)`` and ``__call__(pose, frame) -> pose``, and a line in :meth:`Dancer.build_chain`; or, for a
+stage not saved with the model, :meth:`Dancer.with_stage` (``dancer.with_stage("style", make, after="sampling")``).
+:meth:`Dancer.step` only runs the chain.
+
 Each stage has a frozen config; together they form :class:`StageConfig`, saved under ``"stages"`` in
-the model directory's ``config.json`` (older model directories without it load with the defaults and
-their legacy ``"generation"`` / ``"groove"`` entries).  A model directory holds
+the model directory's ``config.json``.  The class defaults are what ships.  Older model directories load
+as they danced: without ``"stages"`` they get :data:`LEGACY_STAGES` and their ``"generation"`` /
+``"groove"`` entries, and fields missing from an unversioned ``"stages"`` take their legacy values.
+A model directory holds
 
 * ``config.json`` — format name and version, network hyperparameters, stage configs, feature and
   skeleton versions, training summary;
 * ``dancer.npz`` — the LSTM/head weights (``network.export_weights``) and the normalisation statistics
-  (``feature_mean/std``, ``pose_mean/std``) they were trained with, the rest pose and the longest
-  plausible length of every limb (``limb_max``);
+  (``feature_mean/std``, ``pose_mean/std``) they were trained with, the rest pose, the longest
+  plausible length of every limb (``limb_max``) and optionally the principal pose modes
+  (``pose_modes``) of the training dance;
 * optionally ``model.keras`` — the Keras training model (to continue training; not needed to dance).
 
 Loading checks the shape and finiteness of every weight and statistic: a wrong-shaped or non-finite
@@ -39,6 +55,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -46,41 +63,43 @@ from .clock import MODEL_FPS
 from .errors import ModelError
 from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_METER, COL_RMS_DB,
                        COL_TEMPO, FEATURE_VERSION, N_FEATURES)
-from .network import NetworkConfig, mdn_split, phase_inputs, phase_mean_pose, phase_mean_tables
+from .network import NetworkConfig, beat_advance, mdn_split, phase_inputs, phase_mean_pose, phase_mean_tables
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
 MODEL_FORMAT = "dancepose-model"
 MODEL_VERSION = 1
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default")
 N_POSE = 2 * N_JOINTS
-
+#: Version of the ``"stages"`` entry of config.json (absent: written before the class defaults were what
+#: ships; missing fields then take :data:`LEGACY_STAGES`' values).
+STAGES_VERSION = 2
 
 # ===================================================================================== configs
 @dataclass(frozen=True)
 class SamplingConfig:
-    """How the next pose is drawn from the network's mixture.
+    """How the pose is drawn from the network's mixture (the defaults are what ships).
 
-    ``temperature``: of the component choice (0 → the most likely component, deterministic);
-    ``sigma_scale``: scale of the sampled spread (0 → the component mean); the spread is smooth noise,
-    AR(1) with ``noise_correlation`` per frame, so sampling adds motion rather than jitter; a component,
-    once chosen, is kept with probability ``component_hold`` while it stays plausible (p > 0.1).
+    ``temperature``: of the component choice (0 → the most likely component, deterministic); a
+    component, once chosen, is kept with probability ``component_hold`` while it stays plausible
+    (p > 0.1); ``sigma_scale``: size of the smooth spread (0 → the component mean).
     """
 
     temperature: float = 1.0
     sigma_scale: float = 1.0
+    #: Per-frame correlation of the AR(1) noise of the smooth spread and of the beat spread's drift.
     noise_correlation: float = 0.95
     component_hold: float = 0.95
-    #: ``"smooth"``: the spread is the mixture's σ × AR(1) noise in time (the original design).
     #: ``"beat"``: the spread is *phase-locked*: a cycle through whole-body pose variations (the real
     #: dance's principal pose modes) once per bar — 3 beats in 3/4, 2 in 4/4; the beats evenly round
     #: a random ellipse in mode space, so the cycle has no slow drift — eased between beats by the
     #: tracked beat phase (velocity zero on the beat), slowly renewing from bar to bar, so the moves land
     #: on the beat and mark the bar at any tempo.  Where the beat confidence is low it blends into the
-    #: same variation drifting smoothly (AR(1)).
-    spread: str = "smooth"
+    #: same variation drifting smoothly.
+    #: ``"smooth"``: the spread is the mixture's σ × AR(1) noise in time (the original design).
+    spread: str = "beat"
     #: "beat" spread: size of the poses moved through, in units of the real dance's pose variation (the
     #: model's ``pose_modes``: its principal whole-body modes; independent coordinates without them).
-    pattern_scale: float = 1.0
+    pattern_scale: float = 0.8
     #: "beat" spread: how much of the bar's cycle is kept from one bar to the next.
     pattern_hold: float = 0.8
     #: "beat" spread: beat confidence at which the phase-locked spread is used fully.
@@ -88,7 +107,7 @@ class SamplingConfig:
     #: Feed the sampled pose (True) or the component mean (False) back to the network.  The network
     #: integrates what it is fed, so fed-back spread becomes slow drift; the mean keeps the spread a
     #: layer on top of the learned trajectory.
-    feedback_spread: bool = True
+    feedback_spread: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,16 +128,16 @@ class DynamicsConfig:
 
 @dataclass(frozen=True)
 class GrooveConfig:
-    """The hand-made beat-locked groove layered on the learned motion (an optional style).
+    """The hand-made beat-locked groove layered on the learned motion (an optional style, off by default).
 
     A knee-bend bounce that bottoms out on every beat and a side sway that turns on every beat (period
     two beats), both driven by the causal beat phase of the features and scaled by the tracker's
     confidence, so they fade on music without a clear pulse.  The bounce depth is ``bounce`` body units
     at 120 BPM and scales with the beat period (clipped to ``depth_range`` × ``bounce``).
-    ``enabled=False`` (or zero amplitudes) switches it off: the motion is then the learned one alone.
+    ``enabled=False`` (or zero amplitudes): the motion is the learned one alone.
     """
 
-    enabled: bool = True
+    enabled: bool = False
     bounce: float = 0.4
     sway: float = 0.10
     depth_range: tuple[float, float] = (0.6, 1.5)
@@ -142,7 +161,7 @@ class IdleConfig:
     """
 
     attack_s: float = 0.08
-    release_s: float = 0.15
+    release_s: float = 0.1
     threshold: float = 0.3
     sway_hz: float = 0.3
     sway_amp: float = 0.03
@@ -163,67 +182,237 @@ class StageConfig:
     silence: IdleConfig = field(default_factory=IdleConfig)
 
     def to_dict(self) -> dict:
-        """JSON-ready dict {stage: {field: value}}."""
-        return {name: asdict(getattr(self, name)) for name in _STAGE_TYPES}
+        """JSON-ready dict {stage: {field: value}} plus ``"version"`` (:data:`STAGES_VERSION`)."""
+        return {"version": STAGES_VERSION, **{name: asdict(getattr(self, name)) for name in _STAGE_TYPES}}
 
     @classmethod
     def from_dict(cls, d: dict | None, *, legacy: dict | None = None, source: str = "config") -> "StageConfig":
-        """Build from ``config.json["stages"]``; missing stages or fields take their defaults.
+        """Build from ``config.json["stages"]``.
 
-        ``legacy``: the whole config of an older model (its ``"generation"`` and ``"groove"`` entries
-        are used when ``"stages"`` is absent).  Unknown stages or fields, or values of the wrong type,
-        raise :class:`ModelError` naming ``source``.
+        Missing stages or fields take the class defaults when ``d["version"]`` is
+        :data:`STAGES_VERSION`, and :data:`LEGACY_STAGES`' values when it is absent (a model written
+        before the defaults were what ships dances as it did).  ``legacy``: the whole config of an older
+        model (its ``"generation"`` and ``"groove"`` entries are used when ``"stages"`` is absent).
+        Unknown stages or fields, or values of the wrong type, raise :class:`ModelError` naming ``source``.
         """
+        if d is not None and not isinstance(d, dict):
+            raise ModelError(f"{source}: 'stages' must be a mapping")
         d = dict(d or {})
+        version = d.pop("version", None)
+        if version not in (None, STAGES_VERSION):
+            raise ModelError(f"{source}: stages version {version!r} is not {STAGES_VERSION}")
         if not d and legacy:
             if isinstance(legacy.get("generation"), dict):
                 d["sampling"] = legacy["generation"]
             if isinstance(legacy.get("groove"), dict):
                 d["groove"] = legacy["groove"]
-        if not isinstance(d, dict):
-            raise ModelError(f"{source}: 'stages' must be a mapping")
         unknown = sorted(set(d) - set(_STAGE_TYPES))
         if unknown:
             raise ModelError(f"{source}: unknown dancer stage(s) {', '.join(unknown)}")
-        parts = {}
-        for name, typ in _STAGE_TYPES.items():
-            values = d.get(name, {})
-            if not isinstance(values, dict):
-                raise ModelError(f"{source}: stage {name!r} must be a mapping")
-            names = {f.name: f for f in dataclasses.fields(typ)}
-            bad = sorted(set(values) - set(names))
-            if bad:
-                raise ModelError(f"{source}: stage {name!r} has unknown field(s) {', '.join(bad)}")
-            kw = {}
-            for k, v in values.items():
-                default = getattr(typ(), k)
-                try:
-                    if isinstance(default, bool):
-                        if not isinstance(v, bool):
-                            raise TypeError
-                        kw[k] = v
-                    elif isinstance(default, str):
-                        if not isinstance(v, str):
-                            raise TypeError
-                        kw[k] = v
-                    elif isinstance(default, tuple):
-                        kw[k] = tuple(float(x) for x in v)
-                    else:
-                        kw[k] = float(v)
-                        if not np.isfinite(kw[k]):
-                            raise ValueError
-                except (TypeError, ValueError):
-                    raise ModelError(f"{source}: stage {name}.{k} has an invalid value {v!r}") from None
-            parts[name] = typ(**kw)
-        if parts["sampling"].spread not in ("smooth", "beat"):
-            raise ModelError(f"{source}: stage sampling.spread must be 'smooth' or 'beat', "
+        base = cls() if version == STAGES_VERSION else LEGACY_STAGES
+        parts = {name: _stage_from_dict(d.get(name, {}), base=getattr(base, name), name=name, source=source)
+                 for name in _STAGE_TYPES}
+        if parts["sampling"].spread not in SPREADS:
+            raise ModelError(f"{source}: stage sampling.spread must be one of {', '.join(SPREADS)}, "
                              f"not {parts['sampling'].spread!r}")
         return cls(**parts)
 
     def replace(self, **stages) -> "StageConfig":
-        """A copy with some stage configs replaced, e.g. ``replace(groove=GrooveConfig(enabled=False))``."""
+        """A copy with some stage configs replaced, e.g. ``replace(groove=GrooveConfig(enabled=True))``."""
         return dataclasses.replace(self, **stages)
 
+
+def _stage_from_dict(values: dict, *, base, name: str, source: str):
+    """One stage's config: ``base`` with the fields of ``values`` (type-checked against ``base``'s)."""
+    if not isinstance(values, dict):
+        raise ModelError(f"{source}: stage {name!r} must be a mapping")
+    names = {f.name for f in dataclasses.fields(base)}
+    bad = sorted(set(values) - names)
+    if bad:
+        raise ModelError(f"{source}: stage {name!r} has unknown field(s) {', '.join(bad)}")
+    kw = {}
+    for k, v in values.items():
+        default = getattr(base, k)
+        try:
+            if isinstance(default, (bool, str)):
+                if not isinstance(v, type(default)):
+                    raise TypeError
+                kw[k] = v
+            elif isinstance(default, tuple):
+                kw[k] = tuple(float(x) for x in v)
+            else:
+                kw[k] = float(v)
+                if not np.isfinite(kw[k]):
+                    raise ValueError
+        except (TypeError, ValueError):
+            raise ModelError(f"{source}: stage {name}.{k} has an invalid value {v!r}") from None
+    return dataclasses.replace(base, **kw)
+
+
+#: What a model directory written before the class defaults were what ships meant by a missing stage or
+#: field: the smooth spread fed back, the groove on, a 0.15-s release.
+LEGACY_STAGES = StageConfig(
+    sampling=SamplingConfig(spread="smooth", pattern_scale=1.0, feedback_spread=True),
+    groove=GrooveConfig(enabled=True), silence=IdleConfig(release_s=0.15))
+#: The spreads of :class:`SamplingConfig`.
+SPREADS = ("beat", "smooth")
+
+# ===================================================================================== one model frame
+@dataclass(frozen=True, slots=True)
+class BeatTiming:
+    """The tracked beat of one model frame, decoded once from its feature row by :class:`BeatReader`.
+
+    ``phase``: of the beat heard, 0…1, 0 on the beat; ``period_s``: seconds per beat; ``confidence``:
+    the tracker's, 0…1; ``beats_per_bar``: 3 or 4; ``ahead``: the beat phase when this frame's pose is
+    *seen* (``phase + lead_s / period_s``, not wrapped; see :attr:`Dancer.lead_s`); ``count``: beats heard
+    since the start; ``new_beat``: the seen phase passed a beat since the last frame.
+    """
+
+    phase: float
+    period_s: float
+    confidence: float
+    beats_per_bar: int
+    ahead: float
+    count: int
+    new_beat: bool
+
+    @property
+    def seen(self) -> float:
+        """The beat phase when the pose is seen, 0…1."""
+        return self.ahead % 1.0
+
+
+def crossed_beat(last_phase: float | None, phase: float) -> bool:
+    """The beat phase wrapped between two consecutive frames (a beat passed)."""
+    return last_phase is not None and last_phase > 0.75 and phase < 0.25
+
+
+class BeatReader:
+    """Feature row → :class:`BeatTiming`: the one decoding of the beat columns (phase from
+    ``beat_sin``/``beat_cos``, period from ``tempo`` = log2(BPM / 120), confidence, metre) and the beat
+    count, for every stage that moves with the beat.
+
+    ``lead_s``: how long after its audio a pose will be seen (s); the live engine sets its display delay
+    (through :attr:`Dancer.lead_s`); offline 0.
+    """
+
+    def __init__(self) -> None:
+        self.lead_s = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.last_phase: float | None = None
+        self.last_seen: float | None = None
+
+    def __call__(self, features: np.ndarray) -> BeatTiming:
+        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
+        period = 0.5 / 2.0 ** float(features[COL_TEMPO])
+        ahead = phase + self.lead_s / period
+        seen = ahead % 1.0
+        if crossed_beat(self.last_phase, phase):
+            self.count += 1
+        new_beat = crossed_beat(self.last_seen, seen)
+        self.last_phase, self.last_seen = phase, seen
+        return BeatTiming(phase=phase, period_s=period, confidence=float(features[COL_BEAT_CONF]),
+                          beats_per_bar=3 if float(features[COL_METER]) < 0.5 else 4, ahead=ahead,
+                          count=self.count, new_beat=new_beat)
+
+
+@dataclass(slots=True)
+class Mixture:
+    """The network's Gaussian mixture over the next pose (normalised units) and how to read it.
+
+    ``logits`` [shape=(K,)], ``mu`` and ``log_sigma`` [shape=(K, N_POSE)]; a pose ``y`` in normalised
+    units is ``y · scale + offset`` in body units.  ``feedback``: what the sampling stage chose to feed
+    back to the network (None: the most likely component's mean).
+    """
+
+    logits: np.ndarray
+    mu: np.ndarray
+    log_sigma: np.ndarray
+    scale: np.ndarray
+    offset: np.ndarray
+    feedback: np.ndarray | None = None
+
+    def pose(self, y: np.ndarray) -> np.ndarray:
+        """Normalised pose [shape=(N_POSE,)] → body units [shape=(N_JOINTS, 2)]."""
+        return (y * self.scale + self.offset).reshape(N_JOINTS, 2)
+
+    def most_likely(self) -> np.ndarray:
+        """The mean of the most likely component [shape=(N_POSE,)] (normalised)."""
+        return self.mu[int(np.argmax(self.logits))]
+
+
+@dataclass(slots=True)
+class Frame:
+    """The context every stage of one model frame reads, and where stages leave values for later ones.
+
+    ``features`` [shape=(N_FEATURES,)] the row; ``beat`` its :class:`BeatTiming`; ``index``: model frames
+    since the reset (0 first); ``mixture``: the network's (:class:`Mixture`, set by the network stage);
+    ``intensity``: the size of the motion, floor … 1 (set by the dynamics stage, read by the groove).
+    """
+
+    features: np.ndarray
+    beat: BeatTiming
+    index: int
+    mixture: Mixture | None = None
+    intensity: float = 1.0
+
+
+# ===================================================================================== the chain
+class Stage(Protocol):
+    """What a dancer stage is: ``reset(rng)`` at the start of a performance, then one call per model
+    frame, ``stage(pose [shape=(N_JOINTS, 2)], frame) -> pose`` (a new array)."""
+
+    def reset(self, rng: np.random.Generator) -> None: ...
+
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray: ...
+
+
+class StageChain:
+    """Stages called in order, each on the previous one's pose (madmom's ``SequentialProcessor``); a
+    chain is itself a stage.
+
+    Parameters
+    ----------
+    stages : sequence of (name, stage)
+    """
+
+    def __init__(self, stages: Sequence[tuple[str, Stage]]) -> None:
+        self.names = tuple(name for name, _ in stages)
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"stage names must be unique, got {self.names}")
+        self.stages = tuple(stage for _, stage in stages)
+
+    def reset(self, rng: np.random.Generator) -> None:
+        for stage in self.stages:
+            stage.reset(rng)
+
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
+        for stage in self.stages:
+            pose = stage(pose, frame)
+        return pose
+
+    def __getitem__(self, name: str) -> Stage:
+        try:
+            return self.stages[self.names.index(name)]
+        except ValueError:
+            raise KeyError(f"no stage {name!r} in the chain {' → '.join(self.names)}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def __repr__(self) -> str:
+        return f"StageChain({' → '.join(self.names)})"
+
+    def inserted(self, name: str, stage: Stage, *, after: str | None = None) -> "StageChain":
+        """A chain with ``stage`` added after the stage ``after`` (None: at the start)."""
+        i = 0 if after is None else self.names.index(after) + 1 if after in self.names else None
+        if i is None:
+            raise KeyError(f"no stage {after!r} in the chain {' → '.join(self.names)}")
+        pairs = list(zip(self.names, self.stages))
+        return StageChain(pairs[:i] + [(name, stage)] + pairs[i:])
 
 # ===================================================================================== stages
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -233,12 +422,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class NetworkStage:
     """The autoregressive LSTM + mixture head in numpy (Keras gate order i, f, c, o).
 
-    ``step(features)`` → mixture parameters [shape=(K·(2·n_pose + 1),)]; ``feedback(pose_norm)`` sets
-    the previous pose (normalised) that the next step reads.
+    As a stage: one LSTM step on ``frame.features`` and the pose fed back from the last mixture; the new
+    :class:`Mixture` goes to ``frame.mixture``; returns its most likely mean (body units).
+    ``step(features)`` → the raw mixture parameters [shape=(K·(2·n_pose + 1),)].
     """
 
     def __init__(self, *, weights: dict, stats: dict, layers: int, hidden: int, mixtures: int,
-                 phase_harmonics: int = 0, phase_to_head: bool = False) -> None:
+                 phase_harmonics: int = 0, phase_to_head: bool = False,
+                 rest_pose: np.ndarray | None = None) -> None:
         self.w = weights
         self.n_layers, self.hidden, self.mixtures = layers, hidden, mixtures
         self.phase_harmonics, self.phase_to_head = phase_harmonics, phase_to_head
@@ -248,22 +439,38 @@ class NetworkStage:
         self.fstd = stats["feature_std"].astype(np.float32)
         self.pmean = stats["pose_mean"].astype(np.float32)
         self.pstd = stats["pose_std"].astype(np.float32)
+        self.rest_pose = (stats["rest_pose"] if rest_pose is None else rest_pose).astype(np.float32)
 
-    def reset(self, *, prev_pose: np.ndarray) -> None:
-        """Zero state; ``prev_pose`` [shape=(J, 2)] body units is the first previous pose."""
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        """Zero state; the rest pose is the first previous pose."""
         self.h = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
         self.c = [np.zeros(self.hidden, np.float32) for _ in range(self.n_layers)]
-        base = np.asarray(prev_pose, np.float32).reshape(-1)
+        base = self.rest_pose.reshape(-1)
         if self.phase_mean is not None:  # the motion around the mean pose (its constant term)
             base = base - self.phase_mean[0, 0]
-        self.prev = ((base - self.pmean) / self.pstd).astype(np.float32)
+        self._start = ((base - self.pmean) / self.pstd).astype(np.float32)
+        self.last: Mixture | None = None
+        self.last_params: np.ndarray | None = None
 
-    def denormalise(self, y: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
-        """Network output (normalised) → pose [shape=(J, 2)] body units (+ the phase mean pose)."""
-        pose = y * self.pstd + self.pmean
-        if self.phase_mean is not None and features is not None:
-            pose = pose + phase_mean_pose(features, self.phase_mean)
-        return pose.reshape(N_JOINTS, 2)
+    @property
+    def prev(self) -> np.ndarray:
+        """The normalised pose [shape=(N_POSE,)] the next step reads: what was fed back from the last
+        mixture (its most likely mean when no stage chose), the rest pose at first."""
+        m = self.last
+        if m is None:
+            return self._start
+        return np.asarray(m.most_likely() if m.feedback is None else m.feedback, dtype=np.float32)
+
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
+        params = self.step(frame.features)
+        self.last_params = params  # mixture parameters of this step (for tests and inspection)
+        logits, mu, log_sigma = mdn_split(params, n_pose=N_POSE, mixtures=self.mixtures)
+        offset = self.pmean
+        if self.phase_mean is not None:
+            offset = self.pmean + phase_mean_pose(frame.features, self.phase_mean)
+        self.last = frame.mixture = Mixture(logits=logits, mu=mu, log_sigma=log_sigma, scale=self.pstd,
+                                            offset=offset)
+        return self.last.pose(self.last.most_likely())
 
     def step(self, features: np.ndarray) -> np.ndarray:
         raw = np.asarray(features, dtype=np.float32)
@@ -287,36 +494,20 @@ class NetworkStage:
             x = np.concatenate([x, ph])
         return x @ w["head_kernel"] + w["head_bias"]
 
-    def feedback(self, y: np.ndarray) -> None:
-        self.prev = np.asarray(y, dtype=np.float32)
-
-
-def beat_timing(features: np.ndarray) -> tuple[float, float]:
-    """(beat phase 0…1, 0 on the beat; beat period in s) of one feature row — what the stages that move
-    with the tracked beat (sampling's beat spread, groove) read."""
-    phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
-    return phase, 0.5 / 2.0 ** float(features[COL_TEMPO])  # COL_TEMPO = log2(BPM / 120)
-
-
-def crossed_beat(last_phase: float | None, phase: float) -> bool:
-    """The beat phase wrapped between two consecutive frames (a beat passed)."""
-    return last_phase is not None and last_phase > 0.75 and phase < 0.25
-
 
 class SamplingStage:
-    """Mixture parameters → next normalised pose (see :class:`SamplingConfig`).
+    """``frame.mixture`` → the pose drawn from it (see :class:`SamplingConfig`); sets what is fed back
+    (``frame.mixture.feedback``).
 
-    ``lead_s``: how long after its audio a pose will be seen (s); the phase-locked spread eases into
-    its beat values that much early (the live engine sets its display delay; offline 0).
+    ``modes`` [shape=(m, N_POSE)]: whole-body pose variations (normalised units) the beat spread moves
+    through (None: one per coordinate).
     """
 
-    def __init__(self, config: SamplingConfig, *, mixtures: int, modes: np.ndarray | None = None) -> None:
-        if config.spread not in ("smooth", "beat"):
-            raise ModelError(f"sampling spread must be 'smooth' or 'beat', not {config.spread!r}")
-        self.config, self.mixtures = config, mixtures
-        #: Whole-body pose variations [shape=(m, N_POSE)], normalised units (identity: each coordinate).
+    def __init__(self, config: SamplingConfig, *, modes: np.ndarray | None = None) -> None:
+        if config.spread not in SPREADS:
+            raise ModelError(f"sampling spread must be one of {', '.join(SPREADS)}, not {config.spread!r}")
+        self.config = config
         self.modes = np.eye(N_POSE, dtype=np.float32) if modes is None else np.asarray(modes, np.float32)
-        self.lead_s = 0.0
 
     def reset(self, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -333,15 +524,12 @@ class SamplingStage:
         self.seg_to = self.cycle[0].copy()
         self.beat_z = np.zeros(m, np.float32)
         self.drift_z = np.zeros(m, np.float32)
-        self.last_phase = None
 
-    def _beat_spread(self, features: np.ndarray) -> np.ndarray:
+    def _beat_spread(self, beat: BeatTiming) -> np.ndarray:
         """The phase-locked mode weights at this frame [shape=(m,)] (unit variance at the beats)."""
         c = self.config
-        phase, beat_s = beat_timing(features)
-        phase = (phase + self.lead_s / beat_s) % 1.0
-        if crossed_beat(self.last_phase, phase):  # a beat: next segment
-            period = 3 if float(features[COL_METER]) < 0.5 else 2  # beats per repeat: the bar, 2 in 4/4
+        if beat.new_beat:  # a beat (as seen): next segment
+            period = 3 if beat.beats_per_bar == 3 else 2  # beats per repeat: the bar, 2 in 4/4
             self.slot = (self.slot + 1) % period
             if self.slot == 0:  # a new bar: the cycle renews a little
                 r = c.pattern_hold
@@ -349,99 +537,102 @@ class SamplingStage:
             ang = 2.0 * np.pi * ((self.slot + 1) % period) / period
             self.seg_from = self.beat_z.copy()
             self.seg_to = (np.cos(ang) * self.cycle[0] + np.sin(ang) * self.cycle[1]).astype(np.float32)
-        self.last_phase = phase
-        ease = 0.5 - 0.5 * np.cos(np.pi * phase)  # 0 → 1 across the beat, still at both ends
+        ease = 0.5 - 0.5 * np.cos(np.pi * beat.seen)  # 0 → 1 across the beat, still at both ends
         self.beat_z = self.seg_from + ease * (self.seg_to - self.seg_from)
         return self.beat_z
 
-    def __call__(self, params: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """→ (the pose fed back to the network, the pose performed), both normalised [shape=(N_POSE,)]."""
+    def _component(self, logits: np.ndarray) -> int:
+        """The component drawn (kept while plausible) or, at temperature 0, the most likely."""
         c, rng = self.config, self.rng
-        logits, mu, log_sigma = mdn_split(params, n_pose=N_POSE, mixtures=self.mixtures)
         if c.temperature > 0:
             p = np.exp((logits - logits.max()) / c.temperature)
             p /= p.sum()
             keep = self.k >= 0 and p[self.k] > 0.1 and rng.random() < c.component_hold
-            k = self.k if keep else int(rng.choice(self.mixtures, p=p))
-        else:
-            k = int(np.argmax(logits))
-        self.k = k
-        y = mu[k]
+            return self.k if keep else int(rng.choice(len(logits), p=p))
+        return int(np.argmax(logits))
+
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
+        c, rng, m = self.config, self.rng, frame.mixture
+        self.k = k = self._component(m.logits)
+        y = m.mu[k]
         r = c.noise_correlation
         if c.spread == "beat":
             self.drift_z = r * self.drift_z + np.sqrt(1.0 - r * r) * rng.standard_normal(self.drift_z.shape)
-            a = min(1.0, max(0.0, float(features[COL_BEAT_CONF]) / c.full_confidence))
-            z = a * self._beat_spread(features) + np.sqrt(1.0 - a * a) * self.drift_z
+            a = min(1.0, max(0.0, frame.beat.confidence / c.full_confidence))
+            z = a * self._beat_spread(frame.beat) + np.sqrt(1.0 - a * a) * self.drift_z
             y = y + c.pattern_scale * (z @ self.modes)
         elif c.sigma_scale > 0:
             self.eps = r * self.eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self.eps.shape)
-            y = y + c.sigma_scale * np.exp(log_sigma[k]) * self.eps
+            y = y + c.sigma_scale * np.exp(m.log_sigma[k]) * self.eps
         y = y.astype(np.float32)
-        return (y if c.feedback_spread else mu[k].astype(np.float32)), y
+        m.feedback = y if c.feedback_spread else m.mu[k].astype(np.float32)
+        return m.pose(y)
 
 
 class DynamicsStage:
-    """Scale the excursions from the rest pose with the loudness below its running peak."""
+    """Scale the excursions from the rest pose with the loudness below its running peak; the size
+    (floor … 1) goes to ``frame.intensity``."""
 
     def __init__(self, config: DynamicsConfig, *, rest_pose: np.ndarray) -> None:
         self.config, self.rest_pose = config, rest_pose
         self.alpha = 1.0 - np.exp(-1.0 / (config.smooth_s * MODEL_FPS))
 
-    def reset(self) -> None:
+    def reset(self, rng: np.random.Generator | None = None) -> None:
         self.power = 1e-6
         self.peak = -60.0
         self.intensity = 1.0
 
-    def __call__(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
         dy = self.config
-        if not dy.enabled:
-            return pose
-        power = 10.0 ** (float(features[COL_RMS_DB]) * 6.0)  # COL_RMS_DB holds dBFS / 60
+        power = 10.0 ** (float(frame.features[COL_RMS_DB]) * 6.0)  # COL_RMS_DB holds dBFS / 60
         self.power += self.alpha * (power - self.power)  # smoothed in power, not in dB
         level = 10.0 * np.log10(self.power + 1e-12)
         self.peak = max(self.peak - dy.decay_db_per_s / MODEL_FPS, level)
         below = self.peak - level
-        self.intensity = float(np.clip(1.0 - (1.0 - dy.floor) * below / dy.range_db, dy.floor, 1.0))
+        self.intensity = frame.intensity = float(np.clip(1.0 - (1.0 - dy.floor) * below / dy.range_db,
+                                                         dy.floor, 1.0))
         return self.rest_pose + self.intensity * (pose - self.rest_pose)
 
 
 class GrooveStage:
-    """The optional bounce and sway on the tracked beat (see :class:`GrooveConfig`).
-
-    ``lead_s``: how long after its audio a pose will be seen (s); the live engine sets it to its display
-    delay so the bounce bottoms out on the beat as it is seen; offline it is 0.
-    """
+    """The optional bounce and sway on the tracked beat (see :class:`GrooveConfig`), sized by
+    ``frame.intensity``; it bottoms out on the beat as it is seen (``frame.beat.ahead``)."""
 
     def __init__(self, config: GrooveConfig) -> None:
         self.config = config
-        self.lead_s = 0.0
 
-    def reset(self) -> None:
-        self.beats = 0
-        self.last_phase = 0.0
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        pass
 
-    def __call__(self, pose: np.ndarray, features: np.ndarray, *, intensity: float) -> np.ndarray:
-        g = self.config
-        phase, beat_s = beat_timing(features)
-        if crossed_beat(self.last_phase, phase):
-            self.beats += 1
-        self.last_phase = phase
-        amount = min(1.0, float(features[COL_BEAT_CONF]) / g.full_confidence)
-        if not g.enabled or amount <= 0 or (g.bounce == 0 and g.sway == 0):
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
+        g, beat = self.config, frame.beat
+        amount = min(1.0, beat.confidence / g.full_confidence)
+        if amount <= 0 or (g.bounce == 0 and g.sway == 0):
             return pose
         out = pose.copy()
         # Height above the lowest joint, 0…1: the feet stay planted, the body above bends and sways.
         h = -pose[:, 1]
         h = (h - h.min()) / max(float(h.max() - h.min()), 1e-6)
         lift = np.clip(h * 2.0, 0.0, 1.0)  # knees move half as much as hips and above
-        # The beat phase is a prediction, so the bounce can bottom out on the beat as it is seen.
-        ahead = phase + self.lead_s / beat_s
-        down = 0.5 * (1.0 + np.cos(2.0 * np.pi * ahead))  # 1 on the beat, 0 half-way between beats
-        side = np.cos(np.pi * (self.beats + ahead))  # extreme on every beat, period two beats
-        depth = g.bounce * float(np.clip(beat_s / 0.5, *g.depth_range))
-        out[:, 1] += intensity * amount * depth * down * lift
-        out[:, 0] += intensity * amount * g.sway * side * h
+        down = 0.5 * (1.0 + np.cos(2.0 * np.pi * beat.ahead))  # 1 on the beat, 0 half-way between beats
+        side = np.cos(np.pi * (beat.count + beat.ahead))  # extreme on every beat, period two beats
+        depth = g.bounce * float(np.clip(beat.period_s / 0.5, *g.depth_range))
+        out[:, 1] += frame.intensity * amount * depth * down * lift
+        out[:, 0] += frame.intensity * amount * g.sway * side * h
         return out
+
+
+class LimbClamp:
+    """Limbs never longer than ``limb_max`` [shape=(N_JOINTS,)] (the limb ending at each joint)."""
+
+    def __init__(self, *, limb_max: np.ndarray) -> None:
+        self.limb_max = limb_max
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        pass
+
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
+        return clamp_limb_lengths(pose, self.limb_max)
 
 
 class SilenceGate:
@@ -452,11 +643,11 @@ class SilenceGate:
         self.up = 1.0 - np.exp(-1.0 / (config.attack_s * MODEL_FPS))
         self.down = 1.0 - np.exp(-1.0 / (config.release_s * MODEL_FPS))
 
-    def reset(self) -> None:
+    def reset(self, rng: np.random.Generator | None = None) -> None:
         self.gate = 0.0
-        self.t = 0
 
     def idle_pose(self, t: float) -> np.ndarray:
+        """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""
         pose = self.rest_pose.copy()
         c = self.config
         s = np.sin(2.0 * np.pi * c.sway_hz * t)
@@ -465,15 +656,42 @@ class SilenceGate:
         pose[:, 1] += 0.3 * c.sway_amp * np.sin(4.0 * np.pi * c.sway_hz * t)
         return pose
 
-    def __call__(self, pose: np.ndarray, features: np.ndarray) -> np.ndarray:
-        target = 1.0 if float(features[COL_ACTIVITY]) > self.config.threshold else 0.0
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
+        target = 1.0 if float(frame.features[COL_ACTIVITY]) > self.config.threshold else 0.0
         rate = self.up if target > self.gate else self.down
         self.gate += rate * (target - self.gate)
-        self.t += 1
         if self.gate > 0.999:
             return pose
-        return self.gate * pose + (1.0 - self.gate) * self.idle_pose(self.t / MODEL_FPS)
+        return self.gate * pose + (1.0 - self.gate) * self.idle_pose((frame.index + 1) / MODEL_FPS)
 
+
+class BeatClock:
+    """Runs ``inner`` (network + sampling) on the beat clock: a step each time the beat phase passes
+    1/``steps_per_beat`` of a beat, predicting the pose of the next step; in between, the pose moves
+    from the last to the next step's pose as the phase advances."""
+
+    def __init__(self, inner: StageChain, *, steps_per_beat: int, rest_pose: np.ndarray) -> None:
+        self.inner, self.steps_per_beat, self.rest_pose = inner, steps_per_beat, rest_pose
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.inner.reset(rng)
+        self._beats = 0.0  # beat-clock count (in steps) and the pose segment being traversed
+        self._next_step = 0
+        self._last_phase: float | None = None
+        self._from = self._to = self.rest_pose
+
+    def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
+        phase = frame.beat.phase
+        last = phase if self._last_phase is None else self._last_phase
+        self._beats += float(beat_advance(np.array([phase]), last)[0]) * self.steps_per_beat
+        self._last_phase = phase
+        while self._beats >= self._next_step:
+            self._from, self._to = self._to, self.inner(self._to, frame)
+            self._next_step += 1
+            # a second step in the same frame: the beat it crossed was already seen
+            frame = dataclasses.replace(frame, beat=dataclasses.replace(frame.beat, new_beat=False))
+        frac = float(np.clip(self._beats - (self._next_step - 1), 0.0, 1.0))
+        return self._from + frac * (self._to - self._from)
 
 # ===================================================================================== loading checks
 STAT_KEYS = ("feature_mean", "feature_std", "pose_mean", "pose_std", "rest_pose", "limb_max")
@@ -518,48 +736,76 @@ def validate_arrays(arrays: dict[str, np.ndarray], *, shapes: dict[str, tuple], 
 
 
 # ===================================================================================== the dancer
+#: Builds a stage from the dancer it goes into (:meth:`Dancer.with_stage`).
+StageFactory = Callable[["Dancer"], Stage]
+
+
 class Dancer:
     """A trained dancer.  ``Dancer.load(model_dir)``; then ``reset(seed)`` and ``step`` per model frame,
     or ``generate`` for a whole feature array.
 
-    ``stages`` (:class:`StageConfig`) configures everything after the network; ``idle``, ``groove`` and
-    ``dynamics`` override single stages (kept for older callers).
+    ``stages`` (:class:`StageConfig`) configures everything after the network; ``extra_stages``:
+    stages not saved with the model, as (name, factory, after) — see :meth:`with_stage`.
+
+    Attributes
+    ----------
+    chain : StageChain
+        The stages every model frame runs through (``dancer.chain["sampling"]`` …).
+    network : NetworkStage
+    rest_pose : np.ndarray [shape=(N_JOINTS, 2)]
+    limb_max : np.ndarray [shape=(N_JOINTS,)]
     """
 
     def __init__(self, *, weights: dict, stats: dict, config: dict, stages: StageConfig | None = None,
-                 idle: IdleConfig | None = None, groove: GrooveConfig | None = None,
-                 dynamics: DynamicsConfig | None = None, name: str = "dancer") -> None:
+                 extra_stages: Sequence[tuple[str, StageFactory, str]] = (), name: str = "dancer") -> None:
         self.config = config
         self.name = name
-        st = stages if stages is not None else StageConfig.from_dict(config.get("stages"), legacy=config)
-        overrides = {k: v for k, v in (("silence", idle), ("groove", groove), ("dynamics", dynamics))
-                     if v is not None}
-        self.stages = st.replace(**overrides) if overrides else st
+        self.stages = stages if stages is not None else StageConfig.from_dict(config.get("stages"), legacy=config)
         self._weights, self._stats = weights, stats
+        self.extra_stages = tuple(extra_stages)
         net = config["network"]
         self.rest_pose = stats["rest_pose"].astype(np.float32).reshape(N_JOINTS, 2)
         self.limb_max = stats["limb_max"].astype(np.float32)
         self.network = NetworkStage(weights=weights, stats=stats, layers=int(net["layers"]),
                                     hidden=int(net["hidden"]), mixtures=int(net["mixtures"]),
                                     phase_harmonics=int(net.get("phase_harmonics", 0)),
-                                    phase_to_head=bool(net.get("phase_to_head", False)))
+                                    phase_to_head=bool(net.get("phase_to_head", False)), rest_pose=self.rest_pose)
         #: 0: a network step per model frame; N: the network runs on the beat clock (N steps per beat).
         self.steps_per_beat = int(net.get("steps_per_beat", 0))
-        self.sampling = SamplingStage(self.stages.sampling, mixtures=int(net["mixtures"]),
-                                      modes=stats.get("pose_modes"))
-        self.dynamics = DynamicsStage(self.stages.dynamics, rest_pose=self.rest_pose)
-        self.groove = GrooveStage(self.stages.groove)
-        self.silence = SilenceGate(self.stages.silence, rest_pose=self.rest_pose)
+        self.beat = BeatReader()
+        self.chain = self.build_chain()
+        for name_, make, after in self.extra_stages:
+            self.chain = self.chain.inserted(name_, make(self), after=after)
         self.reset()
+
+    def build_chain(self) -> StageChain:
+        """The stages of :attr:`stages` in order (switched-off stages are left out)."""
+        s = self.stages
+        head = [("network", self.network),
+                ("sampling", SamplingStage(s.sampling, modes=self._stats.get("pose_modes")))]
+        if self.steps_per_beat:
+            head = [("beat_clock", BeatClock(StageChain(head), steps_per_beat=self.steps_per_beat,
+                                             rest_pose=self.rest_pose))]
+        tail = [("dynamics", DynamicsStage(s.dynamics, rest_pose=self.rest_pose)) if s.dynamics.enabled else None,
+                ("groove", GrooveStage(s.groove)) if s.groove.enabled else None,
+                ("limbs", LimbClamp(limb_max=self.limb_max)) if s.limbs.enabled else None,
+                ("silence", SilenceGate(s.silence, rest_pose=self.rest_pose))]
+        return StageChain(head + [t for t in tail if t is not None])
 
     # ------------------------------------------------------------------ variants
     def with_stages(self, **stages) -> "Dancer":
         """The same trained network with some stage configs replaced (a fresh, reset dancer).
 
-        Example: ``dancer.with_stages(groove=GrooveConfig(enabled=False))`` — the learned motion alone.
+        Example: ``dancer.with_stages(groove=GrooveConfig(enabled=True))`` — the hand-made bounce on.
         """
         return Dancer(weights=self._weights, stats=self._stats, config=self.config,
-                      stages=self.stages.replace(**stages), name=self.name)
+                      stages=self.stages.replace(**stages), extra_stages=self.extra_stages, name=self.name)
+
+    def with_stage(self, name: str, make: StageFactory, *, after: str) -> "Dancer":
+        """The same dancer (a fresh, reset one) with one more stage, ``make(dancer)``, after the stage
+        ``after`` (e.g. ``"sampling"``: the stage then sees the sampled pose before the dynamics)."""
+        return Dancer(weights=self._weights, stats=self._stats, config=self.config, stages=self.stages,
+                      extra_stages=self.extra_stages + ((name, make, after),), name=self.name)
 
     def without_groove(self) -> "Dancer":
         """The same dancer with the groove stage switched off."""
@@ -573,17 +819,18 @@ class Dancer:
 
     @property
     def lead_s(self) -> float:
-        """How long after its audio a pose will be seen (s); the live engine sets its display delay."""
-        return self.groove.lead_s
+        """How long after its audio a pose will be seen (s): the stages moving with the beat read the beat
+        that far ahead (:attr:`BeatTiming.ahead`); the live engine sets its display delay."""
+        return self.beat.lead_s
 
     @lead_s.setter
     def lead_s(self, value: float) -> None:
-        self.groove.lead_s = self.sampling.lead_s = float(value)
+        self.beat.lead_s = float(value)
 
     @property
-    def intensity(self) -> float:
-        """The dynamics stage's current size of the motion (floor … 1)."""
-        return self.dynamics.intensity
+    def last_params(self) -> np.ndarray | None:
+        """The network's raw mixture parameters of the last step (for tests and inspection)."""
+        return self.network.last_params
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -658,18 +905,13 @@ class Dancer:
     def reset(self, seed: int = 0) -> None:
         """Start a new performance (state to zero, the rest pose as the previous pose)."""
         self._rng = np.random.default_rng(seed)
-        self.network.reset(prev_pose=self.rest_pose)
-        self.sampling.reset(self._rng)
-        self._beats = 0.0  # beat-clock count (in steps) and the pose segment being traversed
-        self._next_step = 0
-        self._last_beat_phase = None
-        self._from = self._to = self.rest_pose
-        self.dynamics.reset()
-        self.groove.reset()
-        self.silence.reset()
+        self.beat.reset()
+        self.chain.reset(self._rng)
+        self._pose = self.rest_pose
+        self._index = 0
 
     def step(self, features: np.ndarray) -> np.ndarray:
-        """Advance one model frame through every stage.
+        """Advance one model frame through the chain.
 
         Parameters
         ----------
@@ -681,40 +923,14 @@ class Dancer:
         pose : np.ndarray [shape=(N_JOINTS, 2)] in body units (pelvis near the origin, y down,
             torso length ≈ 1).
         """
-        pose = self._beat_clock_pose(features) if self.steps_per_beat else self._network_pose(features)
-        pose = self.dynamics(pose, features)
-        pose = self.groove(pose, features, intensity=self.dynamics.intensity)
-        if self.stages.limbs.enabled:
-            pose = clamp_limb_lengths(pose, self.limb_max)
-        return self.silence(pose, features)
-
-    def _network_pose(self, features: np.ndarray) -> np.ndarray:
-        """One network step + sampling → the next pose (body units); fed back to the network."""
-        params = self.network.step(features)
-        self.last_params = params  # mixture parameters of this step (for tests and inspection)
-        fed, y = self.sampling(params, features)
-        self.network.feedback(fed)
-        return self.network.denormalise(y, features)
-
-    def _beat_clock_pose(self, features: np.ndarray) -> np.ndarray:
-        """The beat clock: a network step each time the beat phase passes a step (1/N beat), predicting
-        the pose of the next step; in between, the pose moves from the last to the next step's pose as
-        the phase advances."""
-        from .network import beat_advance, beat_phase_of
-
-        phase = float(beat_phase_of(features))
-        last = phase if self._last_beat_phase is None else self._last_beat_phase
-        self._beats += float(beat_advance(np.array([phase]), last)[0]) * self.steps_per_beat
-        self._last_beat_phase = phase
-        while self._beats >= self._next_step:
-            self._from, self._to = self._to, self._network_pose(features)
-            self._next_step += 1
-        frac = float(np.clip(self._beats - (self._next_step - 1), 0.0, 1.0))
-        return self._from + frac * (self._to - self._from)
+        frame = Frame(features=features, beat=self.beat(features), index=self._index)
+        self._index += 1
+        self._pose = self.chain(self._pose, frame)
+        return self._pose
 
     def idle_pose(self, t: float) -> np.ndarray:
         """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""
-        return self.silence.idle_pose(t)
+        return self.chain["silence"].idle_pose(t)
 
     def steps(self, features: np.ndarray) -> np.ndarray:
         """:meth:`step` on consecutive feature rows (no reset).

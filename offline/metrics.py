@@ -7,9 +7,21 @@ different rates (the report resamples everything to ``clock.MODEL_FPS``).
 
 Definitions
 -----------
-* **Mean joint speed** ``v(t)``: mean over joints of ``|dp/dt|`` (torso lengths per second).
+Every derivative is a **forward difference** (``p[t+1] − p[t]``), never a central one (``np.gradient``):
+a central difference has zero response at the frame-rate Nyquist, so a figure alternating between two
+poses every frame would look still to it — the jitter a viewer sees first.
+
+* **Mean joint speed** ``v(t)``: mean over joints of ``|p[t+1] − p[t]| · fps`` (torso lengths per
+  second), the step from frame t to t + 1, at time (t + ½) / fps.
 * **Kinematic beats** (Bailando, Li et al. 2022): local minima of ``v(t)`` smoothed by a Gaussian of
   σ = 83 ms (5 frames at 60 fps).
+* **Jitter** (:func:`high_frequency_share`): the share of the pose's power above 4 Hz — pelvis-relative
+  joint coordinates in torso lengths, Welch power spectral density (Hann segments of 4 s, half
+  overlapping, linear detrend per segment), summed over every joint coordinate; compared with real dance
+  on the same songs.  Real dance on this skeleton: ≈ 10⁻⁴.
+* **Step ratio** (:func:`step_ratio`): mean forward-difference step ÷ mean central-difference step
+  (half of ``p[t+1] − p[t−1]``), pelvis-relative: ≈ 1.01 for smooth motion, 2–4 for a figure that
+  alternates 1 % of its height every frame.
 * **Beat Align Score** (Bailando): ``mean over music beats b of exp(-d(b)² / 2σ²)``, σ = 50 ms, with
   ``d(b)`` the distance from ``b`` to the nearest kinematic beat.
 * **Beat phase**: phase of each kinematic beat inside the music-beat interval that contains it (0 = on
@@ -18,8 +30,8 @@ Definitions
 * **Motion period**: dominant period of the body's rise and fall (autocorrelation of the mean joint height
   after removing slow drift).  A figure bouncing at 2 Hz → 0.5 s → 120 BPM.
 * **Kinetic features** (FID_k-style, 2D): for every window of ``window_s`` seconds and every joint but
-  the pelvis, on pelvis-relative coordinates: mean speed, mean acceleration magnitude and spread (RMS
-  distance from the window mean) → ``3 · (J − 1)`` numbers per window.
+  the pelvis, on pelvis-relative coordinates: mean speed and mean acceleration magnitude (first and second
+  forward differences) and spread (RMS distance from the window mean) → ``3 · (J − 1)`` numbers per window.
 * **Diversity** (Bailando's Div_k): mean pairwise Euclidean distance between kinetic-feature vectors.
 * **Fréchet distance** between Gaussian fits of two feature sets (FID formula).
 * **Freeze ratio**: fraction of frames whose mean joint speed, averaged over ``window_s`` = 0.5 s, is
@@ -51,6 +63,10 @@ BAS_SIGMA_S: float = 3.0 / 60.0
 FREEZE_SPEED: float = 0.1
 #: A limb longer than this × its reference length is implausible.
 LIMB_STRETCH: float = 1.5
+#: Jitter: pose power above this frequency (Hz) — faster than any dance move, what a viewer sees as twitching.
+JITTER_CUTOFF_HZ: float = 4.0
+#: Jitter: Welch segment length (s).
+JITTER_SEGMENT_S: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -140,15 +156,17 @@ def joint_speed(*, poses: np.ndarray, fps: float) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(T,)] in pose units per second (central differences; NaN joints ignored).
+    np.ndarray [shape=(T,)] in pose units per second: ``[t]`` is the forward step from frame t to t + 1
+    (time (t + ½) / fps); the last frame repeats the last step.  NaN joints ignored.
     """
     p = _check_poses(poses)
     fps = _check_fps(fps)
-    vel = np.gradient(p, axis=0) * fps
+    vel = np.diff(p, axis=0) * fps
     speed = np.linalg.norm(vel, axis=-1)
     with np.errstate(invalid="ignore"):
         out = np.nanmean(np.where(np.isfinite(speed), speed, np.nan), axis=1)
-    return np.nan_to_num(out, nan=0.0)
+    out = np.nan_to_num(out, nan=0.0)
+    return np.append(out, out[-1])
 
 
 def motion_energy(*, poses: np.ndarray, fps: float, window_s: float = 0.5) -> np.ndarray:
@@ -159,18 +177,95 @@ def motion_energy(*, poses: np.ndarray, fps: float, window_s: float = 0.5) -> np
     return ndimage.uniform_filter1d(v, size=size, mode="nearest")
 
 
+def _pelvis_relative(poses: np.ndarray) -> np.ndarray:
+    """Joints relative to the pelvis, NaN filled by 0 [shape=(T, J, 2)] (the pelvis itself is 0)."""
+    p = _check_poses(poses)
+    return np.nan_to_num(p - p[:, Joint.PELVIS:Joint.PELVIS + 1, :])
+
+
+def pose_spectrum(*, poses: np.ndarray, fps: float, segment_s: float = JITTER_SEGMENT_S
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectral density of the pose, summed over every pelvis-relative joint coordinate.
+
+    Welch's estimate (``scipy.signal.welch``): Hann segments of ``segment_s`` seconds (the whole track
+    when shorter), half overlapping, each linearly detrended; one-sided, density scaling.
+
+    Parameters
+    ----------
+    poses : np.ndarray [shape=(T, J, 2)]
+        Body units (any scale: :func:`high_frequency_share` is a ratio).
+    fps : float
+    segment_s : float
+
+    Returns
+    -------
+    (freqs [shape=(n,)] Hz, power [shape=(n,)] pose units² / Hz).
+    """
+    fps = _check_fps(fps)
+    x = _pelvis_relative(poses).reshape(len(poses), -1)
+    nper = max(4, min(len(x), int(round(segment_s * fps))))
+    freqs, power = signal.welch(x, fs=fps, window="hann", nperseg=nper, noverlap=nper // 2,
+                                detrend="linear", scaling="density", axis=0)
+    return freqs, power.sum(axis=1)
+
+
+def high_frequency_share(*, poses: np.ndarray, fps: float, cutoff_hz: float = JITTER_CUTOFF_HZ,
+                         segment_s: float = JITTER_SEGMENT_S) -> float:
+    """Jitter: the share of the pose's power above ``cutoff_hz`` (:func:`pose_spectrum`).
+
+    Real dance's spectrum falls steeply above a few Hz (≈ 10⁻⁴ of its power above 4 Hz on the
+    Dance-with-Melody songs); frame-to-frame twitching puts power up to the Nyquist frequency.  Judge it
+    as a ratio to real dance on the same songs.
+
+    Returns
+    -------
+    float in [0, 1]; NaN for a still figure.
+    """
+    freqs, power = pose_spectrum(poses=poses, fps=fps, segment_s=segment_s)
+    total = float(power.sum())
+    if not total * (freqs[1] - freqs[0]) > 1e-12:  # variance of a millionth of a torso: still
+        return float("nan")
+    return float(power[freqs >= cutoff_hz].sum()) / total
+
+
+def step_ratio(*, poses: np.ndarray) -> float:
+    """Mean forward-difference step ÷ mean central-difference step (pelvis-relative joints).
+
+    Forward: ``|p[t+1] − p[t]|``; central: ``|p[t+1] − p[t−1]| / 2``, both averaged over frames 1 … T−2
+    and all joints.  ≈ 1 for smooth motion; a figure that jumps back and forth between frames takes long
+    forward steps that the central difference does not see (2–4 for ±1 % of the body height every frame).
+
+    Returns
+    -------
+    float; inf for a pure alternation (no central step), NaN for a still figure or fewer than 3 frames.
+    """
+    r = _pelvis_relative(poses)
+    if len(r) < 3:
+        return float("nan")
+    fwd = float(np.linalg.norm(r[2:] - r[1:-1], axis=-1).mean())
+    cen = float(np.linalg.norm(r[2:] - r[:-2], axis=-1).mean()) / 2.0
+    if cen > 0:
+        return fwd / cen
+    return float("inf") if fwd > 0 else float("nan")
+
+
 def kinematic_beats(*, poses: np.ndarray, fps: float, sigma_s: float = KINEMATIC_SIGMA_S) -> np.ndarray:
     """Times (s) of the local minima of the Gaussian-smoothed mean joint speed (Bailando).
 
     Returns
     -------
-    np.ndarray [shape=(n_beats,)] seconds from the first frame.
+    np.ndarray [shape=(n_beats,)] seconds from the first frame: the minimum of a parabola through each
+    local minimum and its neighbours (a minimum between two equal forward steps is half-way between
+    them), a forward step sitting half a frame after its first frame.
     """
     fps = _check_fps(fps)
     v = joint_speed(poses=poses, fps=fps)
     v = ndimage.gaussian_filter1d(v, sigma=sigma_s * fps, mode="nearest")
-    idx = signal.argrelextrema(v, np.less)[0]
-    return idx / fps
+    a, b, c = v[:-2], v[1:-1], v[2:]
+    i = np.flatnonzero((b < a) & (b <= c))
+    den = a[i] - 2 * b[i] + c[i]
+    off = np.where(den > 0, 0.5 * (a[i] - c[i]) / np.where(den > 0, den, 1.0), 0.0)
+    return (i + 1 + np.clip(off, -0.5, 0.5) + 0.5) / fps
 
 
 def beat_align_score(*, music_beats: np.ndarray, kinematic_beats: np.ndarray,
@@ -439,15 +534,16 @@ def kinetic_features(*, poses: np.ndarray, fps: float, window_s: float = 2.0,
     h = max(1, int(round(hop_s * fps)))
     keep = [j for j in range(p.shape[1]) if j != Joint.PELVIS]
     rel = np.nan_to_num(p[:, keep, :] - p[:, Joint.PELVIS:Joint.PELVIS + 1, :])
-    vel = np.gradient(rel, axis=0) * fps
-    acc = np.gradient(vel, axis=0) * fps
+    vel = np.diff(rel, axis=0) * fps   # [t]: frame t → t + 1
+    acc = np.diff(vel, axis=0) * fps   # [t]: around frame t + 1
     speed = np.linalg.norm(vel, axis=-1)
     accm = np.linalg.norm(acc, axis=-1)
     rows = []
     for s in range(0, p.shape[0] - w + 1, h):
         seg = rel[s:s + w]
         spread = np.sqrt(np.mean(np.sum((seg - seg.mean(axis=0)) ** 2, axis=-1), axis=0))
-        rows.append(np.concatenate([speed[s:s + w].mean(0), accm[s:s + w].mean(0), spread]))
+        # the w - 1 steps and w - 2 accelerations inside the window's w frames
+        rows.append(np.concatenate([speed[s:s + w - 1].mean(0), accm[s:s + w - 2].mean(0), spread]))
     return np.array(rows).reshape(len(rows), 3 * len(keep))
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.dancer import (MODEL_FORMAT, MODEL_VERSION, GrooveConfig, IdleConfig, SamplingConfig,
-                                     StageConfig)
+from dancepose.models.dancer import MODEL_FORMAT, MODEL_VERSION, StageConfig
 from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, fit_pose_modes,
@@ -31,13 +30,10 @@ from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_son
 N_POSE = N_JOINTS * 2
 
 
-#: The stages a trained dancer performs with unless told otherwise: the beat-locked spread (whole-body
-#: variations from the training poses' principal modes at 0.8 × their size, moved on the beat, the
-#: component mean fed back; see ``SamplingConfig.spread``), the hand-made groove off, and a 0.1-s release
-#: into the idle sway.  Best report card on the validation songs (README, "Report card").
-PERFORMING_STAGES = StageConfig(sampling=SamplingConfig(spread="beat", pattern_scale=0.8, pattern_hold=0.8,
-                                                        feedback_spread=False),
-                                groove=GrooveConfig(enabled=False), silence=IdleConfig(release_s=0.1))
+#: The stages a trained dancer performs with unless told otherwise: the stage configs' class defaults,
+#: which are what ships (the beat-locked spread in the training poses' principal modes, the hand-made
+#: groove off, …; see :class:`dancepose.models.dancer.StageConfig`).
+PERFORMING_STAGES = StageConfig()
 
 
 @dataclass(frozen=True)

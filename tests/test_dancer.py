@@ -12,7 +12,8 @@ import json
 import subprocess
 import sys
 
-from dancepose.models.dancer import DEFAULT_MODEL_DIR, Dancer, GrooveConfig, SamplingConfig, StageConfig
+from dancepose.models.dancer import (DEFAULT_MODEL_DIR, LEGACY_STAGES, Dancer, GrooveConfig, SamplingConfig,
+                                     StageConfig)
 from dancepose.models.errors import ModelError
 from dancepose.models.features import music_features
 from dancepose.models.skeleton import limb_lengths_by_child
@@ -28,7 +29,7 @@ def dancer():
 @pytest.fixture(scope="module")
 def grooved(dancer):
     """The default dancer with its groove stage (the optional hand-made bounce) switched on."""
-    return dancer.with_stages(groove=GrooveConfig())
+    return dancer.with_stages(groove=GrooveConfig(enabled=True))
 
 
 def _energy(poses):
@@ -68,7 +69,7 @@ def test_shipped_dancer_follows_the_tempo_with_the_groove_off(dancer, bpm):
 def test_smooth_spread_loses_the_beat_lock(dancer):
     """The control: the same network with the original smooth spread (AR(1) in time, fed back) no longer
     lands its kinematic beats on a 150 BPM beat, nor moves with its period."""
-    smooth = dancer.with_stages(sampling=SamplingConfig())
+    smooth = dancer.with_stages(sampling=LEGACY_STAGES.sampling)
     feats = music_features(y=pulse_train(150, 20.0))
     locked, free = (d.generate(feats, seed=0)[6 * MODEL_FPS:] for d in (dancer, smooth))
     beats = np.arange(0.5, 20.0, 0.4) - 6.0
@@ -127,7 +128,8 @@ def test_lead_moves_the_beat_marking_earlier(grooved, dancer):
         kb = metrics.kinematic_beats(poses=poses, fps=MODEL_FPS) + 8.0
         return float(np.median([k - beats[np.argmin(np.abs(beats - k))] for k in kb]))
 
-    bounce_only = grooved.with_stages(sampling=SamplingConfig(sigma_scale=0.0))  # the bounce on the mean motion
+    # the bounce on the mean motion
+    bounce_only = grooved.with_stages(sampling=SamplingConfig(spread="smooth", sigma_scale=0.0))
     assert not dancer.stages.groove.enabled  # the shipped dancer: the beat-locked spread only
     for d, when in ((bounce_only, bounce_time), (dancer, rest_time)):
         shift = when(run(d, 0.0)) - when(run(d, 0.1))
@@ -146,7 +148,7 @@ def _copy_model(tmp_path, name="m"):
 def test_stage_configs_round_trip_through_config_json(tmp_path, dancer):
     d = _copy_model(tmp_path)
     cfg = json.loads((d / "config.json").read_text())
-    stages = dancer.stages.replace(groove=GrooveConfig(enabled=False, bounce=0.3))
+    stages = dancer.stages.replace(groove=GrooveConfig(enabled=True, bounce=0.3))
     cfg["stages"] = stages.to_dict()
     (d / "config.json").write_text(json.dumps(cfg))
     loaded = Dancer.load(d)
@@ -154,7 +156,9 @@ def test_stage_configs_round_trip_through_config_json(tmp_path, dancer):
     assert loaded.stages.groove.depth_range == (0.6, 1.5)  # tuples survive JSON
 
 
-def test_old_model_without_stages_loads_with_defaults_and_legacy_sampling(tmp_path):
+def test_old_model_without_stages_loads_as_it_danced(tmp_path):
+    """A model written before the stage configs existed: its legacy sampling entry over the stages it
+    danced with then (smooth spread, groove on)."""
     d = _copy_model(tmp_path)
     cfg = json.loads((d / "config.json").read_text())
     cfg.pop("stages", None)
@@ -162,7 +166,30 @@ def test_old_model_without_stages_loads_with_defaults_and_legacy_sampling(tmp_pa
     (d / "config.json").write_text(json.dumps(cfg))
     loaded = Dancer.load(d)
     assert loaded.stages.sampling.temperature == 0.5 and loaded.stages.sampling.sigma_scale == 1.2
-    assert loaded.stages.groove == GrooveConfig() and loaded.stages.limbs.enabled
+    assert loaded.stages.sampling.spread == "smooth" and loaded.stages.sampling.feedback_spread
+    assert loaded.stages.groove == GrooveConfig(enabled=True) and loaded.stages.limbs.enabled
+    assert loaded.chain.names == ("network", "sampling", "dynamics", "groove", "limbs", "silence")
+
+
+def test_unversioned_stages_fill_missing_fields_with_legacy_values(tmp_path):
+    """A "stages" entry from before the defaults were what ships: a missing field means what it meant
+    then; with ``"version"`` a missing field is today's default."""
+    d = _copy_model(tmp_path)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["stages"] = {"sampling": {"temperature": 0.7}}
+    (d / "config.json").write_text(json.dumps(cfg))
+    old = Dancer.load(d).stages
+    assert old.sampling.spread == "smooth" and old.groove.enabled and old.silence.release_s == 0.15
+    cfg["stages"]["version"] = StageConfig().to_dict()["version"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    new = Dancer.load(d).stages
+    assert new == StageConfig().replace(sampling=SamplingConfig(temperature=0.7))
+
+
+def test_class_defaults_are_what_ships(dancer):
+    assert dancer.stages == StageConfig()
+    saved = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["stages"]
+    assert saved == json.loads(json.dumps(StageConfig().to_dict()))  # every field written out
 
 
 @pytest.mark.parametrize("stages, match", [({"wobble": {}}, "unknown dancer stage"),
@@ -232,3 +259,39 @@ def test_stage_switches_change_only_their_stage(dancer):
     again = big.with_stages()
     assert np.allclose(again.generate(feats, seed=0), base)  # same stages → same dance
     assert StageConfig.from_dict(dancer.stages.to_dict()) == dancer.stages
+
+
+def test_a_stage_inserted_at_run_time_sees_every_frame_and_its_beat(dancer):
+    """One call shape: a stage added with ``with_stage`` gets (pose, frame) on every model frame, the
+    frame's beat decoded once for all stages; an identity stage changes nothing, a shift shifts the dance."""
+    from dancepose.models.network import beat_phase_of
+
+    feats = music_features(y=pulse_train(120, 6.0))
+    base = dancer.generate(feats, seed=4)
+    seen = []
+
+    class Recorder:
+        def reset(self, rng):
+            seen.clear()
+
+        def __call__(self, pose, frame):
+            seen.append((frame.index, frame.beat.phase, frame.mixture is not None))
+            return pose
+
+    rec = dancer.with_stage("recorder", lambda d: Recorder(), after="sampling")
+    assert rec.chain.names == ("network", "sampling", "recorder", "dynamics", "limbs", "silence")
+    np.testing.assert_array_equal(rec.generate(feats, seed=4), base)
+    assert [s[0] for s in seen] == list(range(len(feats))) and all(s[2] for s in seen)
+    np.testing.assert_allclose([s[1] for s in seen], beat_phase_of(feats), atol=1e-6)
+
+    class Shift:
+        def reset(self, rng):
+            pass
+
+        def __call__(self, pose, frame):
+            return pose + np.float32(0.5)
+
+    shifted = dancer.with_stage("shift", lambda d: Shift(), after="silence").generate(feats, seed=4)
+    np.testing.assert_allclose(shifted, base + 0.5, atol=1e-6)
+    with pytest.raises(KeyError, match="no stage"):
+        dancer.with_stage("x", lambda d: Shift(), after="nothing")

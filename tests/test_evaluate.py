@@ -141,9 +141,10 @@ def test_targets_are_data_and_check_their_comparison():
     between = Target("x", "f", "between", (0.8, 1.25), "r")
     assert between.check(1.0) and not between.check(1.3) and not between.check(0.79)
     assert not between.check(float("nan")) and not between.check(None)
-    out = check_targets({"speed_ratio": 1.42, "fid_over_real": 12.0, "unrelated": 1})
+    out = check_targets({"speed_ratio": 1.42, "fid_over_real": 2.5, "unrelated": 1})
     assert set(out) == {"speed", "fid"}  # only figures that were measured
     assert out["speed"]["ok"] is False and out["fid"]["ok"] is True
+    assert {"jitter", "jitter_every_song", "step_ratio"} <= set(names)
     with pytest.raises(ValueError):
         Target("y", "f", "between", 1.0, "r")
 
@@ -178,3 +179,33 @@ def test_reference_beats_segment_and_metre(shared_data, tmp_path):
     bad.write_text("1.0\tx\n")
     with pytest.raises(InputError, match="malformed"):
         reference_beats(path=bad)
+
+
+@pytest.mark.parametrize("twitch", [False, True])
+def test_report_card_sees_jitter(shared_data, twitch):
+    """Real dance scored as if a dancer had made it meets the jitter and step-ratio targets; the same dance
+    with ±1 % of the body height every frame fails them, song by song and in the summary."""
+    from dancepose.offline.evaluation.load import Track
+    from dancepose.offline.evaluation.score import EvalConfig, score_track, summarise
+    from dancepose.offline.evaluation.targets import check_targets
+    from test_metrics import alternate
+
+    rows = []
+    for name in ("DANCE_W_4", "DANCE_C_8"):
+        gt, _, _ = load_dwm_2d(shared_data / "dance_with_melody" / name)
+        gt = gt[:40 * MODEL_FPS]
+        beats = (120.0, np.arange(0.0, 40.0, 0.5))
+        gen = alternate(gt) if twitch else gt[::-1].copy()  # the same dance, played backwards
+        for kind, poses in (("gt", gt), ("generated", gen)):
+            rows.append(score_track(Track(name=name, kind=kind, poses=poses, y=None), beats=beats))
+    summary = summarise(rows=rows, react=None, long_run=None, ref_feats={}, config=EvalConfig(), notes=[])
+    targets = check_targets(summary["figures"])
+    ratios = summary["vs_real"]["jitter_ratio_by_song"]
+    assert set(ratios) == {"DANCE_W_4", "DANCE_C_8"}
+    for key in ("jitter", "jitter_every_song", "step_ratio"):
+        assert targets[key]["ok"] is (not twitch), (key, targets[key])
+    if twitch:
+        assert min(ratios.values()) > 5 and summary["vs_real"]["step_ratio_max"] > 1.5
+        assert summary["vs_real"]["speed_ratio"] > 1.25  # forward-difference speeds see the twitch too
+    else:
+        assert all(0.8 < r < 1.25 for r in ratios.values())

@@ -238,3 +238,71 @@ def test_real_dance_marks_its_bar_and_is_barely_beat_locked(shared_data):
         c = m.beat_align_chance(music_beats=t, kinematic_beats=m.kinematic_beats(poses=p, fps=FPS),
                                 duration_s=len(p) / FPS)
         assert 0.5 < c["ratio"] < 1.5, (name, c)
+
+
+# ------------------------------------------------------------------ jitter: forward differences and spectrum
+def _real(shared_data, name):
+    with np.load(shared_data / "dance_with_melody" / name / "motion.npz") as z:
+        canon, _ = adapt(z["joints"], source="dwm23")
+    return to_body_units(m.resample_poses(poses=rotate_yaw_project(canon), fps_in=25, fps_out=FPS), fps=FPS)
+
+
+def alternate(poses: np.ndarray, *, fraction: float = 0.01, seed: int = 0) -> np.ndarray:
+    """``poses`` with every joint coordinate jumping ± ``fraction`` of the body height every frame (a
+    random sign per joint coordinate, flipped every frame)."""
+    p = np.asarray(poses, dtype=np.float64)
+    height = float(np.median(np.nanmax(p[..., 1], axis=1) - np.nanmin(p[..., 1], axis=1)))
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=p.shape[1:])
+    return p + fraction * height * signs * ((-1.0) ** np.arange(len(p)))[:, None, None]
+
+
+def test_forward_differences_see_a_frame_to_frame_alternation():
+    """The figure of the issue: a pose alternating between two values every frame.  Central differences
+    (np.gradient) call it still; the forward-difference speed, the step ratio and the spectrum do not."""
+    t = np.arange(10 * FPS)
+    still = np.repeat(base_pose()[None], len(t), axis=0)
+    jumpy = alternate(still)
+    assert np.abs(np.gradient(jumpy, axis=0)[1:-1]).max() < 1e-12  # what the old metrics saw
+    assert m.joint_speed(poses=jumpy, fps=FPS).mean() > 0.5  # 2 % of the height a frame, 30 frames a second
+    assert m.high_frequency_share(poses=jumpy, fps=FPS) > 0.99
+    assert m.step_ratio(poses=jumpy) > 100
+    smooth = beat_dance(seconds=10, beat_s=0.5)
+    assert m.step_ratio(poses=smooth) < 1.02 and m.high_frequency_share(poses=smooth, fps=FPS) < 1e-3
+    np.testing.assert_allclose(m.joint_speed(poses=smooth, fps=FPS)[:-1],
+                               np.linalg.norm(np.diff(smooth, axis=0), axis=-1).mean(axis=1) * FPS)
+    assert np.isnan(m.high_frequency_share(poses=still, fps=FPS)) and np.isnan(m.step_ratio(poses=still))
+
+
+def test_jitter_of_a_known_spectrum():
+    """Known share: a 1-Hz swing plus a 6-Hz wiggle of a third of its amplitude → 1/10 of the power above
+    4 Hz (power ∝ amplitude²), whatever the scale and the pelvis' own travel."""
+    t = np.arange(40 * FPS) / FPS
+    poses = np.repeat(base_pose()[None], len(t), axis=0)
+    poses[:, Joint.R_WRIST, 0] += 0.3 * np.sin(2 * np.pi * 1.0 * t) + 0.1 * np.sin(2 * np.pi * 6.0 * t)
+    share = m.high_frequency_share(poses=poses, fps=FPS)
+    assert share == pytest.approx(0.1, rel=0.05)
+    moved = poses * 7.0 + 3.0 * np.sin(2 * np.pi * 0.2 * t)[:, None, None]  # scale and whole-body travel
+    assert m.high_frequency_share(poses=moved, fps=FPS) == pytest.approx(share, rel=1e-6)
+    freqs, power = m.pose_spectrum(poses=poses, fps=FPS)
+    assert freqs[-1] == pytest.approx(FPS / 2) and freqs[np.argmax(power)] == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize("name", ["DANCE_W_4", "DANCE_C_8"])
+def test_real_dance_passes_and_the_same_dance_with_an_alternation_fails(shared_data, name):
+    """The issue's test: real Dance-with-Melody dance meets the jitter and step-ratio targets; the same
+    dance with ±1 % of the body height added every frame fails both."""
+    from dancepose.offline.evaluation.targets import TARGETS
+
+    target = {t.name: t for t in TARGETS}
+    real = _real(shared_data, name)
+    jumpy = alternate(real)
+    base = m.high_frequency_share(poses=real, fps=FPS)
+    assert 0 < base < 5e-3
+    assert target["step_ratio"].check(m.step_ratio(poses=real))
+    assert target["jitter"].check(m.high_frequency_share(poses=real[::-1], fps=FPS) / base)  # same dance
+    assert not target["jitter_every_song"].check(m.high_frequency_share(poses=jumpy, fps=FPS) / base)
+    assert not target["step_ratio"].check(m.step_ratio(poses=jumpy))
+    # the kinetic features (FID) see it too: the forward-difference acceleration
+    k_real, k_jumpy = (m.kinetic_features(poses=p, fps=FPS, window_s=4.0) for p in (real, jumpy))
+    n = k_real.shape[1] // 3
+    assert np.median(k_jumpy[:, n:2 * n] / k_real[:, n:2 * n]) > 1.5

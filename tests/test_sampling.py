@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dancepose.models.clock import MODEL_FPS
-from dancepose.models.dancer import N_POSE, SamplingConfig, SamplingStage
+from dancepose.models.dancer import N_POSE, BeatReader, Frame, Mixture, SamplingConfig, SamplingStage
 from dancepose.models.errors import ModelError
 from dancepose.models.features import (COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_METER, COL_TEMPO,
                                        N_FEATURES)
@@ -27,16 +27,20 @@ def _features(*, beats: int, meter: int, confidence: float = 1.0) -> np.ndarray:
 
 
 def _run(config: SamplingConfig, feats: np.ndarray, seed: int = 0, modes: np.ndarray | None = None):
-    """One-component mixture with mean 0 and σ 1: the output is the spread itself (identity modes:
-    one per coordinate)."""
-    stage = SamplingStage(config, mixtures=1, modes=modes)
+    """One-component mixture with mean 0 and σ 1 read as pose 1:1: the output is the spread itself
+    (identity modes: one per coordinate)."""
+    stage = SamplingStage(config, modes=modes)
     stage.reset(np.random.default_rng(seed))
-    params = np.zeros(1 + 2 * N_POSE, np.float32)
+    beat = BeatReader()
     fed, out, smooth = [], [], []
-    for f in feats:
-        a, b = stage(params, f)
-        fed.append(a)
-        out.append(b)
+    for i, f in enumerate(feats):
+        mixture = Mixture(logits=np.zeros(1, np.float32), mu=np.zeros((1, N_POSE), np.float32),
+                          log_sigma=np.zeros((1, N_POSE), np.float32), scale=np.ones(N_POSE, np.float32),
+                          offset=np.zeros(N_POSE, np.float32))
+        pose = stage(np.zeros((N_POSE // 2, 2), np.float32), Frame(features=f, beat=beat(f), index=i,
+                                                                   mixture=mixture))
+        fed.append(mixture.feedback)
+        out.append(pose.reshape(-1))
         smooth.append((stage.drift_z @ stage.modes) if config.spread == "beat" else stage.eps.copy())
     return np.array(fed), np.array(out), np.array(smooth)
 
@@ -91,7 +95,7 @@ def test_feedback_is_the_mean_or_the_sample():
     feats = _features(beats=8, meter=4)
     fed, y, _ = _run(BEAT_LOCKED, feats)
     assert np.abs(fed).max() == 0.0 and np.abs(y).max() > 0.1  # the component mean (0) is fed back
-    fed2, y2, _ = _run(SamplingConfig(spread="beat"), feats)
+    fed2, y2, _ = _run(SamplingConfig(spread="beat", feedback_spread=True), feats)
     np.testing.assert_array_equal(fed2, y2)
 
 
@@ -109,4 +113,4 @@ def test_beat_spread_moves_in_the_pose_modes():
 
 def test_unknown_spread_is_a_model_error():
     with pytest.raises(ModelError, match="spread"):
-        SamplingStage(SamplingConfig(spread="wobbly"), mixtures=1)
+        SamplingStage(SamplingConfig(spread="wobbly"))

@@ -46,7 +46,7 @@ def test_training_writes_a_loadable_model_that_learns(trained):
     assert (trained / "model.keras").is_file()
     d = Dancer.load(trained)
     # the principal pose modes of the training poses, strongest first, drive the beat-locked spread
-    modes = d.sampling.modes
+    modes = d.chain["sampling"].modes
     assert modes.shape == (8, 30) and np.all(np.diff(np.linalg.norm(modes, axis=1)) <= 1e-6)
     assert cfg["stages"]["sampling"]["spread"] == "beat" and not cfg["stages"]["groove"]["enabled"]
 
@@ -208,10 +208,10 @@ def test_beat_clock_dancer_steps_with_the_beat(small_songs, tmp_path):
     counts = {}
     for bpm in (90, 180):
         calls = []
-        inner = d._network_pose
-        d._network_pose = lambda row, inner=inner: calls.append(1) or inner(row)
+        inner = d.network.step
+        d.network.step = lambda row, inner=inner: calls.append(1) or inner(row)
         poses = d.generate(_phase_features(300, bpm / 60 / 30, base), seed=0)
-        del d._network_pose
+        del d.network.step
         counts[bpm] = len(calls)
         assert np.isfinite(poses).all()
     beats_90 = 299 * 90 / 60 / 30

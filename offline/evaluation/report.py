@@ -43,7 +43,7 @@ def _public(row: dict) -> dict:
         if k.startswith("_"):
             continue
         if isinstance(v, (np.floating, float)):
-            v = None if not np.isfinite(v) else round(float(v), 4)
+            v = _round(v)
         elif isinstance(v, np.integer):
             v = int(v)
         elif isinstance(v, np.bool_):
@@ -70,6 +70,14 @@ def _fmt(v: Any, nd: int = 3) -> str:
     return str(v)
 
 
+def _cell(v: Any, key: str | None) -> str:
+    """A table cell: 2 decimals for rates and ratios, 2 significant digits for jitter shares, else 3."""
+    if key == "jitter" and isinstance(v, (float, np.floating)) and np.isfinite(v):
+        return f"{v:.2g}"
+    two = ("seconds", "music_bpm", "motion_period_s", "kinematic_beats_per_s", "mean_speed", "bas_over_chance")
+    return _fmt(v, 2 if key in two else 3)
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _jsonable(v) for k, v in obj.items() if not str(k).startswith("_")}
@@ -82,8 +90,15 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return None if not np.isfinite(obj) else round(float(obj), 4)
+        return _round(obj)
     return obj
+
+
+def _round(v: float) -> float | None:
+    """JSON number: None for NaN/inf, 4 decimals, or 4 significant digits below 0.01 (jitter shares)."""
+    if not np.isfinite(v):
+        return None
+    return float(f"{float(v):.4g}") if 0 < abs(v) < 1e-2 else round(float(v), 4)
 
 
 def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | os.PathLike] = (),
@@ -313,16 +328,14 @@ def format_report(report: dict) -> str:
     """The report as a plain-text table."""
     cols = [("song", "song", 22), ("kind", "kind", 13), ("s", "seconds", 6), ("BPM", "music_bpm", 6),
             ("BAS", "bas", 6), ("chance", "bas_chance", 6), ("÷chance", "bas_over_chance", 7),
-            ("kb/s", "kinematic_beats_per_s", 5), ("speed", "mean_speed", 6),
+            ("kb/s", "kinematic_beats_per_s", 5), ("speed", "mean_speed", 6), ("jitter", "jitter", 7),
+            ("step", "step_ratio", 5),
             ("period", "motion_period_s", 7), ("ratio", "tempo_ratio", 6), ("bar", "bar_marked_beats", 4),
             ("meter", "beats_per_bar", 5), ("freeze", "freeze", 7), ("stretch", "stretched_frames", 8),
             ("inframe", "in_frame", 8)]
     lines = ["  ".join(h.ljust(w) for h, _, w in cols)]
     for r in report["rows"]:
-        lines.append("  ".join(_fmt(r.get(k), 2 if k in ("seconds", "music_bpm", "motion_period_s",
-                                                         "kinematic_beats_per_s", "mean_speed",
-                                                         "bas_over_chance") else 3)[:w].ljust(w)
-                               for _, k, w in cols))
+        lines.append("  ".join(_cell(r.get(k), k)[:w].ljust(w) for _, k, w in cols))
     s = report["summary"]
     if s.get("real"):
         lines.append("")
@@ -330,6 +343,11 @@ def format_report(report: dict) -> str:
         real, gen = s["real"], s.get("vs_real", {})
         table = [("mean joint speed (torso/s)", "mean_speed", "mean_speed"),
                  ("  ÷ real", "speed_ratio", None),
+                 ("jitter: power > 4 Hz (median)", "jitter", "jitter"),
+                 ("  ÷ real, median over songs", "jitter_over_real", None),
+                 ("  ÷ real, worst song", "jitter_over_real_max", None),
+                 ("step ratio fwd/central (mean)", "step_ratio", "step_ratio"),
+                 ("  worst song", "step_ratio_max", "step_ratio_max"),
                  ("kinematic beats per second", "kinematic_beat_rate", "kinematic_beat_rate"),
                  ("  ÷ real", "kinematic_beat_rate_ratio", None),
                  ("diversity (4-s kinetic windows)", "diversity", "diversity"),
@@ -341,10 +359,10 @@ def format_report(report: dict) -> str:
                  ("  BAS ÷ chance", "bas_over_chance", "bas_over_chance"),
                  ("bar marked (share of songs)", "bar_marked", "bar_marked")]
         for label, gk, rk in table:
-            lines.append(f"{label:31s} {_fmt(gen.get(gk)):11s} {_fmt(real.get(rk)) if rk else ''}")
+            lines.append(f"{label:31s} {_cell(gen.get(gk), gk):11s} {_cell(real.get(rk), rk) if rk else ''}")
         for kind in ("gt", "gt_mismatched", "generated", "file"):
             if kind in s:
-                lines.append(f"{kind:14s} " + "  ".join(f"{k}={_fmt(v)}" for k, v in s[kind].items()))
+                lines.append(f"{kind:14s} " + "  ".join(f"{k}={_cell(v, k)}" for k, v in s[kind].items()))
         for name, ref in s.get("references", {}).items():
             lines.append(f"reference {name}: " + "  ".join(f"{k}={_fmt(v)}" for k, v in ref.items()))
         for key, d in s.get("discrimination", {}).items():

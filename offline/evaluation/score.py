@@ -1,13 +1,15 @@
 """Scoring: per-track figures, the drum-loop reactivity tests, and the summary against real dance.
 
 Per track (:func:`score_track`): plain BAS beside its chance level (the same kinematic beats shifted at
-random) and their ratio, kinematic beats per second, mean joint speed, motion period against the beat,
-which bar length the motion's autocorrelation marks (when the metre is known), freeze, limbs, frame.
+random) and their ratio, kinematic beats per second, mean joint speed, jitter (share of the pose power
+above 4 Hz) and the forward/central step ratio, motion period against the beat, which bar length the
+motion's autocorrelation marks (when the metre is known), freeze, limbs, frame.  Every speed and
+acceleration is a forward difference (:mod:`dancepose.offline.metrics`).
 
 Summary (:func:`summarise`): the dancer's figures as ratios to real dance on the same songs and
-skeleton (speed, kinematic-beat rate, diversity of 4-s body-kinetic windows), FID against real dance
-beside the real-vs-real FID (validation songs' real dance vs the training songs'), BAS ÷ chance, share
-of songs with the bar marked right, and the sanity and reactivity figures.  The flat
+skeleton (speed, kinematic-beat rate, diversity of 4-s body-kinetic windows, jitter song by song), FID
+against real dance beside the real-vs-real FID (validation songs' real dance vs the training songs'),
+BAS ÷ chance, share of songs with the bar marked right, and the sanity and reactivity figures.  The flat
 ``summary["figures"]`` is what :mod:`.targets` checks.
 """
 from __future__ import annotations
@@ -96,6 +98,7 @@ def score_track(track: Track, *, config: EvalConfig = EvalConfig(),
         "tempo_error": tm["error"], "tempo_followed": tm["followed"],
         "freeze": metrics.freeze_ratio(poses=p, fps=fps),
         "mean_speed": float(np.mean(metrics.joint_speed(poses=p, fps=fps))),
+        "jitter": metrics.high_frequency_share(poses=p, fps=fps), "step_ratio": metrics.step_ratio(poses=p),
         "stretched_frames": limbs["stretched_frames"], "max_limb_ratio": limbs["max_ratio"],
         "stretched_frames_self": limbs_self["stretched_frames"],
         "in_frame": in_frame, **track.extra,
@@ -169,10 +172,24 @@ def reactivity(*, dancer, config: EvalConfig = EvalConfig(), seed: int = 0, quie
 
 
 # ----------------------------------------------------------------------------------- summary
-def nanmean(values: Sequence[float]) -> float:
+def _finite(values: Sequence[float]) -> np.ndarray:
     v = np.array([x for x in values if x is not None], dtype=np.float64)
-    v = v[np.isfinite(v)]
+    return v[np.isfinite(v)]
+
+
+def nanmean(values: Sequence[float]) -> float:
+    v = _finite(values)
     return float(v.mean()) if v.size else float("nan")
+
+
+def nanmedian(values: Sequence[float]) -> float:
+    v = _finite(values)
+    return float(np.median(v)) if v.size else float("nan")
+
+
+def nanmax(values: Sequence[float]) -> float:
+    v = _finite(values)
+    return float(v.max()) if v.size else float("nan")
 
 
 def pool_kinetic(rows: list[dict]) -> np.ndarray:
@@ -197,11 +214,20 @@ def _kind_figures(rows: list[dict], *, real: dict | None) -> dict[str, float]:
         f["bar_songs"] = len(barred)
     kin = pool_kinetic(rows)
     f["diversity"] = metrics.diversity(features=kin) if len(kin) > 1 else float("nan")
+    f["jitter"] = nanmedian([r["jitter"] for r in rows])
+    f["step_ratio"] = nanmean([r["step_ratio"] for r in rows])
+    f["step_ratio_max"] = nanmax([r["step_ratio"] for r in rows])
     if real is not None:
         f["speed_ratio"] = _ratio(f["mean_speed"], real["mean_speed"])
         f["kinematic_beat_rate_ratio"] = _ratio(f["kinematic_beat_rate"], real["kinematic_beat_rate"])
         f["diversity_ratio"] = _ratio(f["diversity"], real["diversity"])
     return f
+
+
+def jitter_ratios(gen: list[dict], gt: list[dict]) -> dict[str, float]:
+    """Jitter of each generated row ÷ the real dance's on the same song: {song: ratio}."""
+    real = {r["song"]: r["jitter"] for r in gt}
+    return {r["song"]: _ratio(r["jitter"], real.get(r["song"], float("nan"))) for r in gen}
 
 
 def summarise(*, rows: list[dict], react: dict | None, long_run: dict | None, ref_feats: dict,
@@ -215,7 +241,7 @@ def summarise(*, rows: list[dict], react: dict | None, long_run: dict | None, re
         if rs:
             summary[kind] = {k: nanmean([r[k] for r in rs]) for k in
                              ("bas", "bas_chance", "on_beat", "phase_resultant", "tempo_error", "freeze",
-                              "stretched_frames", "in_frame")}
+                              "stretched_frames", "in_frame", "jitter", "step_ratio")}
             summary[kind]["tempo_followed"] = sum(bool(r["tempo_followed"]) for r in rs) / len(rs)
     if gt:
         gt_f = pool_kinetic(gt)
@@ -237,9 +263,14 @@ def summarise(*, rows: list[dict], react: dict | None, long_run: dict | None, re
                 g["fid_vs_train_songs"] = metrics.frechet_distance(a=gen_f, b=ref_feats["dwm_train"])
             g["fid_real_vs_real"] = fid_real
             g["fid_over_real"] = _ratio(g["fid"], fid_real)
+            ratios = jitter_ratios(gen, gt)
+            g["jitter_ratio_by_song"] = ratios
+            g["jitter_over_real"] = nanmedian(list(ratios.values()))
+            g["jitter_over_real_max"] = nanmax(list(ratios.values()))
             summary["vs_real"] = g
             figures.update({k: g[k] for k in ("speed_ratio", "kinematic_beat_rate_ratio", "diversity_ratio",
-                                              "fid_over_real", "bas_over_chance") if k in g})
+                                              "fid_over_real", "bas_over_chance", "jitter_over_real",
+                                              "jitter_over_real_max", "step_ratio_max") if k in g})
             if "bar_marked" in g:
                 figures["bar_marked"] = g["bar_marked"]
             figures["freeze"] = max(max(r.get("freeze_whole", r["freeze"]) for r in gen),
