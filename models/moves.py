@@ -7,8 +7,8 @@ first stage of such a dancer (it takes the place of the network and the sampling
 limb clamp and silence gate follow as for every dancer) and works like the motion matching of game
 engines and ChoreoMaster's graph of beat-long motion nodes:
 
-* **Re-timing.**  The tracked beat phase (``features`` columns, read by
-  :func:`dancepose.models.dancer.beat_timing`) drives a beat position; the current unit is played
+* **Re-timing.**  The tracked beat phase (the frame's :class:`~dancepose.models.dancer.BeatTiming`,
+  as it will be seen) drives a beat position; the current unit is played
   time-warped so that it starts and ends on beats (it spans ½, 1 or 2 beats, whichever keeps the
   person's own speed closest).  Unit ends are the person's kinematic beats, so their speed minima land
   on the beats heard — live and offline alike, causally.
@@ -64,6 +64,10 @@ class MovesConfig:
         The next unit is drawn among this many best matches.
     velocity_weight : float
         Weight of the velocity mismatch (per beat) against the pose mismatch in the matching cost.
+    rise_weight : float
+        Weight of the difference between the candidate's rise and fall (mean joint height at 0, ¼ … 1 of
+        the unit) and the current unit's: the body keeps its level and bounce from beat to beat, so the
+        rise and fall repeats with the beat.
     blend_s : float
         Time constant of the transition offset's decay (critically damped; ≈ gone after 3 ×).
     catch_up : float
@@ -76,12 +80,13 @@ class MovesConfig:
     recent_beats: float = 16.0
     candidates: int = 4
     velocity_weight: float = 0.05
+    rise_weight: float = 1.0
     blend_s: float = 0.1
     catch_up: float = 2.0
 
     def __post_init__(self) -> None:
         if not (self.max_run_beats >= 0.5 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
-                and self.velocity_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1):
+                and self.velocity_weight >= 0 and self.rise_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1):
             raise ParameterError(f"invalid MovesConfig {self}")
 
 
@@ -203,6 +208,34 @@ class MoveLibrary:
             raise ModelError(f"corrupt move library {path}: {exc}") from None
 
 
+def load_moves(model_dir: Path, entry: object) -> tuple[MoveLibrary, MovesConfig]:
+    """The move library and player config of a personal model directory (``config.json["moves"]``).
+
+    Raises
+    ------
+    ModelError
+        A malformed ``"moves"`` entry, or a missing, corrupt or inconsistent move library (naming the file).
+    """
+    import dataclasses
+
+    source = Path(model_dir) / "config.json"
+    if not isinstance(entry, dict):
+        raise ModelError(f"{source}: 'moves' must be a mapping")
+    values = {k: v for k, v in entry.items() if k != "file"}
+    names = {f.name for f in dataclasses.fields(MovesConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ModelError(f"{source}: moves has unknown field(s) {', '.join(unknown)}")
+    try:
+        config = MovesConfig(**{k: (int(v) if k == "candidates" else float(v)) for k, v in values.items()})
+    except (TypeError, ValueError, ParameterError) as exc:
+        raise ModelError(f"{source}: invalid moves config: {exc}") from None
+    name = entry.get("file", MOVES_FILE)
+    if not isinstance(name, str) or Path(name).name != name:
+        raise ModelError(f"{source}: moves.file must be a file name in the model directory")
+    return MoveLibrary.load(Path(model_dir) / name), config
+
+
 def _unit_features(lib: MoveLibrary) -> dict[str, np.ndarray]:
     """Per unit: start/end pose [shape=(U, 2J)], start/end velocity per unit of progress, length (frames)."""
     f = lib.frames.reshape(len(lib.frames), -1).astype(np.float64)
@@ -214,10 +247,12 @@ def _unit_features(lib: MoveLibrary) -> dict[str, np.ndarray]:
 
     s, e = lib.unit_start, lib.unit_end
     length = e - s
-    # the move itself: pelvis-relative poses at 0, ¼, ½, ¾ and the end of the unit
-    shape = np.stack([at(s + k * length) for k in (0.0, 0.25, 0.5, 0.75, 1.0)], axis=1).reshape(len(s), 5, -1, 2)
-    shape = shape - shape[:, :, Joint.PELVIS:Joint.PELVIS + 1]
+    # the move itself: pelvis-relative poses at 0, ¼, ½, ¾ and the end of the unit; its rise and fall
+    # (mean height of the joints at the same points)
+    poses = np.stack([at(s + k * length) for k in (0.0, 0.25, 0.5, 0.75, 1.0)], axis=1).reshape(len(s), 5, -1, 2)
+    shape = poses - poses[:, :, Joint.PELVIS:Joint.PELVIS + 1]
     return {"start": at(s), "end": at(e), "length": length, "shape": shape.reshape(len(s), 5 * N_JOINTS, 2),
+            "rise": poses[..., 1].mean(axis=2),
             "v_start": (at(s + 1.0) - at(s)) * length[:, None],
             "v_end": (at(e) - at(e - 1.0)) * length[:, None]}
 
@@ -234,10 +269,10 @@ def _same_moves(shape: np.ndarray, *, threshold: float) -> np.ndarray:
 
 
 class MovePlayer:
-    """The move library as a dancer stage: ``__call__(features) -> pose`` [shape=(N_JOINTS, 2)].
+    """The move library as the first stage of a dancer's chain: ``stage(pose, frame) -> pose``.
 
-    ``lead_s``: how long after its audio a pose will be seen (the live engine sets it); the beat phase is
-    read that much ahead, so the units' ends (speed minima) are seen on the beat.
+    It reads the beat as it will be *seen* (``frame.beat.ahead``: the live engine's display delay is
+    the dancer's ``lead_s``), so the units' ends (speed minima) are seen on the beat.
     """
 
     def __init__(self, library: MoveLibrary, *, config: MovesConfig = MovesConfig()) -> None:
@@ -248,12 +283,12 @@ class MovePlayer:
         self.start_vel = feats["v_start"].astype(np.float32)
         self.end_pose = feats["end"].astype(np.float32)
         self.similar = _same_moves(feats["shape"], threshold=config.same_move)
+        self.rise = feats["rise"].astype(np.float32)
         self.length_s = (feats["length"] / MODEL_FPS).astype(np.float64)
         self.successor = library.successors()
         self.predecessor = np.full(library.n_units, -1, np.int64)
         has = self.successor >= 0
         self.predecessor[self.successor[has]] = np.flatnonzero(has)
-        self.lead_s = 0.0
         self._rng = np.random.default_rng(0)
         self.reset(self._rng)
 
@@ -320,6 +355,8 @@ class MovePlayer:
         cost = ((self.start_pose - self.prev) ** 2).mean(axis=1)
         vel_beat = self.vel * (self.span * beat_s)  # shown velocity per unit of progress
         cost += c.velocity_weight * ((self.start_vel - vel_beat) ** 2).mean(axis=1)
+        rhythm = self.rise[nxt if nxt >= 0 else self.unit]  # the rise and fall the person would do next
+        cost += c.rise_weight * ((self.rise - rhythm) ** 2).mean(axis=1)
         cost[banned] = np.inf
         k = min(c.candidates, int(np.isfinite(cost).sum()))
         if k == 0:  # a tiny library: anything but the same unit
@@ -352,12 +389,12 @@ class MovePlayer:
         w = np.float32(pos - i)
         return (self.frames[i] * (1.0 - w) + self.frames[i + 1] * w).reshape(-1)
 
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        from .dancer import beat_timing
-
-        phase, beat_s = beat_timing(features)
-        phase = (phase + self.lead_s / beat_s) % 1.0
-        self._advance(phase, beat_s)
+    def __call__(self, pose: np.ndarray, frame) -> np.ndarray:
+        """The next pose [shape=(N_JOINTS, 2)] body units; ``pose`` (the chain's input) is not used, the
+        beat of ``frame`` (:class:`dancepose.models.dancer.Frame`) is: its phase when seen and its period."""
+        beat = frame.beat
+        beat_s = max(float(beat.period_s), 1e-3)
+        self._advance(beat.ahead % 1.0, beat_s)
         while (self.q - self.q0) >= self.span:
             self._change(beat_s, self._pose_at(self.unit, 1.0))
         progress = min(max((self.q - self.q0) / self.span, 0.0), 1.0)
@@ -365,8 +402,8 @@ class MovePlayer:
         self.off_t += 1.0 / MODEL_FPS
         w = 1.0 / self.config.blend_s
         t = self.off_t
-        pose = base + (self.off_x + (self.off_v + w * self.off_x) * t) * np.float32(np.exp(-w * t))
+        out = base + (self.off_x + (self.off_v + w * self.off_x) * t) * np.float32(np.exp(-w * t))
         if self.prev is not None:
-            self.vel = (pose - self.prev) * MODEL_FPS
-        self.prev = pose
-        return pose.reshape(N_JOINTS, 2)
+            self.vel = (out - self.prev) * MODEL_FPS
+        self.prev = out
+        return out.reshape(N_JOINTS, 2)

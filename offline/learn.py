@@ -33,7 +33,7 @@ from typing import Sequence, TextIO
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS, resample
-from dancepose.models.errors import InputError, ModelError, ParameterError
+from dancepose.models.errors import InputError, ParameterError
 from dancepose.models.moves import MOVES_FILE, MoveLibrary, MovesConfig
 from dancepose.models.posefile import MISSING
 from dancepose.models.skeleton import mirror, to_body_units
