@@ -9,7 +9,7 @@ engines and ChoreoMaster's graph of beat-long motion nodes:
 
 * **Re-timing.**  The tracked beat phase (the frame's :class:`~dancepose.models.dancer.BeatTiming`,
   as it will be seen) drives a beat position; the current unit is played
-  time-warped so that it starts and ends on beats (it spans ½, 1 or 2 beats, whichever keeps the
+  time-warped so that it starts and ends on beats (it spans 1 or 2 beats, whichever keeps the
   person's own speed closest).  Unit ends are the person's kinematic beats, so their speed minima land
   on the beats heard — live and offline alike, causally.
 * **Choosing.**  At every unit end the next unit is the best match of the pose and velocity being shown
@@ -73,6 +73,9 @@ class MovesConfig:
     catch_up : float
         The beat position follows the tracked phase at most this many times the tempo (it never runs
         backwards), so a phase correction is absorbed smoothly.
+    lock_beats : float
+        Time constant (beats) of the phase-locked loop that moves the beat position with the tracked
+        phase (:meth:`MovePlayer._advance`).
     """
 
     max_run_beats: float = 4.0
@@ -80,13 +83,15 @@ class MovesConfig:
     recent_beats: float = 16.0
     candidates: int = 4
     velocity_weight: float = 0.05
-    rise_weight: float = 1.0
-    blend_s: float = 0.1
+    rise_weight: float = 10.0
+    blend_s: float = 0.3
     catch_up: float = 2.0
+    lock_beats: float = 1.5
 
     def __post_init__(self) -> None:
         if not (self.max_run_beats >= 0.5 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
-                and self.velocity_weight >= 0 and self.rise_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1):
+                and self.velocity_weight >= 0 and self.rise_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1
+                and self.lock_beats > 0):
             raise ParameterError(f"invalid MovesConfig {self}")
 
 
@@ -285,6 +290,9 @@ class MovePlayer:
         self.similar = _same_moves(feats["shape"], threshold=config.same_move)
         self.rise = feats["rise"].astype(np.float32)
         self.length_s = (feats["length"] / MODEL_FPS).astype(np.float64)
+        runs = library.unit_run
+        medians = {r: float(np.median(self.length_s[runs == r])) for r in np.unique(runs)}
+        self.run_length_s = np.array([medians[r] for r in runs])
         self.successor = library.successors()
         self.predecessor = np.full(library.n_units, -1, np.int64)
         has = self.successor >= 0
@@ -313,27 +321,40 @@ class MovePlayer:
 
     # ------------------------------------------------------------------ timing
     def _advance(self, phase: float, beat_s: float) -> None:
-        """Move the beat position towards the tracked one (never backwards, at most ``catch_up`` × tempo)."""
+        """Move the beat position with the tracked one, smoothly: a phase-locked loop.
+
+        The position advances at the tracked rate (the phase's advance, averaged over ``lock_beats``)
+        plus a correction of the phase error that takes ``lock_beats`` to settle, never backwards and
+        at most ``catch_up`` × the rate.  The tracker's frame-to-frame phase noise thus never reaches the
+        motion as speed jitter, and its corrections are absorbed within a beat.
+        """
+        c = self.config
+        nominal = 1.0 / (max(beat_s, 1e-3) * MODEL_FPS)  # beats per frame at the tracked tempo
         if self.last_phase is None:
             self.q = self.target = phase  # the first unit ends on the next beat
             self.q0 = 0.0
             self.last_phase = phase
             self.span = 1.0
+            self.rate = nominal
             return
         d = (phase - self.last_phase + 0.5) % 1.0 - 0.5
         self.last_phase = phase
         self.target += d
-        ahead = self.target - self.q
-        if ahead > 1.0:  # lost more than a beat (tracker re-locked): skip whole beats, keep the phase
-            self.q += np.floor(ahead)
-            ahead -= np.floor(ahead)
-        rate = 1.0 / (max(beat_s, 1e-3) * MODEL_FPS)
-        self.q += min(max(ahead, 0.0), self.config.catch_up * rate)
+        gain = min(1.0, nominal / c.lock_beats)  # per frame: the phase error settles over lock_beats beats
+        rate_gain = min(1.0, nominal / (2.0 * c.lock_beats))  # the rate, over twice as long
+        self.rate += rate_gain * (min(max(d, 0.0), c.catch_up * nominal) - self.rate)
+        err = self.target - (self.q + self.rate)  # the error left after advancing at the rate
+        if err > 1.0:  # lost more than a beat (the tracker re-locked): skip whole beats, keep the phase
+            self.q += np.floor(err)
+            err -= np.floor(err)
+        self.q += min(max(self.rate + gain * err, 0.0), c.catch_up * max(self.rate, nominal))
 
     def _span_for(self, unit: int, beat_s: float) -> float:
-        """Beats a unit spans: ½, 1 or 2, whichever plays it nearest its own speed."""
-        ratio = self.length_s[unit] / max(beat_s, 1e-3)
-        return float(min((0.5, 1.0, 2.0), key=lambda b: abs(np.log(ratio / b))))
+        """Beats a unit spans: 1 or 2, whichever plays its stretch nearest the person's own speed (the
+        median unit of the stretch, so a stretch keeps one span and its rhythm).  Units start and end on
+        beats, so the person's speed minima land on them."""
+        ratio = self.run_length_s[unit] / max(beat_s, 1e-3)
+        return 1.0 if ratio < np.sqrt(2.0) else 2.0
 
     # ------------------------------------------------------------------ choosing
     def _choose(self, beat_s: float) -> tuple[int, bool]:
@@ -357,6 +378,8 @@ class MovePlayer:
         cost += c.velocity_weight * ((self.start_vel - vel_beat) ** 2).mean(axis=1)
         rhythm = self.rise[nxt if nxt >= 0 else self.unit]  # the rise and fall the person would do next
         cost += c.rise_weight * ((self.rise - rhythm) ** 2).mean(axis=1)
+        # keep the rhythm's level: units spanning as many beats as the current one
+        cost += np.where(self.run_length_s / max(beat_s, 1e-3) < np.sqrt(2.0), 1.0, 2.0) != self.span
         cost[banned] = np.inf
         k = min(c.candidates, int(np.isfinite(cost).sum()))
         if k == 0:  # a tiny library: anything but the same unit
@@ -393,8 +416,8 @@ class MovePlayer:
         """The next pose [shape=(N_JOINTS, 2)] body units; ``pose`` (the chain's input) is not used, the
         beat of ``frame`` (:class:`dancepose.models.dancer.Frame`) is: its phase when seen and its period."""
         beat = frame.beat
-        beat_s = max(float(beat.period_s), 1e-3)
-        self._advance(beat.ahead % 1.0, beat_s)
+        self._advance(beat.ahead % 1.0, max(float(beat.period_s), 1e-3))
+        beat_s = 1.0 / (max(self.rate, 1e-4) * MODEL_FPS)  # the beat period the phase actually advances at
         while (self.q - self.q0) >= self.span:
             self._change(beat_s, self._pose_at(self.unit, 1.0))
         progress = min(max((self.q - self.q0) / self.span, 0.0), 1.0)
