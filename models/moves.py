@@ -14,7 +14,7 @@ engines and ChoreoMaster's graph of beat-long motion nodes:
   on the beats heard — live and offline alike, causally.
 * **Choosing.**  At every unit end the next unit is the best match of the pose and velocity being shown
   (motion matching) among the units not played recently; the unit that follows in the source wins
-  while allowed, but never for more than ``max_run_beats`` beats in a row, so the dance is recombined
+  while allowed, but never for more than ``max_run_bars`` bar in a row, so the dance is recombined
   from the person's moves, not a replay of the source.  One of the ``candidates`` best is drawn (seeded).
 * **Blending.**  The difference between the pose shown and the new unit's start (position and
   velocity) decays as a critically damped spring (inertialisation), so nothing jumps.
@@ -51,9 +51,10 @@ class MovesConfig:
 
     Attributes
     ----------
-    max_run_beats : float
-        Longest stretch played in the source's own order (beats); then the next unit must come from
-        elsewhere.  4 = one bar of 4/4, half the 2-bar limit on copying the source.
+    max_run_bars : float
+        Longest stretch played in the source's own order, in bars of the music heard (the tracked metre:
+        3 or 4 beats); then the next unit must come from elsewhere.  1 = half the 2-bar limit on copying
+        the source.
     same_move : float
         A unit whose move (pelvis-relative poses at 0, ¼ … 1 of it) is on average within this many torso
         lengths per joint of the unit that follows in the source counts as that unit (a repeated move):
@@ -73,13 +74,16 @@ class MovesConfig:
     catch_up : float
         The beat position follows the tracked phase at most this many times the tempo (it never runs
         backwards), so a phase correction is absorbed smoothly.
+    accent : float
+        0…1: within a unit, time runs ``1 − accent`` times as fast at the beats as on average (and
+        ``1 + accent`` times mid-way), marking the beat the way the base dancer eases into it.
     lock_beats : float
         Time constant (beats) of the phase-locked loop that moves the beat position with the tracked
         phase (:meth:`MovePlayer._advance`).
     """
 
-    max_run_beats: float = 4.0
-    same_move: float = 0.15
+    max_run_bars: float = 1.0
+    same_move: float = 0.25
     recent_beats: float = 16.0
     candidates: int = 4
     velocity_weight: float = 0.05
@@ -87,11 +91,12 @@ class MovesConfig:
     blend_s: float = 0.3
     catch_up: float = 2.0
     lock_beats: float = 1.5
+    accent: float = 0.1
 
     def __post_init__(self) -> None:
-        if not (self.max_run_beats >= 0.5 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
+        if not (self.max_run_bars > 0 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
                 and self.velocity_weight >= 0 and self.rise_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1
-                and self.lock_beats > 0):
+                and self.lock_beats > 0 and 0 <= self.accent < 1):
             raise ParameterError(f"invalid MovesConfig {self}")
 
 
@@ -286,6 +291,7 @@ class MovePlayer:
         feats = _unit_features(library)
         self.start_pose = feats["start"].astype(np.float32)
         self.start_vel = feats["v_start"].astype(np.float32)
+        self.end_vel = feats["v_end"].astype(np.float32)
         self.end_pose = feats["end"].astype(np.float32)
         self.similar = _same_moves(feats["shape"], threshold=config.same_move)
         self.rise = feats["rise"].astype(np.float32)
@@ -311,8 +317,10 @@ class MovePlayer:
         self.q = self.target = 0.0  # beat position shown / tracked
         self.q0 = 0.0              # beat position where the current unit started
         self.run_beats = 1.0       # beats played in source order up to the current unit's end
+        self.beats_per_bar = 4
         self.last_phase: float | None = None
         self.played = np.full(self.library.n_units, -np.inf)  # beat position each unit was last started
+        self.avoid_until = np.full(self.library.n_units, -np.inf)  # continuations of ended runs
         self.off_x = np.zeros(2 * N_JOINTS, np.float32)   # transition offset at the last change
         self.off_v = np.zeros(2 * N_JOINTS, np.float32)
         self.off_t = 0.0
@@ -370,9 +378,16 @@ class MovePlayer:
         same = np.zeros(len(banned), bool)
         if nxt >= 0:
             same = self.similar[nxt]
-            if self.run_beats + self._span_for(nxt, beat_s) <= c.max_run_beats:
+            if self.run_beats + self._span_for(nxt, beat_s) <= c.max_run_bars * self.beats_per_bar:
                 return nxt, True
-            banned |= same
+            # the run ends here: its continuation in the source — the next bar of units, and any repeat
+            # of them elsewhere — stays out for a while, so the copy is not resumed by a detour
+            ahead, k = [], nxt
+            while k >= 0 and len(ahead) < 4:
+                ahead.append(k)
+                k = int(self.successor[k])
+            self.avoid_until[self.similar[ahead].any(axis=0)] = self.q + c.recent_beats
+        banned |= self.avoid_until > self.q
         cost = ((self.start_pose - self.prev) ** 2).mean(axis=1)
         vel_beat = self.vel * (self.span * beat_s)  # shown velocity per unit of progress
         cost += c.velocity_weight * ((self.start_vel - vel_beat) ** 2).mean(axis=1)
@@ -390,20 +405,38 @@ class MovePlayer:
         choice = int(self._rng.choice(best))
         return choice, bool(same[choice])
 
-    def _change(self, beat_s: float, base_now: np.ndarray) -> None:
-        """End of the current unit: pick the next and start blending from the pose shown into it."""
-        shown = self.prev if self.prev is not None else base_now
+    def _change(self, beat_s: float, base_end: np.ndarray) -> None:
+        """End of the current unit (``base_end``: its last pose): pick the next.  The unit that follows in
+        the source goes on from the same pose (only its different warp rate is a step in velocity, blended
+        away); any other starts from what is shown — the offset between the two, in pose and velocity,
+        then decays (inertialisation)."""
         nxt, follows = self._choose(beat_s)
+        continues = nxt == int(self.successor[self.unit])
+        old_end_vel = self.end_vel[self.unit] / (self.span * beat_s)
         self.q0 += self.span
         self.unit = nxt
         self.span = self._span_for(nxt, beat_s)
         self.run_beats = self.run_beats + self.span if follows else self.span
         self.played[nxt] = self.q0
-        # inertialisation: the offset from the new unit's start to what is shown decays to zero
-        v_new = self.start_vel[nxt] / (self.span * beat_s)
-        self.off_x = (shown - self.start_pose[nxt]).astype(np.float32)
-        self.off_v = (self.vel - v_new).astype(np.float32)
+        new_vel = self.start_vel[nxt] / (self.span * beat_s)
+        if continues:  # same motion, another warp rate: only the step in velocity is blended away
+            x, v = self._offset(self.off_t), self._offset_velocity(self.off_t)
+            self.off_x, self.off_v = x, (v + old_end_vel - new_vel).astype(np.float32)
+        else:
+            self.off_x = (base_end + self._offset(self.off_t) - self.start_pose[nxt]).astype(np.float32)
+            self.off_v = (self.vel - new_vel).astype(np.float32)
         self.off_t = 0.0
+
+    def _offset_velocity(self, t: float) -> np.ndarray:
+        """d/dt of :meth:`_offset` (per second)."""
+        w = 1.0 / self.config.blend_s
+        return (self.off_v - w * (self.off_v + w * self.off_x) * t) * np.float32(np.exp(-w * t))
+
+    def _offset(self, t: float) -> np.ndarray:
+        """The transition offset ``t`` s after the last change: a critically damped decay of its pose and
+        velocity difference. [shape=(2 N_JOINTS,)]"""
+        w = 1.0 / self.config.blend_s
+        return (self.off_x + (self.off_v + w * self.off_x) * t) * np.float32(np.exp(-w * t))
 
     # ------------------------------------------------------------------ stepping
     def _pose_at(self, unit: int, progress: float) -> np.ndarray:
@@ -416,16 +449,17 @@ class MovePlayer:
         """The next pose [shape=(N_JOINTS, 2)] body units; ``pose`` (the chain's input) is not used, the
         beat of ``frame`` (:class:`dancepose.models.dancer.Frame`) is: its phase when seen and its period."""
         beat = frame.beat
+        self.beats_per_bar = int(beat.beats_per_bar)
         self._advance(beat.ahead % 1.0, max(float(beat.period_s), 1e-3))
         beat_s = 1.0 / (max(self.rate, 1e-4) * MODEL_FPS)  # the beat period the phase actually advances at
         while (self.q - self.q0) >= self.span:
             self._change(beat_s, self._pose_at(self.unit, 1.0))
         progress = min(max((self.q - self.q0) / self.span, 0.0), 1.0)
-        base = self._pose_at(self.unit, progress)
+        a = self.config.accent
+        if a:  # slower into and out of the beat, faster between: the beat is marked (0: an even warp)
+            progress -= a * np.sin(2.0 * np.pi * progress) / (2.0 * np.pi)
         self.off_t += 1.0 / MODEL_FPS
-        w = 1.0 / self.config.blend_s
-        t = self.off_t
-        out = base + (self.off_x + (self.off_v + w * self.off_x) * t) * np.float32(np.exp(-w * t))
+        out = self._pose_at(self.unit, progress) + self._offset(self.off_t)
         if self.prev is not None:
             self.vel = (out - self.prev) * MODEL_FPS
         self.prev = out

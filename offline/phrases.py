@@ -2,7 +2,8 @@
 
 * With music (a video's soundtrack), the beats are the project's causal beat tracker run over the
   soundtrack (:func:`dancepose.models.features.music_features`: a beat where its phase wraps, the
-  time interpolated within the frame), where it is confident.
+  time interpolated within the frame), where it is confident; its grid is extended back over the
+  seconds it needs to lock (its offline use).
 * Without music, the motion's own rhythm: its *kinematic beats* (speed minima, Bailando) picked by a
   dynamic-programming beat tracker (Ellis 2007, as librosa's — written out here in numpy: librosa's
   compiles with numba on first use, half a minute) on the motion's "stillness" envelope, with the tempo
@@ -36,10 +37,10 @@ class PhraseConfig:
     snap: float = 0.25
     min_unit_s: float = 0.25
     max_unit_s: float = 1.5
-    #: Music beats are used where the tracker's beat confidence is at least this …
+    #: Music beats are those where the tracker's beat confidence is at least this …
     min_confidence: float = 0.3
-    #: … over at least this share of a stretch (else its kinematic beats).
-    music_cover: float = 0.7
+    #: … and are used when they span at least this share of a stretch (else its kinematic beats).
+    music_cover: float = 0.5
     #: Tempo prior of the kinematic beat tracker (BPM of the motion's beats).
     start_bpm: float = 100.0
 
@@ -195,15 +196,16 @@ def segment_stretch(poses: np.ndarray, *, offset_s: float, music: tuple[np.ndarr
     n = len(poses)
     speed = motion_speed(poses)
     if music is not None:
-        times, conf = music
-        first = int(round(offset_s * MODEL_FPS))
-        c = conf[first:first + n]
-        if len(c) == n and np.mean(c >= config.min_confidence) >= config.music_cover:
-            beats = (times - offset_s) * MODEL_FPS
-            beats = beats[(beats >= 0) & (beats <= n - 1)]
-            if len(beats) >= 3:
-                beats = snap_to_minima(beats, speed, period=float(np.median(np.diff(beats))), snap=config.snap)
-                return units_from_beats(beats, n_frames=n, config=config), "music"
+        beats = (music[0] - offset_s) * MODEL_FPS
+        beats = beats[(beats >= 0) & (beats <= n - 1)]
+        if len(beats) >= 3 and beats[-1] - beats[0] >= config.music_cover * n:
+            # the causal tracker locks after a few seconds: its grid, at its median period, is extended
+            # back to the stretch's start (and on to its end) — the offline use of a causal tracker
+            period = float(np.median(np.diff(beats)))
+            head = beats[0] - period * np.arange(int(beats[0] // period), 0, -1)
+            tail = beats[-1] + period * np.arange(1, int((n - 1 - beats[-1]) // period) + 1)
+            beats = snap_to_minima(np.concatenate([head, beats, tail]), speed, period=period, snap=config.snap)
+            return units_from_beats(beats, n_frames=n, config=config), "music"
     beats = kinematic_beat_frames(poses, config=config)
     return units_from_beats(beats, n_frames=n, config=config), "motion"
 

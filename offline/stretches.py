@@ -5,19 +5,23 @@ A frame is dropped, for one of these reasons (counted per source in :class:`Stre
 * ``gap`` — nobody detected (the extractor's long gaps, flagged ``MISSING``);
 * ``not_in_view`` — a close-up or the body cut off: a joint missing (the legs of a close-up are not
   seen, or are flagged) or outside the image;
-* ``cut`` — within ``margin_s`` of a jump of the body's position or size between frames that no motion
-  makes (more than ``max_jump`` torso lengths, or a torso length changing by more than
-  ``max_scale_jump`` in log, within ``jump_window_s``): a camera cut, or the detector jumping to someone
-  else.  The track is split there: the motion before and after is not continuous;
-* ``switch`` — another person took over: a stretch between two jumps after which the body is back where
-  and as large as it was before the first (someone passed in front, the detector followed another
-  dancer and came back, a shot of someone else between two of the dancer);
+* ``cut`` — within ``margin_s`` of a jump of the body's position or size that no motion makes: the
+  median over the ``jump_window_s`` after a frame against the median over the ``jump_window_s`` before
+  it moves the pelvis more than ``max_jump`` body sizes, or changes the body size by more than
+  ``max_scale_jump`` in log (body size: the RMS distance of the joints from their centre, which a
+  foreshortened torso does not shrink).  A camera cut, or the detector jumping to someone else: the
+  track is split there, the motion before and after is not continuous;
+* ``switch`` — another person took over: a stretch, shorter than its neighbours, between two jumps after
+  which the body is back where and as large as it was before the first — much nearer than either jump
+  took it (someone passed in front, the detector followed another dancer and came back, a shot of
+  someone else between two of the dancer's);
 * ``still`` — not moving at all (mean joint speed below ``still_speed`` torso lengths/s for
   ``still_s``): an intro, a pause, a frozen picture;
 * ``short`` — what is left is shorter than ``min_stretch_s`` (too short for a phrase).
 
-The thresholds are far outside what a body does (a pelvis moving 0.6 torso lengths in 1/15 s is 9
-torso lengths a second) and inside what a cut does.
+The thresholds are far outside what a body does (a median pelvis moving 1.5 body sizes in 0.2 s is
+about 5 torso lengths a second, a break dancer's fastest in AIST++ is under half that) and inside what
+a cut does.
 """
 from __future__ import annotations
 
@@ -36,18 +40,14 @@ REASONS = ("gap", "not_in_view", "cut", "switch", "still", "short")
 class StretchConfig:
     """Thresholds of the clean-stretch selection (see the module docstring)."""
 
-    jump_window_s: float = 1.0 / 15.0
-    max_jump: float = 0.6
-    max_scale_jump: float = 0.3
+    jump_window_s: float = 0.2
+    max_jump: float = 1.5
+    max_scale_jump: float = 0.4
     margin_s: float = 0.2
     edge_tolerance: float = 0.02
     still_speed: float = 0.1
     still_s: float = 1.0
     min_stretch_s: float = 2.0
-    #: A stretch between two jumps is another person when the body after the second jump is back within
-    #: this many torso lengths and this log scale of where it was before the first.
-    return_distance: float = 1.0
-    return_scale: float = 0.2
 
     def __post_init__(self) -> None:
         if min(self.jump_window_s, self.max_jump, self.max_scale_jump, self.still_s, self.min_stretch_s) <= 0 \
@@ -122,37 +122,60 @@ def _rolling_median(x: np.ndarray, size: int) -> np.ndarray:
     return ndimage.median_filter(filled, size=size, mode="nearest")
 
 
+def _window_medians(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median of ``x`` [shape=(T, ...)] over the ``w`` frames before each frame and the ``w`` frames from it
+    on (NaN where the window leaves the track or holds nothing finite)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n = len(x)
+    pad = np.full((w,) + x.shape[1:], np.nan)
+    xp = np.concatenate([pad, x, pad])
+    win = sliding_window_view(xp, w, axis=0)  # win[i] = xp[i:i + w] (window on the last axis)
+    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(win, axis=-1)
+    return med[:n], med[w:w + n]
+
+
 def _jumps(seq: PoseSequence, ok: np.ndarray, config: StretchConfig) -> np.ndarray:
-    """Frames where the body jumps (position or size) between ``t`` and ``t + window``. [shape=(T,)] bool"""
+    """Frames where the body jumps (position or size) from the ``jump_window_s`` before to the
+    ``jump_window_s`` after (window medians: a persistent change, not a one-frame glitch). [shape=(T,)] bool"""
     n = len(seq)
-    k = max(1, int(round(config.jump_window_s * seq.fps)))
-    out = np.zeros(n, bool)
-    if n <= k:
-        return out
-    kp = seq.keypoints.astype(np.float64)
-    pelvis = kp[:, Joint.PELVIS]
+    w = max(2, int(round(config.jump_window_s * seq.fps)))
+    if n <= 2 * w:
+        return np.zeros(n, bool)
+    kp = np.where(ok[:, None, None], seq.keypoints.astype(np.float64), np.nan)
     size = body_size(kp)
-    ref = _rolling_median(size, max(3, int(round(seq.fps))))
+    before_p, after_p = _window_medians(kp[:, Joint.PELVIS], w)
+    before_s, after_s = _window_medians(size, w)
     with np.errstate(invalid="ignore", divide="ignore"):
-        move = np.linalg.norm(pelvis[k:] - pelvis[:-k], axis=1) / np.fmax(ref[:-k], ref[k:])
-        grow = np.abs(np.log(size[k:] / size[:-k]))
-        jump = ((move > config.max_jump) | (grow > config.max_scale_jump)) & ok[:-k] & ok[k:]
-    out[:-k] |= jump
-    return out
+        move = np.linalg.norm(after_p - before_p, axis=1) / np.fmax(before_s, after_s)
+        grow = np.abs(np.log(after_s / before_s))
+        return ((move > config.max_jump) | (grow > config.max_scale_jump)) & ok
 
 
-def _returns(seq: PoseSequence, before: tuple[int, int], after: tuple[int, int], config: StretchConfig) -> bool:
-    """The body after ``after`` starts where and as large as it was at the end of ``before``."""
+def _state(seq: PoseSequence, frames: slice) -> tuple[np.ndarray, float]:
+    """Median pelvis position and body size over ``frames``."""
+    kp = seq.keypoints[frames].astype(np.float64)
+    return np.nanmedian(kp[:, Joint.PELVIS], axis=0), float(np.nanmedian(body_size(kp)))
+
+
+def _returns(seq: PoseSequence, before: tuple[int, int], mid: tuple[int, int], after: tuple[int, int]) -> bool:
+    """After ``mid`` the body is back where and as large as before it: much nearer its state at the end
+    of ``before`` than either jump took it away (position in body sizes, size in log ratio × 3)."""
     m = max(1, int(round(0.3 * seq.fps)))
-    a = slice(max(before[0], before[1] - m), before[1])
-    b = slice(after[0], min(after[1], after[0] + m))
-    kp = seq.keypoints
-    ta, tb = np.nanmedian(body_size(kp[a])), np.nanmedian(body_size(kp[b]))
-    pa, pb = np.nanmedian(kp[a, Joint.PELVIS], axis=0), np.nanmedian(kp[b, Joint.PELVIS], axis=0)
-    if not np.isfinite([ta, tb, *pa, *pb]).all() or min(ta, tb) <= 0:
+    states = [_state(seq, slice(max(before[0], before[1] - m), before[1])),
+              _state(seq, slice(mid[0], min(mid[1], mid[0] + m))),
+              _state(seq, slice(max(mid[0], mid[1] - m), mid[1])),
+              _state(seq, slice(after[0], min(after[1], after[0] + m)))]
+    if not all(np.isfinite(p).all() and np.isfinite(z) and z > 0 for p, z in states):
         return False
-    return bool(np.linalg.norm(pa - pb) / max(ta, tb) <= config.return_distance
-                and abs(np.log(ta / tb)) <= config.return_scale)
+
+    def apart(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> float:
+        return float(np.linalg.norm(a[0] - b[0]) / max(a[1], b[1]) + 3.0 * abs(np.log(a[1] / b[1])))
+
+    back = apart(states[0], states[3])
+    return back < 0.5 * min(apart(states[0], states[1]), apart(states[2], states[3]))
 
 
 def _still(seq: PoseSequence, ok: np.ndarray, config: StretchConfig) -> np.ndarray:
@@ -208,13 +231,13 @@ def clean_stretches(seq: PoseSequence, *, name: str = "", config: StretchConfig 
         mid = pieces[i][1] - pieces[i][0]
         if gap_before and gap_after and mid < max(pieces[i - 1][1] - pieces[i - 1][0],
                                                  pieces[i + 1][1] - pieces[i + 1][0]) \
-                and _returns(seq, pieces[i - 1], pieces[i + 1], config):
+                and _returns(seq, pieces[i - 1], pieces[i], pieces[i + 1]):
             switched.add(i)
             reason[pieces[i][0]:pieces[i][1]] = "switch"
     still = _still(seq, reason == "", config)
     reason[(reason == "") & still] = "still"
     report = StretchReport(name=name, total_s=n / fps, switches=len(switched),
-                           cuts=len(_runs(jumps)) - 2 * len(switched))
+                           cuts=max(0, len(_runs(cut)) - 2 * len(switched)))
     for a, b in _runs(reason == ""):
         if b - a < config.min_stretch_s * fps:
             reason[a:b] = "short"

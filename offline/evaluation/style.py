@@ -11,8 +11,9 @@ length 1, the skeleton's convention):
   ``metrics.high_frequency_share``), and its ratio to the source's;
 * **joint ranges** — per joint the 5th–95th percentile extent in x and y;
 * **replay** — the longest stretch that copies the source frame for frame (:func:`longest_copy`):
-  generated frames each within ``tolerance`` of a source frame, the source frames advancing by 0, 1 or
-  2 frames per frame (a copy played a little slower or faster counts as a copy too).
+  generated frames each within ``tolerance`` of the source between two consecutive frames, the source
+  advancing by 0, 1 or 2 frames per frame (a copy played a little slower or faster counts as a copy too), judged on the
+  dancer with its dynamics stage off (:func:`unscaled`: scaling towards the rest pose would hide a replay).
 """
 from __future__ import annotations
 
@@ -78,34 +79,42 @@ def joint_ranges(poses: np.ndarray) -> dict[str, list[float]]:
             for i, j in enumerate(_NON_PELVIS)}
 
 
-def longest_copy(*, generated: np.ndarray, source: np.ndarray, tolerance: float = 0.1,
+def longest_copy(*, generated: np.ndarray, source: np.ndarray, tolerance: float = 0.15,
                  max_advance: int = 2) -> int:
     """The longest run of generated frames that copies the source frame for frame (frames).
 
-    Frame ``t`` copies source frame ``n`` when every joint is on average within ``tolerance`` torso
-    lengths of it (pelvis-relative); a run continues from ``(t − 1, m)`` to ``(t, n)`` when
-    ``0 ≤ n − m ≤ max_advance`` (dynamic programming over all source frames, so a copy of a repeated
-    passage is found whichever repeat it follows).
+    Frame ``t`` copies the source at ``n`` when its pose is on average within ``tolerance`` torso lengths
+    per joint (pelvis-relative) of the source's pose between frames ``n`` and ``n + 1`` (the nearest point
+    of that segment: a copy played at another rate falls between source frames); a run continues from
+    ``(t − 1, m)`` to ``(t, n)`` when ``0 ≤ n − m ≤ max_advance``.  Dynamic programming over all source
+    frames, so a copy of a repeated passage is found whichever repeat it follows.
 
     Parameters
     ----------
     generated, source : np.ndarray [shape=(T, J, 2)], [shape=(N, J, 2)]
         Body units at the same frame rate; concatenate several sources with a NaN frame between them.
     """
-    g = relative_poses(generated).reshape(-1, N_JOINTS - 1, 2).astype(np.float32)
+    g = relative_poses(generated).astype(np.float32)
     s_all = np.asarray(source, dtype=np.float64)
     ok = np.isfinite(s_all).all(axis=(1, 2))
     s = np.where(ok[:, None, None], s_all, 0.0)
-    s = (s[:, _NON_PELVIS] - s[:, Joint.PELVIS:Joint.PELVIS + 1]).astype(np.float32)
-    run = np.zeros(len(s), np.int32)
+    s = (s[:, _NON_PELVIS] - s[:, Joint.PELVIS:Joint.PELVIS + 1]).reshape(len(s), -1).astype(np.float32)
+    if len(s) < 2 or len(g) == 0:
+        return 0
+    a, v = s[:-1], s[1:] - s[:-1]                     # segments n → n + 1
+    seg_ok = ok[:-1] & ok[1:]
+    vv = np.maximum((v * v).sum(axis=1), 1e-12)
+    run = np.zeros(len(a), np.int32)
     best = 0
     for t in range(len(g)):
-        near = (np.linalg.norm(s - g[t], axis=-1).mean(axis=1) <= tolerance) & ok
+        alpha = np.clip(((g[t] - a) * v).sum(axis=1) / vv, 0.0, 1.0)
+        r = (g[t] - a - alpha[:, None] * v).reshape(len(a), -1, 2)
+        near = (np.linalg.norm(r, axis=-1).mean(axis=1) <= tolerance) & seg_ok
         prev = run.copy()
         for k in range(1, max_advance + 1):
             prev[k:] = np.maximum(prev[k:], run[:-k])
         run = np.where(near, prev + 1, 0).astype(np.int32)
-        best = max(best, int(run.max()) if len(run) else 0)
+        best = max(best, int(run.max()))
     return best
 
 
@@ -127,6 +136,15 @@ def dancer_figures(*, tracks: list[np.ndarray], source: list[np.ndarray], source
             "speed": float(np.mean([mean_speed(t) for t in tracks])), "jitter": j,
             "jitter_over_source": j / source_jitter if source_jitter > 0 else float("nan"),
             "ranges": joint_ranges(allp)}
+
+
+def unscaled(dancer):
+    """The same dancer with its dynamics stage off (the moves at their own size)."""
+    import dataclasses
+
+    if not dancer.stages.dynamics.enabled:
+        return dancer
+    return dancer.with_stages(dynamics=dataclasses.replace(dancer.stages.dynamics, enabled=False))
 
 
 def _copy_bars(poses: np.ndarray, source_all: np.ndarray, m: StyleMusic) -> float:
@@ -159,9 +177,11 @@ def style_report(*, dancer, music: list[StyleMusic], out_dir, seed: int = 0, gro
     copies = {"personal": [], "default": []}
     for m in music:
         for name, d in (("personal", dancer), ("default", default)):
-            p = perform(m.y, dancer=d, seed=seed).poses
-            tracks[name].append(p)
-            copies[name].append(_copy_bars(p, source_all, m))
+            tracks[name].append(perform(m.y, dancer=d, seed=seed).poses)
+            # copying is judged on the moves themselves: the dynamics stage only scales them towards
+            # the rest pose, which would hide a replay from a pose-distance test
+            moves = perform(m.y, dancer=unscaled(d), seed=seed).poses
+            copies[name].append(_copy_bars(moves, source_all, m))
     out = {"source": {"seconds": round(sum(len(r) for r in source) / MODEL_FPS, 2), "speed":
                       float(np.mean([mean_speed(r) for r in source])), "jitter": src_jitter,
                       "ranges": joint_ranges(np.concatenate(source))},
@@ -272,6 +292,6 @@ def format_style(style: dict) -> list[str]:
     return lines
 
 
-__all__ = ["STYLE_TARGETS", "StyleMusic", "dancer_figures", "format_style", "jitter", "loop_music",
+__all__ = ["unscaled", "STYLE_TARGETS", "StyleMusic", "dancer_figures", "format_style", "jitter", "loop_music",
            "joint_ranges", "longest_copy", "mean_speed", "pick_frames", "plot_style", "pose_distance",
            "relative_poses", "style_report"]
