@@ -9,8 +9,8 @@ engines and ChoreoMaster's graph of beat-long motion nodes:
 
 * **Re-timing.**  The tracked beat phase (the frame's :class:`~dancepose.models.dancer.BeatTiming`,
   as it will be seen) drives a beat position; the current unit is played
-  time-warped so that it starts and ends on beats (it spans 1 or 2 beats, whichever keeps the
-  person's own speed closest).  Unit ends are the person's kinematic beats, so their speed minima land
+  time-warped so that it starts and ends on beats (it spans 1, 2 or 4 beats: the fewest that do not
+  play it faster than the person danced it).  Unit ends are the person's kinematic beats, so their speed minima land
   on the beats heard — live and offline alike, causally.
 * **Choosing.**  At every unit end the next unit is the best match of the pose and velocity being shown
   (motion matching) among the units not played recently; the unit that follows in the source wins
@@ -43,6 +43,8 @@ from .skeleton import N_JOINTS, Joint
 MOVES_FORMAT = "dancepose-moves"
 MOVES_VERSION = 1
 MOVES_FILE = "moves.npz"
+#: The beats a unit may span (:meth:`MovePlayer._span_for`).
+SPANS = (1.0, 2.0, 4.0)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class MovesConfig:
     accent : float
         0…1: within a unit, time runs ``1 − accent`` times as fast at the beats as on average (and
         ``1 + accent`` times mid-way), marking the beat the way the base dancer eases into it.
+    max_speedup : float
+        A unit spans one beat unless that plays it more than this many times faster than the person
+        danced it; then two beats (:meth:`MovePlayer._span_for`).
     lock_beats : float
         Time constant (beats) of the phase-locked loop that moves the beat position with the tracked
         phase (:meth:`MovePlayer._advance`).
@@ -91,12 +96,13 @@ class MovesConfig:
     blend_s: float = 0.3
     catch_up: float = 2.0
     lock_beats: float = 1.5
+    max_speedup: float = 1.2
     accent: float = 0.1
 
     def __post_init__(self) -> None:
         if not (self.max_run_bars > 0 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
                 and self.velocity_weight >= 0 and self.rise_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1
-                and self.lock_beats > 0 and 0 <= self.accent < 1):
+                and self.lock_beats > 0 and 0 <= self.accent < 1 and self.max_speedup >= 1):
             raise ParameterError(f"invalid MovesConfig {self}")
 
 
@@ -358,11 +364,26 @@ class MovePlayer:
         self.q += min(max(self.rate + gain * err, 0.0), c.catch_up * max(self.rate, nominal))
 
     def _span_for(self, unit: int, beat_s: float) -> float:
-        """Beats a unit spans: 1 or 2, whichever plays its stretch nearest the person's own speed (the
-        median unit of the stretch, so a stretch keeps one span and its rhythm).  Units start and end on
-        beats, so the person's speed minima land on them."""
+        """Beats a unit spans: the fewest of 1, 2 or 4 that play its stretch (the median unit of the
+        stretch, so a stretch keeps one span and its rhythm) at most ``max_speedup`` times the person's
+        speed — slower rather than faster: sped-up motion carries power above 4 Hz, slowed motion does not
+        (7 % hysteresis, so a tempo near an edge does not flip the span).  Units start and end on beats,
+        so the person's speed minima land on them."""
         ratio = self.run_length_s[unit] / max(beat_s, 1e-3)
-        return 1.0 if ratio < np.sqrt(2.0) else 2.0
+        for span in SPANS[:-1]:
+            edge = span * self.config.max_speedup * (1.07 if span >= self.span else 1.0 / 1.07)
+            if ratio < edge:
+                return span
+        return SPANS[-1]
+
+    def span_of_runs(self, beat_s: float) -> np.ndarray:
+        """:meth:`_span_for` of every unit at once. [shape=(U,)]"""
+        ratio = self.run_length_s / max(beat_s, 1e-3)
+        out = np.full(len(ratio), SPANS[-1])
+        for span in SPANS[-2::-1]:
+            edge = span * self.config.max_speedup * (1.07 if span >= self.span else 1.0 / 1.07)
+            out[ratio < edge] = span
+        return out
 
     # ------------------------------------------------------------------ choosing
     def _choose(self, beat_s: float) -> tuple[int, bool]:
@@ -372,10 +393,11 @@ class MovePlayer:
         nxt = int(self.successor[self.unit])
         recent = np.flatnonzero(self.played > self.q - c.recent_beats)
         like_recent = self.similar[recent].any(axis=0)
-        # not a move played lately, nor one that resumes a run of such a move: only the current run goes on
-        banned = like_recent | ((self.predecessor >= 0) & like_recent[np.maximum(self.predecessor, 0)])
-        banned[self.unit] = True
-        same = np.zeros(len(banned), bool)
+        # variety (soft): not a move played lately, nor one that resumes a run of such a move
+        soft = like_recent | ((self.predecessor >= 0) & like_recent[np.maximum(self.predecessor, 0)])
+        hard = np.zeros(len(soft), bool)  # never: the current unit, or going on with the source past a bar
+        hard[self.unit] = True
+        same = np.zeros(len(soft), bool)
         if nxt >= 0:
             same = self.similar[nxt]
             if self.run_beats + self._span_for(nxt, beat_s) <= c.max_run_bars * self.beats_per_bar:
@@ -387,20 +409,21 @@ class MovePlayer:
                 ahead.append(k)
                 k = int(self.successor[k])
             self.avoid_until[self.similar[ahead].any(axis=0)] = self.q + c.recent_beats
-        banned |= self.avoid_until > self.q
+        hard |= self.avoid_until > self.q
         cost = ((self.start_pose - self.prev) ** 2).mean(axis=1)
         vel_beat = self.vel * (self.span * beat_s)  # shown velocity per unit of progress
         cost += c.velocity_weight * ((self.start_vel - vel_beat) ** 2).mean(axis=1)
         rhythm = self.rise[nxt if nxt >= 0 else self.unit]  # the rise and fall the person would do next
         cost += c.rise_weight * ((self.rise - rhythm) ** 2).mean(axis=1)
         # keep the rhythm's level: units spanning as many beats as the current one
-        cost += np.where(self.run_length_s / max(beat_s, 1e-3) < np.sqrt(2.0), 1.0, 2.0) != self.span
+        cost += self.span_of_runs(beat_s) != self.span
+        # a small library runs out of fresh moves: variety gives way first, then the copy limit
+        only_current = np.arange(len(soft)) == self.unit
+        for banned in (hard | soft, hard, only_current | ((self.avoid_until > self.q) & same), only_current):
+            if not banned.all():
+                break
         cost[banned] = np.inf
         k = min(c.candidates, int(np.isfinite(cost).sum()))
-        if k == 0:  # a tiny library: anything but the same unit
-            cost = ((self.start_pose - self.prev) ** 2).mean(axis=1)
-            cost[self.unit] = np.inf
-            k = 1
         best = np.argpartition(cost, k - 1)[:k]
         choice = int(self._rng.choice(best))
         return choice, bool(same[choice])
