@@ -30,6 +30,7 @@ import numpy as np
 
 from .clock import MODEL_FPS, N_MELS
 from .errors import ModelError, ParameterError
+from .tempo import MAX_BPM, MIN_BPM, fold_bpm
 
 #: Inputs of the beat network per frame: N_MELS relative log-mel bands, N_MELS positive differences.
 N_BEAT_INPUTS: int = 2 * N_MELS
@@ -176,8 +177,9 @@ class BeatNet:
 class BeatConfig:
     """Parameters of the bar-pointer filter and the read-outs."""
 
-    min_bpm: float = 55.0
-    max_bpm: float = 215.0
+    #: Tempo states: the one range of :mod:`dancepose.models.tempo` (``--bpm``, held and folded tempi).
+    min_bpm: float = MIN_BPM
+    max_bpm: float = MAX_BPM
     #: Bar positions advanced per frame (timing resolution = 1 / (MODEL_FPS * substeps) s).
     substeps: int = 2
     meters: tuple[int, ...] = (3, 4)
@@ -445,9 +447,12 @@ class BeatTracker:
         self.frames += 1
 
     def fix_tempo(self, bpm: float | None) -> None:
-        """Hold the tempo at ``bpm`` (the phase is still tracked); None releases it."""
+        """Hold the tempo at ``bpm`` (the phase is still tracked); None releases it.
+
+        Live, only :class:`dancepose.models.tempo.TempoAuthority` calls this (``--bpm``, Link).
+        """
         if bpm is not None and not (self.config.min_bpm <= bpm <= self.config.max_bpm):
-            raise ParameterError(f"tempo {bpm} BPM is outside {self.config.min_bpm:g}–{self.config.max_bpm:g}")
+            raise ParameterError(f"tempo {bpm:g} BPM is outside {self.config.min_bpm:g}–{self.config.max_bpm:g}")
         self._fixed_bpm = None if bpm is None else float(bpm)
         self.filter.set_tempo_mask(self._fixed_bpm)
         if bpm is not None:
@@ -463,7 +468,10 @@ class BeatTracker:
         if len(self._taps) < 2:
             return
         period = float(np.median(np.diff(self._taps)))
-        bpm = float(np.clip(60.0 / period, self.config.min_bpm, self.config.max_bpm))
+        # A held tempo stays held (the taps place its beat); else the taps' tempo, folded into the range
+        # (taps at 230 BPM are a 115-BPM beat tapped in eighths).
+        bpm = self._fixed_bpm or float(np.clip(fold_bpm(60.0 / period) or 120.0, self.config.min_bpm,
+                                               self.config.max_bpm))
         period = 60.0 / bpm
         since = (now - self._taps[-1]) / period  # beats since the last tap
         self.filter.set_phase(bpm=bpm, beats_since=since - self.net.lag * bpm / (60.0 * MODEL_FPS))

@@ -137,23 +137,71 @@ class _LineStream:
         self._stream.flush()
 
 
-def progress(iterable: Any = None, *, quiet: bool = False, **kwargs: Any):
-    """A tqdm progress bar that behaves in logs.
+#: Progress lines in logs (not a terminal): a line when this share more of the work is done …
+LOG_STEP_FRACTION: float = 0.10
+#: … or, when the share is unknown or slow to move, after this long (s); never two lines closer than
+#: :data:`LOG_MIN_INTERVAL_S` (the first and the last line excepted).  pip and docker behave alike.
+LOG_HEARTBEAT_S: float = 30.0
+LOG_MIN_INTERVAL_S: float = 5.0
 
-    On a terminal: the usual bar.  Otherwise (CI logs, ``> run.log``): one plain line every 30 s and
-    one at the end, never carriage returns.  ``quiet`` disables it.  Other keyword arguments go to tqdm.
+
+def _log_bar_class():
+    """tqdm subclass for logs (built lazily: importing tqdm is not free)."""
+    from tqdm import tqdm
+
+    class LogBar(tqdm):
+        """A tqdm bar whose lines are rationed for logs: the first, one per 10 % of the work or per 30 s of
+        progress (never two within 5 s), and the last.  ``set_postfix`` (a refresh per training batch)
+        no longer prints a line each time."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._line_t: float | None = None
+            self._line_n: float = 0.0
+            self._closing = False
+            super().__init__(*args, **kwargs)
+
+        def _due(self) -> bool:
+            now = self._time()
+            if self._line_t is None:
+                return True
+            if self.n == self._line_n or now - self._line_t < LOG_MIN_INTERVAL_S:
+                return False
+            if self.total and self.n - self._line_n >= LOG_STEP_FRACTION * self.total:
+                return True
+            return now - self._line_t >= LOG_HEARTBEAT_S
+
+        def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+            if msg is None and not self._closing:
+                if not self._due():
+                    return True
+                self._line_t, self._line_n = self._time(), self.n
+            return super().display(msg, pos)
+
+        def close(self) -> None:
+            self._closing = True
+            super().close()
+
+    return LogBar
+
+
+def progress(iterable: Any = None, *, quiet: bool = False, **kwargs: Any):
+    """The one progress bar of dancepose (tqdm), also in logs.
+
+    On a terminal: the usual bar.  Otherwise (CI logs, ``> run.log``): plain lines, never carriage
+    returns or cursor moves — the first, then one when another 10 % of the work is done or (unknown
+    total, slow work) 30 s passed, never two within 5 s, and the last.  ``quiet`` disables it.  Other
+    keyword arguments go to tqdm.
     """
     from tqdm import tqdm
 
     stream = kwargs.pop("file", sys.stderr)
     tty = bool(getattr(stream, "isatty", lambda: False)())
-    if not tty:
-        kwargs.setdefault("mininterval", 30.0)
-        kwargs.setdefault("maxinterval", 60.0)
-        kwargs.setdefault("ascii", True)
-        kwargs["ncols"] = kwargs.get("ncols", 100)
-        stream = _LineStream(stream)
-    return tqdm(iterable, file=stream, disable=quiet, **kwargs)
+    if tty:
+        return tqdm(iterable, file=stream, disable=quiet, **kwargs)
+    kwargs.update(mininterval=0.5, maxinterval=LOG_HEARTBEAT_S, position=0, dynamic_ncols=False)
+    kwargs.setdefault("ascii", True)
+    kwargs["ncols"] = kwargs.get("ncols") or 100
+    return _log_bar_class()(iterable, file=_LineStream(stream), disable=quiet, **kwargs)
 
 
 @contextlib.contextmanager

@@ -54,16 +54,20 @@ class Clock:
 CLOCK = Clock()
 
 
-def resample(track, *, fps: float, times):
+def resample(track, *, fps: float, times, first: int = 0):
     """Linear interpolation of a track in time — the one resampler (poses, features, any rate).
 
     Parameters
     ----------
     track : np.ndarray [shape=(T, ...)]
-        Frame ``t`` belongs to time ``t / fps``.  NaN propagates to the neighbouring output frames.
+        Frame ``t`` belongs to time ``(first + t) / fps``.  NaN propagates to the neighbouring output
+        frames.
     fps : float > 0
     times : np.ndarray [shape=(n,)]
         Seconds; times before the first / after the last frame hold that frame.
+    first : int ≥ 0
+        Index of ``track[0]`` in a longer track (a window of a stream): the output equals, bit for bit,
+        that of the whole track at every time the window covers.
 
     Returns
     -------
@@ -76,8 +80,9 @@ def resample(track, *, fps: float, times):
         x = x.astype(np.float64)
     if x.shape[0] == 0:
         raise ValueError("cannot resample an empty track")
-    pos = np.clip(np.asarray(times, dtype=np.float64) * fps, 0.0, x.shape[0] - 1)
+    last = first + x.shape[0] - 1
+    pos = np.clip(np.asarray(times, dtype=np.float64) * fps, float(first), float(last))
     i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, x.shape[0] - 1)
+    i1 = np.minimum(i0 + 1, last)
     w = (pos - i0).astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
-    return (x[i0] * (1 - w) + x[i1] * w).astype(x.dtype)
+    return (x[i0 - first] * (1 - w) + x[i1 - first] * w).astype(x.dtype)

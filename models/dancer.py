@@ -52,10 +52,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -86,9 +87,22 @@ class SamplingConfig:
 
     temperature: float = 1.0
     sigma_scale: float = 1.0
-    #: Per-frame correlation of the AR(1) noise of the smooth spread and of the beat spread's drift.
+    #: The random part of the spread (the beat spread's drift, the smooth spread) is white noise through
+    #: ``noise_poles`` cascaded one-pole low-passes of coefficient ``noise_correlation`` per frame, scaled
+    #: to unit variance (:class:`SmoothNoise`).  1 pole is AR(1), whose spectrum falls only as 1/f² — a
+    #: figure twitching at every frame (4 % of its power above 4 Hz at 0.95, 130 × real dance); 3 poles
+    #: at 0.95 put 4·10⁻⁷ of it there.
     noise_correlation: float = 0.95
+    noise_poles: int = 3
     component_hold: float = 0.95
+    #: The performed mean follows the chosen component's mean through a critically damped low-pass
+    #: (:class:`CriticalFollower`) that settles a step to 5 % in ``mean_smoothing_s`` seconds: a switch of
+    #: component glides instead of jumping, and the network's frame-by-frame reactions to transients (a
+    #: click, a drum hit) are smoothed; the mean lags by 0.42 × this (0: the bare mean).
+    mean_smoothing_s: float = 0.3
+    #: The weight of the beat spread (from the beat confidence) is smoothed by two one-pole low-passes of
+    #: this time constant (s) so a flickering confidence does not shake the pose (0: per frame).
+    confidence_smoothing_s: float = 0.15
     #: ``"beat"``: the spread is *phase-locked*: a cycle through whole-body pose variations (the real
     #: dance's principal pose modes) once per bar — 3 beats in 3/4, 2 in 4/4; the beats evenly round
     #: a random ellipse in mode space, so the cycle has no slow drift — eased between beats by the
@@ -99,11 +113,21 @@ class SamplingConfig:
     spread: str = "beat"
     #: "beat" spread: size of the poses moved through, in units of the real dance's pose variation (the
     #: model's ``pose_modes``: its principal whole-body modes; independent coordinates without them).
-    pattern_scale: float = 0.8
+    pattern_scale: float = 0.9
     #: "beat" spread: how much of the bar's cycle is kept from one bar to the next.
     pattern_hold: float = 0.8
     #: "beat" spread: beat confidence at which the phase-locked spread is used fully.
     full_confidence: float = 0.5
+    #: "beat" spread: the share of the beat the move between two beat poses takes, centred half-way
+    #: between the beats (1: the whole beat; less: a quicker move and a hold around the beat), in triple
+    #: (3/4) and in duple (2/4, 4/4) metre.  Real dance on the 30 training songs: waltzes flow, the duple
+    #: dances are crisper (mean joint acceleration ÷ (BPM/100)² ≈ 5–7 in waltzes, 9–13 in cha-cha,
+    #: rumba and tango).
+    move_span: tuple[float, float] = (1.0, 0.7)
+    #: "beat" spread: the profile of each move: ``"cosine"`` (velocity a raised cosine: still at both ends,
+    #: the acceleration jumps there) or ``"minimum_jerk"`` (10u³ − 15u⁴ + 6u⁵: velocity and acceleration
+    #: zero at both ends, the profile of human reaching moves; less power at high frequencies).
+    ease: str = "minimum_jerk"
     #: Feed the sampled pose (True) or the component mean (False) back to the network.  The network
     #: integrates what it is fed, so fed-back spread becomes slow drift; the mean keeps the spread a
     #: layer on top of the learned trajectory.
@@ -114,13 +138,16 @@ class SamplingConfig:
 class DynamicsConfig:
     """Dance bigger to louder passages.
 
-    The level (dBFS, smoothed over ``smooth_s``) is compared with its running peak (which decays
-    ``decay_db_per_s``, like a compressor's release): at the peak the motion is full size, ``range_db``
-    below it the learned motion's excursions from the rest pose and the groove shrink to ``floor``.
+    The level (dBFS, its power smoothed over ``smooth_s`` by ``poles`` cascaded one-poles of
+    ``smooth_s / poles`` each) is compared with its running peak (which decays ``decay_db_per_s``, like a
+    compressor's release): at the peak the motion is full size, ``range_db`` below it the learned
+    motion's excursions from the rest pose and the groove shrink to ``floor``.  One pole lets every drum
+    hit through as a kink in the size of the motion (power above 4 Hz); two smooth it.
     """
 
     enabled: bool = True
     smooth_s: float = 0.5
+    poles: int = 2
     decay_db_per_s: float = 0.5
     range_db: float = 20.0
     floor: float = 0.45
@@ -157,12 +184,17 @@ class IdleConfig:
     """How the dancer settles when the music stops (the silence gate).
 
     ``attack_s`` / ``release_s``: time constants of the music gate going up / down; ``sway_hz`` and
-    ``sway_amp`` (body units): the idle sway; ``threshold``: activity below which the gate closes.
+    ``sway_amp`` (body units): the idle sway; ``threshold``: activity below which the gate closes, and
+    ``threshold + hysteresis`` above which it opens again (activity hovering at the threshold would
+    flip the gate frame by frame); ``smoothing_s``: a second one-pole after the gate, so the blend into
+    the idle sway has no kinks.
     """
 
-    attack_s: float = 0.08
-    release_s: float = 0.1
+    attack_s: float = 0.12
+    release_s: float = 0.06
     threshold: float = 0.3
+    hysteresis: float = 0.2
+    smoothing_s: float = 0.1
     sway_hz: float = 0.3
     sway_amp: float = 0.03
 
@@ -240,6 +272,10 @@ def _stage_from_dict(values: dict, *, base, name: str, source: str):
                 kw[k] = v
             elif isinstance(default, tuple):
                 kw[k] = tuple(float(x) for x in v)
+            elif isinstance(default, int):
+                if isinstance(v, bool) or float(v) != int(v):
+                    raise ValueError
+                kw[k] = int(v)
             else:
                 kw[k] = float(v)
                 if not np.isfinite(kw[k]):
@@ -250,16 +286,31 @@ def _stage_from_dict(values: dict, *, base, name: str, source: str):
 
 
 #: What a model directory written before the class defaults were what ships meant by a missing stage or
-#: field: the smooth spread fed back, the groove on, a 0.15-s release.
+#: field: the smooth spread fed back, AR(1) noise, component switches without a fade, moves eased by a
+#: cosine over the whole beat, the loudness smoothed by one pole, the groove on, a 0.15-s release with no
+#: hysteresis and no second pole.
 LEGACY_STAGES = StageConfig(
-    sampling=SamplingConfig(spread="smooth", pattern_scale=1.0, feedback_spread=True),
-    groove=GrooveConfig(enabled=True), silence=IdleConfig(release_s=0.15))
+    sampling=SamplingConfig(spread="smooth", pattern_scale=1.0, feedback_spread=True, noise_correlation=0.95,
+                            noise_poles=1, mean_smoothing_s=0.0, confidence_smoothing_s=0.0, move_span=(1.0, 1.0),
+                            ease="cosine"),
+    dynamics=DynamicsConfig(poles=1), groove=GrooveConfig(enabled=True),
+    silence=IdleConfig(attack_s=0.08, release_s=0.15, hysteresis=0.0, smoothing_s=0.0))
+#: The stages the default dancer shipped with before the jitter fix (issue 14), for comparisons (docs,
+#: benchmarks, tests): AR(1) drift, the bare component mean, the beat spread's weight per frame, cosine moves
+#: over the whole beat at 0.8 × the pose modes, the loudness smoothed by one pole, the silence gate without
+#: hysteresis or second pole.
+PREVIOUS_STAGES = StageConfig(
+    sampling=SamplingConfig(noise_poles=1, mean_smoothing_s=0.0, confidence_smoothing_s=0.0, pattern_scale=0.8,
+                            move_span=(1.0, 1.0), ease="cosine"),
+    dynamics=DynamicsConfig(poles=1), silence=IdleConfig(attack_s=0.08, release_s=0.1, hysteresis=0.0,
+                                                         smoothing_s=0.0))
 #: The spreads of :class:`SamplingConfig`.
 SPREADS = ("beat", "smooth")
+#: The move profiles of the beat spread.
+EASES = ("minimum_jerk", "cosine")
 
 # ===================================================================================== one model frame
-@dataclass(frozen=True, slots=True)
-class BeatTiming:
+class BeatTiming(NamedTuple):
     """The tracked beat of one model frame, decoded once from its feature row by :class:`BeatReader`.
 
     ``phase``: of the beat heard, 0…1, 0 on the beat; ``period_s``: seconds per beat; ``confidence``:
@@ -306,7 +357,8 @@ class BeatReader:
         self.last_seen: float | None = None
 
     def __call__(self, features: np.ndarray) -> BeatTiming:
-        phase = float(np.arctan2(features[COL_BEAT_SIN], features[COL_BEAT_COS]) / (2 * np.pi)) % 1.0
+        # plain floats: a handful of numpy-scalar operations would cost more than the arithmetic
+        phase = math.atan2(float(features[COL_BEAT_SIN]), float(features[COL_BEAT_COS])) / (2.0 * math.pi) % 1.0
         period = 0.5 / 2.0 ** float(features[COL_TEMPO])
         ahead = phase + self.lead_s / period
         seen = ahead % 1.0
@@ -423,7 +475,8 @@ class NetworkStage:
     """The autoregressive LSTM + mixture head in numpy (Keras gate order i, f, c, o).
 
     As a stage: one LSTM step on ``frame.features`` and the pose fed back from the last mixture; the new
-    :class:`Mixture` goes to ``frame.mixture``; returns its most likely mean (body units).
+    :class:`Mixture` goes to ``frame.mixture`` and ``pose`` is passed on unchanged — a prediction is a
+    distribution, and drawing a pose from it is the sampling stage's job.
     ``step(features)`` → the raw mixture parameters [shape=(K·(2·n_pose + 1),)].
     """
 
@@ -470,7 +523,7 @@ class NetworkStage:
             offset = self.pmean + phase_mean_pose(frame.features, self.phase_mean)
         self.last = frame.mixture = Mixture(logits=logits, mu=mu, log_sigma=log_sigma, scale=self.pstd,
                                             offset=offset)
-        return self.last.pose(self.last.most_likely())
+        return pose
 
     def step(self, features: np.ndarray) -> np.ndarray:
         raw = np.asarray(features, dtype=np.float32)
@@ -483,16 +536,93 @@ class NetworkStage:
         w, H = self.w, self.hidden
         for i in range(self.n_layers):
             z = x @ w[f"lstm{i}_kernel"] + self.h[i] @ w[f"lstm{i}_recurrent"] + w[f"lstm{i}_bias"]
-            ig = _sigmoid(z[:H])
-            fg = _sigmoid(z[H:2 * H])
+            sg = _sigmoid(z)  # all four blocks at once (fewer numpy calls); the cell block uses tanh
+            ig, fg, og = sg[:H], sg[H:2 * H], sg[3 * H:]
             cc = np.tanh(z[2 * H:3 * H])
-            og = _sigmoid(z[3 * H:])
             self.c[i] = fg * self.c[i] + ig * cc
             self.h[i] = og * np.tanh(self.c[i])
             x = self.h[i]
         if self.phase_harmonics and self.phase_to_head:
             x = np.concatenate([x, ph])
         return x @ w["head_kernel"] + w["head_bias"]
+
+
+class SmoothNoise:
+    """Unit-variance noise with no power above a few Hz, one value per model frame.
+
+    White noise through ``poles`` cascaded one-pole low-passes ``s ← r·s + (1 − r)·x``; the output is
+    scaled to unit variance (from the impulse response).  Its spectrum falls as f^(−2·poles) above the
+    corner (1 − r)·fps / 2π (0.24 Hz at r = 0.95, 30 fps); ``poles=1`` is AR(1) noise
+    (``r·s + √(1 − r²)·x``).
+    The cascade is stepped as one linear map of its state, ``S ← A·S + b·xᵀ``.
+
+    Parameters
+    ----------
+    size : int
+        Values per frame.
+    r : float in [0, 1)
+    poles : int ≥ 1
+    """
+
+    def __init__(self, size: int, *, r: float, poles: int) -> None:
+        self.size, self.r, self.poles = int(size), float(r), int(poles)
+        if self.poles == 1:
+            gain = math.sqrt(1.0 - self.r * self.r)
+        else:  # impulse response of the cascade: (1 − r)^n · C(i + n − 1, n − 1) · r^i
+            i = np.arange(int(60 / max(1.0 - self.r, 1e-3)) + 200, dtype=np.float64)
+            binom = np.ones_like(i)
+            for j in range(1, self.poles):
+                binom *= (i + j) / j
+            h = (1.0 - self.r) ** self.poles * binom * self.r ** i
+            gain = float((1.0 - self.r) / np.sqrt(np.sum(h * h)))
+        # pole k after one frame: r·s_k + (1 − r)·(pole k−1 after the frame), pole 0 fed gain·x
+        n, r = self.poles, self.r
+        self.A = np.zeros((n, n))
+        self.b = np.zeros((n, 1))
+        for k in range(n):
+            self.b[k, 0] = gain * (1.0 - r) ** k
+            for j in range(k + 1):
+                self.A[k, j] = r * (1.0 - r) ** (k - j)
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = np.zeros((self.poles, self.size))
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        """The next value [shape=(size,)] (draws ``size`` standard normals from ``rng``)."""
+        self.state = self.A @ self.state + self.b * rng.standard_normal(self.size)
+        return self.state[-1]
+
+
+class CriticalFollower:
+    """A critically damped second-order low-pass: ``y`` follows a target with ``y'' = w²(u − y) − 2w·y'``,
+    stepped exactly once per model frame (the target held over the frame).  A step of the target is
+    followed without overshoot, position and velocity continuous, to 5 % in ``settle_s``; a ramp lags by
+    0.42 · ``settle_s``; power above the corner frequency w/2π falls as f⁻⁴.  ``settle_s`` 0: ``y = u``.
+    """
+
+    def __init__(self, settle_s: float) -> None:
+        w = 4.744 / (settle_s * MODEL_FPS) if settle_s > 0 else 0.0  # (1 + wt)·e^(−wt) = 0.05 at wt = 4.744
+        e = math.exp(-w)
+        #: exact one-frame step of (x, v), x = y − u: (x, v) ← e·((1 + w)x + v, −w²x + (1 − w)v)
+        self.step = np.array([[e * (1 + w), e], [-e * w * w, e * (1 - w)]]) if settle_s > 0 else None
+        self.reset()
+
+    def reset(self) -> None:
+        self.y: np.ndarray | None = None
+        self.state: np.ndarray | None = None  # [x; v] [shape=(2, n)]
+
+    def __call__(self, target: np.ndarray) -> np.ndarray:
+        """The next output [shape=target.shape] for this frame's target (the first frame: the target)."""
+        if self.step is None:
+            return target
+        if self.y is None:
+            self.y, self.state = np.array(target, dtype=np.float64), np.zeros((2,) + np.shape(target))
+            return self.y
+        np.subtract(self.y, target, out=self.state[0])
+        self.state = self.step @ self.state
+        self.y = target + self.state[0]
+        return self.y
 
 
 class SamplingStage:
@@ -506,13 +636,27 @@ class SamplingStage:
     def __init__(self, config: SamplingConfig, *, modes: np.ndarray | None = None) -> None:
         if config.spread not in SPREADS:
             raise ModelError(f"sampling spread must be one of {', '.join(SPREADS)}, not {config.spread!r}")
+        if not (0.0 <= config.noise_correlation < 1.0 and config.noise_poles >= 1 and config.mean_smoothing_s >= 0
+                and config.confidence_smoothing_s >= 0 and len(config.move_span) == 2
+                and all(0.0 < v <= 1.0 for v in config.move_span) and config.ease in EASES):
+            raise ModelError(f"invalid sampling config: noise_correlation in [0, 1), noise_poles ≥ 1, "
+                             f"mean_smoothing_s and confidence_smoothing_s ≥ 0, move_span two values in (0, 1], "
+                             f"ease one of {', '.join(EASES)} ({config})")
         self.config = config
         self.modes = np.eye(N_POSE, dtype=np.float32) if modes is None else np.asarray(modes, np.float32)
+        r, poles = config.noise_correlation, config.noise_poles
+        self.noise = SmoothNoise(len(self.modes) if config.spread == "beat" else N_POSE, r=r, poles=poles)
+        self.mean = CriticalFollower(config.mean_smoothing_s)
+        tau = config.confidence_smoothing_s
+        self.a_rate = 1.0 - float(np.exp(-1.0 / (tau * MODEL_FPS))) if tau > 0 else 1.0
 
     def reset(self, rng: np.random.Generator) -> None:
         self.rng = rng
-        self.eps = np.zeros(N_POSE, np.float32)
+        self.noise.reset()
+        self.mean.reset()
+        self.drift = np.zeros(self.noise.size, np.float32)  # the last value of the smooth noise
         self.k = -1
+        self.a = [0.0, 0.0]  # the beat spread's weight, two smoothing stages
         # phase-locked spread: the bar's cycle through mode space, z_s = cos(2πs/L) a + sin(2πs/L) b for beat
         # slot s of a bar of L beats, and the segment being eased through (drawn only for the beat spread:
         # the smooth spread's random stream stays as it always was)
@@ -523,7 +667,6 @@ class SamplingStage:
         self.seg_from = np.zeros(m, np.float32)
         self.seg_to = self.cycle[0].copy()
         self.beat_z = np.zeros(m, np.float32)
-        self.drift_z = np.zeros(m, np.float32)
 
     def _beat_spread(self, beat: BeatTiming) -> np.ndarray:
         """The phase-locked mode weights at this frame [shape=(m,)] (unit variance at the beats)."""
@@ -537,9 +680,24 @@ class SamplingStage:
             ang = 2.0 * np.pi * ((self.slot + 1) % period) / period
             self.seg_from = self.beat_z.copy()
             self.seg_to = (np.cos(ang) * self.cycle[0] + np.sin(ang) * self.cycle[1]).astype(np.float32)
-        ease = 0.5 - 0.5 * np.cos(np.pi * beat.seen)  # 0 → 1 across the beat, still at both ends
+        span = c.move_span[beat.beats_per_bar != 3]
+        u = beat.seen if span >= 1.0 else min(1.0, max(0.0, (beat.seen - 0.5) / span + 0.5))
+        if c.ease == "cosine":
+            ease = 0.5 - 0.5 * np.cos(np.pi * u)  # 0 → 1 across the move, still at both ends
+        else:
+            ease = u * u * u * (10.0 + u * (6.0 * u - 15.0))  # minimum jerk: smooth to the acceleration
         self.beat_z = self.seg_from + ease * (self.seg_to - self.seg_from)
         return self.beat_z
+
+    def _weight(self, confidence: float) -> float:
+        """The beat spread's weight 0…1 from the beat confidence, smoothed in time."""
+        target = min(1.0, max(0.0, confidence / self.config.full_confidence))
+        if self.a_rate >= 1.0:
+            return target
+        a = self.a
+        a[0] += self.a_rate * (target - a[0])
+        a[1] += self.a_rate * (a[0] - a[1])
+        return a[1]
 
     def _component(self, logits: np.ndarray) -> int:
         """The component drawn (kept while plausible) or, at temperature 0, the most likely."""
@@ -552,18 +710,17 @@ class SamplingStage:
         return int(np.argmax(logits))
 
     def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
-        c, rng, m = self.config, self.rng, frame.mixture
+        c, m = self.config, frame.mixture
         self.k = k = self._component(m.logits)
-        y = m.mu[k]
-        r = c.noise_correlation
+        y = self.mean(m.mu[k])
         if c.spread == "beat":
-            self.drift_z = r * self.drift_z + np.sqrt(1.0 - r * r) * rng.standard_normal(self.drift_z.shape)
-            a = min(1.0, max(0.0, frame.beat.confidence / c.full_confidence))
-            z = a * self._beat_spread(frame.beat) + np.sqrt(1.0 - a * a) * self.drift_z
+            self.drift = self.noise(self.rng)
+            a = self._weight(frame.beat.confidence)
+            z = a * self._beat_spread(frame.beat) + np.sqrt(1.0 - a * a) * self.drift
             y = y + c.pattern_scale * (z @ self.modes)
         elif c.sigma_scale > 0:
-            self.eps = r * self.eps + np.sqrt(1.0 - r * r) * rng.standard_normal(self.eps.shape)
-            y = y + c.sigma_scale * np.exp(m.log_sigma[k]) * self.eps
+            self.drift = self.noise(self.rng)
+            y = y + c.sigma_scale * np.exp(m.log_sigma[k]) * self.drift
         y = y.astype(np.float32)
         m.feedback = y if c.feedback_spread else m.mu[k].astype(np.float32)
         return m.pose(y)
@@ -574,23 +731,27 @@ class DynamicsStage:
     (floor … 1) goes to ``frame.intensity``."""
 
     def __init__(self, config: DynamicsConfig, *, rest_pose: np.ndarray) -> None:
+        if config.poles < 1 or config.smooth_s <= 0:
+            raise ModelError(f"invalid dynamics config: poles ≥ 1 and smooth_s > 0 ({config})")
         self.config, self.rest_pose = config, rest_pose
-        self.alpha = 1.0 - np.exp(-1.0 / (config.smooth_s * MODEL_FPS))
+        self.alpha = 1.0 - math.exp(-1.0 / (config.smooth_s / config.poles * MODEL_FPS))
 
     def reset(self, rng: np.random.Generator | None = None) -> None:
-        self.power = 1e-6
+        self.powers = [1e-6] * self.config.poles
         self.peak = -60.0
         self.intensity = 1.0
 
     def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
         dy = self.config
         power = 10.0 ** (float(frame.features[COL_RMS_DB]) * 6.0)  # COL_RMS_DB holds dBFS / 60
-        self.power += self.alpha * (power - self.power)  # smoothed in power, not in dB
-        level = 10.0 * np.log10(self.power + 1e-12)
+        ps = self.powers
+        for i in range(len(ps)):  # smoothed in power, not in dB
+            ps[i] += self.alpha * (power - ps[i])
+            power = ps[i]
+        level = 10.0 * math.log10(power + 1e-12)
         self.peak = max(self.peak - dy.decay_db_per_s / MODEL_FPS, level)
         below = self.peak - level
-        self.intensity = frame.intensity = float(np.clip(1.0 - (1.0 - dy.floor) * below / dy.range_db,
-                                                         dy.floor, 1.0))
+        self.intensity = frame.intensity = min(1.0, max(dy.floor, 1.0 - (1.0 - dy.floor) * below / dy.range_db))
         return self.rest_pose + self.intensity * (pose - self.rest_pose)
 
 
@@ -642,9 +803,12 @@ class SilenceGate:
         self.config, self.rest_pose = config, rest_pose
         self.up = 1.0 - np.exp(-1.0 / (config.attack_s * MODEL_FPS))
         self.down = 1.0 - np.exp(-1.0 / (config.release_s * MODEL_FPS))
+        self.smooth = 1.0 - math.exp(-1.0 / (config.smoothing_s * MODEL_FPS)) if config.smoothing_s > 0 else 1.0
 
     def reset(self, rng: np.random.Generator | None = None) -> None:
         self.gate = 0.0
+        self.open = False
+        self.blend = 0.0  # the gate after its second pole
 
     def idle_pose(self, t: float) -> np.ndarray:
         """The idle sway at time ``t`` seconds: the rest pose gently swaying. [shape=(N_JOINTS, 2)]"""
@@ -657,12 +821,15 @@ class SilenceGate:
         return pose
 
     def __call__(self, pose: np.ndarray, frame: Frame) -> np.ndarray:
-        target = 1.0 if float(frame.features[COL_ACTIVITY]) > self.config.threshold else 0.0
+        c, activity = self.config, float(frame.features[COL_ACTIVITY])
+        self.open = activity > c.threshold + (0.0 if self.open else c.hysteresis)
+        target = 1.0 if self.open else 0.0
         rate = self.up if target > self.gate else self.down
         self.gate += rate * (target - self.gate)
-        if self.gate > 0.999:
+        self.blend += self.smooth * (self.gate - self.blend)
+        if self.blend > 0.999:
             return pose
-        return self.gate * pose + (1.0 - self.gate) * self.idle_pose((frame.index + 1) / MODEL_FPS)
+        return self.blend * pose + (1.0 - self.blend) * self.idle_pose((frame.index + 1) / MODEL_FPS)
 
 
 class BeatClock:
@@ -689,7 +856,7 @@ class BeatClock:
             self._from, self._to = self._to, self.inner(self._to, frame)
             self._next_step += 1
             # a second step in the same frame: the beat it crossed was already seen
-            frame = dataclasses.replace(frame, beat=dataclasses.replace(frame.beat, new_beat=False))
+            frame = dataclasses.replace(frame, beat=frame.beat._replace(new_beat=False))
         frac = float(np.clip(self._beats - (self._next_step - 1), 0.0, 1.0))
         return self._from + frac * (self._to - self._from)
 

@@ -72,6 +72,11 @@ class PoseSequence:
         return len(self) / self.fps
 
     # ------------------------------------------------------------------ npz
+    @staticmethod
+    def file_bytes(n_frames: int) -> int:
+        """An upper bound of the size of a saved pose file of ``n_frames`` frames (the free-space check)."""
+        return 4096 + int(n_frames) * N_JOINTS * (2 * 4 + 4 + 1)
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write through :func:`~dancepose.models.outputs.atomic_output` (temporary, then rename).
 
@@ -80,18 +85,16 @@ class PoseSequence:
         OutputError
             The file cannot be written (under a file, a device, no permission, a full disk).
         """
-        from .outputs import atomic_output, check_output_file
+        from .outputs import check_output_file, save_npz
 
         path = check_output_file(path, suffixes=(".npz",), what="pose file")
-        with atomic_output(path) as tmp:
-            np.savez_compressed(
-                tmp, format=np.str_(POSE_FORMAT), version=np.int32(POSE_VERSION),
-                skeleton=np.str_(self.skeleton), joint_names=np.array(self.joint_names),
-                keypoints=self.keypoints, confidence=self.confidence, flags=self.flags,
-                fps=np.float64(self.fps), image_size=np.array(self.image_size, dtype=np.int32),
-                source=np.str_(self.source),
-            )
-        return path
+        return save_npz(
+            path, compressed=True, format=np.str_(POSE_FORMAT), version=np.int32(POSE_VERSION),
+            skeleton=np.str_(self.skeleton), joint_names=np.array(self.joint_names),
+            keypoints=self.keypoints, confidence=self.confidence, flags=self.flags,
+            fps=np.float64(self.fps), image_size=np.array(self.image_size, dtype=np.int32),
+            source=np.str_(self.source),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "PoseSequence":

@@ -46,7 +46,47 @@ class Clip:
 
     def reference(self) -> np.ndarray:
         """[shape=(n, 2)]: beat time (s), beat in bar (1 = downbeat)."""
-        return np.loadtxt(self.beats, ndmin=2)
+        return read_beats(self.beats)
+
+
+def read_beats(path: str | os.PathLike) -> np.ndarray:
+    """The one reader of ``.beats`` files: a line per beat, ``time_s  beat_in_bar`` (``#`` comments).
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 2)] float64, n ≥ 2, times increasing, beat in bar ≥ 1
+
+    Raises
+    ------
+    InputError
+        Unreadable, binary, empty, not two numeric columns, fewer than two beats, times not finite or not
+        increasing, beat-in-bar numbers below 1 — one line naming the file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"malformed beats file {path}: not text (binary data?); want lines of "
+                         "`time_s beat_in_bar`") from None
+    except OSError as exc:
+        raise InputError(f"cannot read beats file {path}: {exc.strerror or exc}") from None
+    rows = [(i, ln.split()) for i, ln in enumerate(text.splitlines(), 1)
+            if ln.strip() and not ln.lstrip().startswith("#")]
+    if not rows:
+        raise InputError(f"malformed beats file {path}: empty; want lines of `time_s beat_in_bar`")
+    for i, cols in rows:
+        if len(cols) != 2:
+            raise InputError(f"malformed beats file {path}: line {i} has {len(cols)} column(s), want "
+                             "`time_s beat_in_bar`")
+    try:
+        b = np.array([cols for _, cols in rows], dtype=np.float64)
+    except ValueError:
+        raise InputError(f"malformed beats file {path}: not numbers; want lines of `time_s beat_in_bar`"
+                         ) from None
+    if len(b) < 2 or not np.isfinite(b).all() or (np.diff(b[:, 0]) <= 0).any() or (b[:, 1] < 1).any():
+        raise InputError(f"malformed beats file {path}: want at least two beats, finite increasing times "
+                         "and beat-in-bar numbers from 1")
+    return b
 
 
 def reference_clips(shared: str | os.PathLike) -> list[Clip]:
@@ -357,16 +397,22 @@ COLUMNS = ("F", "CMLt", "AMLt", "tempo", "bpb", "down_F")
 
 def beat_report(*, shared: str | os.PathLike, clips: Sequence[str] | None = None, snr_db: float | None = 10.0,
                 kfold_dir: str | os.PathLike | None = None, k: int = 5, seed: int = 0, seconds: float | None = None,
-                librosa_too: bool = True, quiet: bool = False) -> dict[str, dict[str, dict[str, float]]]:
+                librosa_too: bool = True, out_dir: str | os.PathLike | None = None,
+                quiet: bool = False) -> dict[str, dict[str, dict[str, float]]]:
     """Evaluate every reference clip clean and with pink noise at ``snr_db``; print a table.
 
     ``kfold_dir``: score each clip with ``fold{i}.npz`` of the fold that did not train on it (the
     honest figure); otherwise the shipped network.  ``seconds``: only the first seconds of each clip.
+    ``out_dir``: also write the table (``beats.txt``) and the scores (``beats.json``) there (checked
+    before any work).
 
     Returns ``{clip: {"clean": scores, "noisy": scores}}`` (see :func:`evaluate_clip`).
     """
     from dancepose.models.cli import progress
+    from dancepose.models.outputs import check_output_dir
 
+    if out_dir is not None:
+        out_dir = check_output_dir(out_dir)
     all_clips = reference_clips(shared)
     fold = folds_by_song(all_clips, k=k, seed=seed)
     chosen = [(c, g) for c, g in zip(all_clips, fold) if clips is None or c.name in set(clips)]
@@ -379,16 +425,33 @@ def beat_report(*, shared: str | os.PathLike, clips: Sequence[str] | None = None
             from dataclasses import replace
 
             cfg = replace(cfg, beat=replace(cfg.beat, net_path=str(Path(kfold_dir) / f"fold{g}.npz")))
+        ref = clip.reference()  # a malformed reference fails before the audio is decoded
         y = load_audio(clip.audio, duration=seconds)
-        ref = clip.reference()
         ref = ref[ref[:, 0] < len(y) / SAMPLE_RATE]
         results[clip.name] = {"clean": evaluate_clip(y=y, ref=ref, librosa_too=librosa_too, config=cfg)}
         if snr_db is not None:
             rng = np.random.default_rng(seed + sum(map(ord, clip.name)))
             results[clip.name]["noisy"] = evaluate_clip(y=add_noise(y, snr_db=snr_db, rng=rng), ref=ref,
                                                         librosa_too=librosa_too, config=cfg)
-    print(format_report(results, snr_db=snr_db))
+    table = format_report(results, snr_db=snr_db)
+    print(table)
+    if out_dir is not None:
+        _write_beat_report(Path(out_dir), table=table, results=results, snr_db=snr_db)
     return results
+
+
+def _write_beat_report(out_dir: Path, *, table: str, results: Mapping, snr_db: float | None) -> None:
+    import json
+
+    from dancepose.models.outputs import atomic_output
+
+    with atomic_output(out_dir / "beats.txt") as tmp:
+        tmp.write_text(table + "\n", encoding="utf-8")
+    doc = {"snr_db": snr_db, "trim_s": TRIM_S, "f_window_s": F_WINDOW_S,
+           "clips": {name: {cond: {key: float(v) for key, v in sc.items()} for cond, sc in r.items()}
+                     for name, r in results.items()}}
+    with atomic_output(out_dir / "beats.json") as tmp:
+        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
 
 
 def format_report(results: Mapping[str, Mapping[str, Mapping[str, float]]], *, snr_db: float | None) -> str:

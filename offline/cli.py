@@ -20,7 +20,8 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fetch", help="download dance videos with yt-dlp and extract their soundtrack",
                        description="Download dance videos (yt-dlp) into DIR and extract each soundtrack "
                                    "to WAV. Links already downloaded are skipped; failures are reported "
-                                   "per link and the rest carries on.")
+                                   "per link and the rest carries on (exit 3 at the end if a link failed, "
+                                   "6 if a file could not be written).")
     p.add_argument("links", nargs="+", help="URLs, or text files with one URL per line")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -34,7 +35,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"fetch: {len(report.ok)} downloaded, {len(report.skipped)} already there, "
               f"{len(report.failed)} failed", file=sys.stderr)
-    return 0 if report.success else 1
+    return report.exit_code  # 3 a link failed, 6 a file could not be written
 
 
 # ---------------------------------------------------------------------------------------- extract
@@ -141,17 +142,21 @@ def _cmd_learn(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------------- render
 def _add_render(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("render", help="render the dancing stick figure to an MP4 with the song",
-                       description="Render the dancer performing to AUDIO as an H.264 + AAC MP4 as long "
-                                   "as the song.")
+    p = sub.add_parser("render", help="render the dancing stick figure to a video with the song",
+                       description="Render the dancer performing to AUDIO as a video as long as the song: "
+                                   ".mp4 (H.264 + AAC), .webm (VP9 + Opus) or .mov (ProRes 4444 + PCM); "
+                                   "with --background transparent, .webm and .mov keep an alpha channel.")
     p.add_argument("audio", type=Path)
     p.add_argument("-m", "--model", type=Path, default=None, help="model directory (default: built-in)")
-    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.mp4|.webm|.mov")
     add_look_arguments(p, frames="frame")
     add_groove_argument(p)
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
     p.add_argument("--size", type=size_arg, default=(1280, 720), help="WxH, default 1280x720")
     p.add_argument("--save-pose", type=Path, default=None, help="also write the motion as .pose.npz")
+    p.add_argument("--save-frames", type=Path, default=None, metavar="DIR",
+                   help="also write every frame as a PNG (frame_000000.png …; RGBA with --background "
+                        "transparent)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_render)
@@ -162,7 +167,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     render_video(audio=args.audio, model_dir=args.model, out=args.out, fps=args.fps, size=args.size,
                  background=args.background, save_pose=args.save_pose, seed=args.seed, quiet=args.quiet,
-                 style=args.style, save_openpose=args.save_openpose, groove=args.groove)
+                 style=args.style, save_openpose=args.save_openpose, groove=args.groove,
+                 save_frames=args.save_frames)
     return 0
 
 
@@ -214,7 +220,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     add_groove_argument(p)
     p.add_argument("--beats", action="store_true",
                    help="score the beat tracker instead: per clip of --data (with beats/) F-measure, CMLt, "
-                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa")
+                        "AMLt, tempo, meter, downbeat F, clean and at 10 dB pink noise, beside librosa "
+                        "(beats.txt and beats.json in -o)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=Path("eval_report"), help="report directory")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -225,7 +232,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.beats:
         from dancepose.offline.beats import beat_report, shared_root
 
-        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, quiet=args.quiet)
+        beat_report(shared=shared_root(args.data), clips=args.songs, seed=args.seed, out_dir=args.out,
+                    quiet=args.quiet)
         return 0
     from dancepose.offline.evaluate import evaluate
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dancepose.models.audio import is_silent, load_audio
 from dancepose.models.errors import InputError
-from dancepose.models.outputs import atomic_output_dir
+from dancepose.models.outputs import atomic_output_dir, check_output_dir
 from dancepose.offline.train import TrainConfig, train_dancer
 
 #: The recipe of the shipped dancer.  24 epochs: the shipped network is the best of 24 (epoch 23), where
@@ -69,10 +69,12 @@ def build_default(*, shared: str | os.PathLike, out_dir: str | os.PathLike, work
         Where extracted poses go (default ``<out_dir>/../default_work``); extraction resumes there.
     net, cfg : the network overrides and training config (default: the shipped recipe).
     """
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir)  # before the extraction and the training, not after
     work = Path(work_dir) if work_dir else out_dir.parent / f"{out_dir.name}_work"
+    check_output_dir(work)
     data = default_data(shared=shared, work_dir=work, quiet=quiet)
-    with atomic_output_dir(out_dir) as tmp:  # the old dancer is replaced only by a complete new one
+    # The dancer's files are replaced only by complete new ones; nothing else in the folder is touched.
+    with atomic_output_dir(out_dir) as tmp:
         train_dancer(data=data, out_dir=tmp, epochs=epochs, seed=seed, net=DEFAULT_NET if net is None else net,
                      cfg=cfg, quiet=quiet)
         (tmp / "model.keras").unlink(missing_ok=True)  # the numpy dancer is all that performs; keep it small

@@ -4,10 +4,12 @@ Per source the pipeline is: detector backend (:mod:`dancepose.offline.backends`)
 dancer (:class:`MainPersonTracker`) → canonical skeleton (:func:`dancepose.models.skeleton.adapt`) →
 cleaning (:mod:`dancepose.offline.clean`) → :class:`~dancepose.models.posefile.PoseSequence` file.
 
-The detector's raw output (every person of every frame) is kept until the end; choosing the dancer and
-cleaning run once over the whole video (:func:`finish_video`), so a video extracted in pieces — resumed
-after an interruption, or split into segments on a Ray cluster (:mod:`dancepose.offline.ray_extract`) —
-gives the same file as one uninterrupted run.
+The detector starts afresh every :data:`~dancepose.offline.backends.STATE_BLOCK_SECONDS` of video, in
+every run, so a run may start at any block and see what a run from frame 0 sees there.  Its raw output
+(every person of every frame) is kept until the end; choosing the dancer and cleaning run once over the
+whole video (:func:`finish_video`).  So a video extracted in pieces — resumed after an interruption, or
+split into segments on a Ray cluster (:mod:`dancepose.offline.ray_extract`) — gives the same file as one
+uninterrupted run, bit for bit.
 
 Videos are resumable: the raw detections are checkpointed every ``checkpoint_every`` frames, and on
 Ctrl-C, SIGTERM or any error, to ``<out>/<stem>.pose.partial.npz``; a rerun continues after the last frame
@@ -18,27 +20,29 @@ temporary name and renamed when complete (:mod:`dancepose.models.outputs`).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
 import numpy as np
 
 from dancepose.models.clock import MODEL_FPS
 from dancepose.models.cli import progress
 from dancepose.models.errors import InputError, OutputError, ParameterError
-from dancepose.models.outputs import atomic_output, atomic_output_dir, check_output_dir
+from dancepose.models.outputs import atomic_output, atomic_output_dir, check_output_dir, save_npz
 from dancepose.models.posefile import MISSING, PoseSequence
 from dancepose.models.skeleton import LIMBS, LEFT_RIGHT, adapt
 
-from .backends import (BACKENDS, SOURCE_SKELETON, WARMUP_FRAMES, Person, make_detector,
-                       native_stderr_redirected)
+from .backends import (BACKENDS, SOURCE_SKELETON, STATE_BLOCK_SECONDS, Person, make_detector,
+                       native_stderr_redirected, state_block)
 from .clean import CleanConfig, clean_sequence
 from .video import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoInfo, iter_frames, media_kind, probe_video,
                     read_image)
 
-CHECKPOINT_FORMAT = "dancepose-extract-checkpoint-2"   # every person of every frame, before tracking
+#: Every person of every frame, before tracking; -3: the detector starts afresh every state block.
+CHECKPOINT_FORMAT = "dancepose-extract-checkpoint-3"
 
 #: Default cleaning per backend: MediaPipe's visibilities and OpenPose heatmap peaks live on different
 #: scales (a PAF-assembled OpenPose part at 0.15 is a good detection; a MediaPipe point at 0.15 is a guess).
@@ -157,9 +161,8 @@ def unpack_detections(d, *, n_points: int) -> list[list[Person]]:
 
 def save_detections(path: Path, *, fingerprint: str, frames: Sequence[Sequence[Person]], n_points: int) -> None:
     """Write raw detections (a checkpoint or an ``extract --ray`` segment) atomically."""
-    with atomic_output(path) as tmp:
-        np.savez(tmp, format=np.str_(CHECKPOINT_FORMAT), fingerprint=np.str_(fingerprint),
-                 **pack_detections(frames, n_points=n_points))
+    save_npz(path, format=np.str_(CHECKPOINT_FORMAT), fingerprint=np.str_(fingerprint),
+             **pack_detections(frames, n_points=n_points))
 
 
 def load_detections(path: Path, *, fingerprint: str, n_points: int, log: TextIO) -> list[list[Person]] | None:
@@ -186,13 +189,79 @@ def load_detections(path: Path, *, fingerprint: str, n_points: int, log: TextIO)
     return None
 
 
-def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
-                  warmup: int, into: list[list[Person]], on_frame: Callable[[int], None] | None = None) -> None:
-    """Every person the backend finds in frames ``start ≤ index < stop`` of a video, appended to ``into``.
+#: Frames back a block start looks for the dancer of the block before (as the tracker re-acquires).
+KEEP_DANCER_FRAMES: int = TrackerConfig().reacquire_frames
+#: Margin around the previous dancer's box, as a fraction of its size, when looking for them again.
+SEED_MARGIN: float = 0.25
 
-    The backend first sees the ``warmup`` frames before ``start`` (their results are dropped), so that its
-    internal tracking state equals that of a run from frame 0 (see ``WARMUP_FRAMES``).  One list is
-    appended per frame, in a single step, so ``into`` stays consistent when a signal interrupts the loop.
+
+def continued(prev: Sequence[Person], now: Sequence[Person], *, config: TrackerConfig = TrackerConfig()) -> bool:
+    """Whether ``now`` holds a person of ``prev``: box overlap ≥ ``min_iou`` or a centre jump under
+    ``max_center_jump`` box diagonals (:class:`MainPersonTracker`'s rule)."""
+    for p in prev:
+        pb = p.bbox()
+        for q in now:
+            qb = q.bbox()
+            if pb is None or qb is None:
+                continue
+            diag = max(1.0, float(np.hypot(*(pb[2:] - pb[:2]))))
+            jump = float(np.hypot(*((qb[:2] + qb[2:]) / 2 - (pb[:2] + pb[2:]) / 2)))
+            if _iou(pb, qb) >= config.min_iou or jump <= config.max_center_jump * diag:
+                return True
+    return False
+
+
+def last_dancer(frames: Sequence[Sequence[Person]]) -> list[Person]:
+    """The people of the last frame with anybody among the last :data:`KEEP_DANCER_FRAMES` (or [])."""
+    for people in reversed(frames[-KEEP_DANCER_FRAMES:]):
+        if people:
+            return list(people)
+    return []
+
+
+def seeded_frame(frame: np.ndarray, people: Sequence[Person]) -> np.ndarray:
+    """``frame`` black outside the boxes of ``people`` grown by :data:`SEED_MARGIN` (same size)."""
+    h, w = frame.shape[:2]
+    out = np.zeros_like(frame)
+    for p in people:
+        box = p.bbox()
+        if box is None:
+            continue
+        mx, my = SEED_MARGIN * (box[2] - box[0]), SEED_MARGIN * (box[3] - box[1])
+        x0, y0 = max(0, int(box[0] - mx)), max(0, int(box[1] - my))
+        x1, y1 = min(w, int(np.ceil(box[2] + mx)) + 1), min(h, int(np.ceil(box[3] + my)) + 1)
+        out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
+    return out
+
+
+def keep_dancer(det, frame: np.ndarray, people: list[Person], *, prev: Sequence[Person]) -> list[Person]:
+    """At a block start (``det`` just reset and given ``frame``): the dancer of the frames before.
+
+    A tracking detector starting afresh looks at the whole frame and may lock onto someone else (in a shot
+    with several people) or miss the dancer.  When its first look does not continue ``prev``, it looks
+    again with everything but ``prev``'s box blacked out, and keeps that if it finds somebody — its
+    tracking then follows them in the frames after.  Otherwise the first look stands (run again from a
+    reset, so the state is that of the first look).  Deterministic: a local run and a Ray segment redone
+    with the same ``prev`` agree bit for bit.
+    """
+    if not det.tracks or not prev or continued(prev, people):
+        return people
+    det.reset()
+    seeded = det.process(seeded_frame(frame, prev))
+    if seeded:
+        return seeded
+    det.reset()
+    return det.process(frame)
+
+
+def iter_detections(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
+                    block: int, before: Sequence[Sequence[Person]] = ()) -> Iterator[tuple[int, list[Person]]]:
+    """``(index, people)`` for frames ``start ≤ index < stop`` of a video.
+
+    The detector starts afresh at ``start`` and at every later multiple of ``block``
+    (:func:`~dancepose.offline.backends.state_block`), keeping the dancer of the frames before
+    (:func:`keep_dancer`), so a run from any block start given the frames before it gives what the run
+    from frame 0 gives there.  It lives as long as the generator (close it to release it early).
 
     Parameters
     ----------
@@ -200,23 +269,51 @@ def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, star
     backend : {"mediapipe", "openpose"}
     openpose_model : Path or None
     start : int
+        0 or a multiple of ``block``.
     stop : int or None
         None: to the end of the video.
-    warmup : int ≥ 0
+    block : int ≥ 1
+    before : sequence of list of Person
+        The people of the frames just before ``start`` (at least the last :data:`KEEP_DANCER_FRAMES`);
+        empty: look at frame ``start`` afresh (a Ray segment; its first block is checked when stitched).
+    """
+    if block < 1 or start % block:
+        raise ValueError(f"a run starts at a multiple of its state block ({block} frames), not at {start}")
+    recent = list(before[-KEEP_DANCER_FRAMES:])
+    with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
+        for index, frame in iter_frames(path, start=start, stop=stop, seek=True):
+            at_block = index % block == 0
+            if at_block and index != start:
+                det.reset()
+            people = det.process(frame)
+            if at_block:
+                people = keep_dancer(det, frame, people, prev=last_dancer(recent))
+            recent = recent[1 - KEEP_DANCER_FRAMES:] + [people]
+            yield index, people
+
+
+def detect_frames(*, path: Path, backend: str, openpose_model: Path | None, start: int, stop: int | None,
+                  block: int, into: list[list[Person]], on_frame: Callable[[int], None] | None = None) -> None:
+    """Every person the backend finds in frames ``start ≤ index < stop`` of a video, appended to ``into``.
+
+    As :func:`iter_detections`, with ``into`` as the frames before ``start`` (a resumed run: its
+    checkpoint; a Ray segment: empty).  One list is appended per frame, in a single step, so ``into``
+    stays consistent when a signal interrupts the loop.
+
+    Parameters
+    ----------
+    path, backend, openpose_model, start, stop, block
+        See :func:`iter_detections`.
     into : list
         Receives one ``list[Person]`` per frame.
     on_frame : callable or None
         Called with each kept frame's index after it was appended.
     """
-    first = max(0, start - warmup)
-    with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
-        for index, frame in iter_frames(path, start=first, stop=stop, seek=True):
-            people = det.process(frame)
-            if index < start:
-                continue
-            into.append(people)
-            if on_frame is not None:
-                on_frame(index)
+    for index, people in iter_detections(path=path, backend=backend, openpose_model=openpose_model,
+                                         start=start, stop=stop, block=block, before=into):
+        into.append(people)
+        if on_frame is not None:
+            on_frame(index)
 
 
 # ------------------------------------------------------------------------------------------ drawing
@@ -277,9 +374,24 @@ def _write_video_overlay(*, video: Path, seq: PoseSequence, out: Path, quiet: bo
                 if (ew, eh) != (w, h):
                     img = cv2.copyMakeBorder(img, 0, eh - h, 0, ew - w, cv2.BORDER_CONSTANT)
                 writer.send(np.ascontiguousarray(img[:, :, ::-1]))
-        finally:
             writer.close()
+        except OSError as exc:  # the encoder died (a full disk): a broken pipe here, one line for the user
+            _close_quietly(writer)
+            full = shutil.disk_usage(tmp.parent).free < (1 << 20)
+            raise OutputError(f"cannot write {out}: " + ("no space left on its disk" if full else
+                              f"the video encoder stopped ({str(exc).splitlines()[0]})")) from None
+        except BaseException:
+            _close_quietly(writer)
+            raise
     return out
+
+
+def _close_quietly(writer) -> None:
+    """Close an imageio-ffmpeg writer whose encoder may already be gone."""
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 - the first error is the one reported
+        pass
 
 
 # ---------------------------------------------------------------------------------------- sources
@@ -442,8 +554,9 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     checkpoint_every : int
         Frames between two checkpoints (``<stem>.pose.partial.npz``).  A checkpoint is also written when
         the run is interrupted (Ctrl-C, SIGTERM, any error), with every frame done so far; a rerun
-        continues after it, re-processing ``WARMUP_FRAMES[backend]`` frames first so the result equals
-        an uninterrupted run.  An unreadable checkpoint is discarded with a warning.
+        continues from the start of the state block it ended in (:func:`~dancepose.offline.backends.state_block`:
+        at most 10 s of video done again), so the result equals an uninterrupted run bit for bit.  An
+        unreadable checkpoint is discarded with a warning.
     clean : CleanConfig or None
         Gap filling and smoothing (None: ``DEFAULT_CLEAN[backend]``).
     force : bool
@@ -472,10 +585,13 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
     if force:
         ckpt.unlink(missing_ok=True)
     frames = (load_detections(ckpt, fingerprint=fp, n_points=n_points, log=log) or [])[:max_frames]
-    start = len(frames)
+    block = state_block(info.fps)
+    saved, start = len(frames), len(frames) // block * block
+    del frames[start:]
     expected = expected_frames(info, max_frames)
-    if start and not quiet:
-        print(f"{path.name}: resuming after frame {start} from {ckpt.name}", file=log)
+    if saved and not quiet:
+        print(f"{path.name}: resuming from {ckpt.name}: {saved} frames saved, continuing at frame {start} "
+              f"(the start of its {STATE_BLOCK_SECONDS:g}-s block)", file=log)
     bar = progress(total=expected or None, initial=start, unit="frame", desc=path.name, quiet=quiet,
                    dynamic_ncols=True, file=log)
 
@@ -488,7 +604,7 @@ def extract_video(*, path: Path, out_dir: Path, backend: str = "mediapipe", open
 
     try:
         detect_frames(path=path, backend=backend, openpose_model=openpose_model, start=start, stop=max_frames,
-                      warmup=WARMUP_FRAMES[backend] if start else 0, into=frames, on_frame=step)
+                      block=block, into=frames, on_frame=step)
     except BaseException:
         if len(frames) > start:
             save_detections(ckpt, fingerprint=fp, frames=frames, n_points=n_points)
@@ -576,13 +692,13 @@ def extract_pose(*, sources: Sequence[str | os.PathLike], out_dir: str | os.Path
     if backend == "openpose":
         make_detector(backend, openpose_model=model)   # validates the model path before any work
     paths = collect_sources(sources)
-    out = check_output_dir(out_dir)
+    out = check_output_dir(out_dir, create=True)
     with native_stderr_redirected() as log:
         todo = []
         for path in paths:
             if not force and _outputs_exist(path, out, overlay=overlay, openpose_json=openpose_json):
                 if not quiet:
-                    print(f"{path.name}: already extracted, skipping (force=True to redo)", file=log)
+                    print(f"{path.name}: already extracted, skipping (--force to redo)", file=log)
             else:
                 todo.append(path)
         if ray is not None:
@@ -625,4 +741,5 @@ def _batch_result(paths: list[Path], out: Path, errors: dict[Path, str]) -> list
 
 __all__ = ["CleanConfig", "MainPersonTracker", "TrackerConfig", "collect_sources", "detect_frames",
            "draw_pose", "expected_frames", "extract_image", "extract_pose", "extract_video", "finish_video",
+           "iter_detections",
            "load_detections", "save_detections"]

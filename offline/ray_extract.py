@@ -2,11 +2,14 @@
 
 Every video becomes Ray tasks, one per segment of about ``segment_seconds`` (only long videos have more
 than one).  A segment task runs the detector over its frames and writes every person of every frame to
-``<out>/<stem>.pose.parts/<start>-<stop>.npz``; to give the same detections as a run from frame 0, it
-starts ``WARMUP_FRAMES[backend]`` frames early (MediaPipe: 240 frames, measured; see
-:mod:`dancepose.offline.backends`) and drops those.  When all segments of a video are there, one more
-task stitches them and goes through :func:`~dancepose.offline.extract.finish_video` — main-dancer
-tracking and smoothing over the whole video — so the output files are those of the local path.
+``<out>/<stem>.pose.parts/<start>-<stop>.npz``.  Segments are whole state blocks
+(:data:`~dancepose.offline.backends.STATE_BLOCK_SECONDS`): the detector starts afresh at every block in
+every run, local ones too, so a segment sees exactly what the run from frame 0 sees, with no warm-up and
+no overlap.  When all segments of a video are there, one more task puts them end to end — redoing, given
+the frames before it, a segment whose first frame the local path would have looked at again to keep the
+dancer (:func:`~dancepose.offline.extract.keep_dancer`) — and goes through
+:func:`~dancepose.offline.extract.finish_video` — main-dancer tracking and smoothing over the whole
+video — so the output files equal the local path's, bit for bit.
 
 * A rerun skips videos whose outputs exist and segments already written (their files carry a
   fingerprint of the video, backend and segment).
@@ -25,6 +28,9 @@ import logging
 import os
 import shutil
 import signal
+import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,16 +38,20 @@ from typing import Any, TextIO
 from dancepose.models.cli import Interrupted, progress
 from dancepose.models.errors import DanceposeError, DeviceError, InputError, ParameterError
 
-from .backends import SOURCE_SKELETON, WARMUP_FRAMES
+from .backends import SOURCE_SKELETON, make_detector, state_block
 from .clean import CleanConfig
-from .extract import (_fingerprint, detect_frames, expected_frames, extract_image, finish_video,
-                      load_detections, save_detections)
-from .video import VideoInfo, media_kind, probe_video
+from .extract import (_fingerprint, continued, detect_frames, expected_frames, extract_image, finish_video,
+                      iter_detections, last_dancer, load_detections, save_detections, seeded_frame)
+from .video import VideoInfo, iter_frames, media_kind, probe_video
 
 #: Ray retries a task this often when its worker dies (a SIGKILL, the OOM killer, a lost node).
 TASK_RETRIES = 3
 #: A segment task reports its progress every this many frames.
 REPORT_EVERY = 10
+#: Seconds ``--ray ADDRESS`` may take to join a cluster that answered the probe; then exit 5.
+CONNECT_TIMEOUT_S = 20.0
+#: Seconds the probe of a cluster address waits for the TCP connection, and then for the gRPC answer.
+PROBE_TIMEOUT_S = 3.0
 
 
 def require_ray() -> None:
@@ -66,7 +76,8 @@ class Segment:
 
 
 def plan_segments(*, n_frames: int, fps: float, segment_seconds: float, max_frames: int | None) -> list[Segment]:
-    """Split frames ``0 … n`` (n = ``n_frames`` capped by ``max_frames``) into near-equal segments.
+    """Split frames ``0 … n`` (n = ``n_frames`` capped by ``max_frames``) into near-equal segments of
+    whole state blocks (:func:`~dancepose.offline.backends.state_block`), about ``segment_seconds`` each.
 
     The last segment runs to ``max_frames`` or to the end of the video whatever its declared length
     (``n_frames`` is the container's count, which may be approximate or 0 when unknown).
@@ -74,11 +85,13 @@ def plan_segments(*, n_frames: int, fps: float, segment_seconds: float, max_fram
     Returns
     -------
     list of Segment
-        In order, contiguous, starting at 0.
+        In order, contiguous, starting at 0; every start a multiple of the block.
     """
     total = min(n_frames, max_frames) if (n_frames and max_frames) else (n_frames or max_frames or 0)
-    k = max(1, round(total / max(1.0, segment_seconds * fps))) if total else 1
-    bounds = [round(i * total / k) for i in range(k)] + [max_frames]
+    block = state_block(fps)
+    blocks = -(-total // block)
+    k = min(blocks, max(1, round(total / max(1.0, segment_seconds * fps)))) if total else 1
+    bounds = [round(i * blocks / k) * block for i in range(k)] + [max_frames]
     return [Segment(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
@@ -100,7 +113,7 @@ class FrameCounter:
         return sum(self._done.values())
 
 
-def _segment_task(*, path: Path, segment: Segment, warmup: int, backend: str, openpose_model: Path | None,
+def _segment_task(*, path: Path, segment: Segment, block: int, backend: str, openpose_model: Path | None,
                   file: Path, fingerprint: str, counter: Any) -> int:
     """Detect every person in one segment and write them to ``file``; returns the number of frames."""
     frames: list = []
@@ -111,7 +124,7 @@ def _segment_task(*, path: Path, segment: Segment, warmup: int, backend: str, op
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     detect_frames(path=path, backend=backend, openpose_model=openpose_model, start=segment.start,
-                  stop=segment.stop, warmup=warmup, into=frames, on_frame=report)
+                  stop=segment.stop, block=block, into=frames, on_frame=report)
     save_detections(file, fingerprint=fingerprint, frames=frames, n_points=SOURCE_SKELETON[backend][1])
     counter.report.remote(str(file), len(frames))
     return len(frames)
@@ -120,20 +133,15 @@ def _segment_task(*, path: Path, segment: Segment, warmup: int, backend: str, op
 def _finish_task(*, path: Path, source: Path, out_dir: Path, parts: Path,
                  segments: list[tuple[Segment, str]], info: VideoInfo, expected: int, backend: str,
                  openpose_model: Path | None, overlay: bool, openpose_json: bool,
-                 clean: CleanConfig | None) -> Path:
-    """Stitch the segments of a video and write its outputs (as the local path does); remove the parts."""
+                 clean: CleanConfig | None) -> tuple[Path, int]:
+    """Stitch the segments of a video and write its outputs (as the local path does); remove the parts.
+
+    Returns the output and how many segments were redone (:func:`_stitched`)."""
     import io
 
-    n_points = SOURCE_SKELETON[backend][1]
     log = io.StringIO()
-    frames: list = []
-    for seg, fingerprint in segments:
-        got = load_detections(parts / seg.file_name, fingerprint=fingerprint, n_points=n_points, log=log)
-        if got is None:
-            raise InputError(f"{path}: segment {seg.file_name} disappeared during extraction; run again")
-        frames += got
-        if seg.stop is not None and len(got) < seg.stop - seg.start:
-            break   # the video ended before its declared length: later segments are empty
+    frames, redone = _stitched(path=path, parts=parts, segments=segments, info=info, backend=backend,
+                               openpose_model=openpose_model, log=log)
     try:
         out = finish_video(path=path, source=source, out_dir=out_dir, frames=frames, info=info,
                            expected=expected, backend=backend, openpose_model=openpose_model, overlay=overlay,
@@ -142,7 +150,45 @@ def _finish_task(*, path: Path, source: Path, out_dir: Path, parts: Path,
         shutil.rmtree(parts, ignore_errors=True)   # the whole video was read; a rerun gives the same answer
         raise
     shutil.rmtree(parts, ignore_errors=True)
-    return out
+    return out, redone
+
+
+def _stitched(*, path: Path, parts: Path, segments: list[tuple[Segment, str]], info: VideoInfo, backend: str,
+              openpose_model: Path | None, log: Any) -> tuple[list, int]:
+    """The people of every frame, segments end to end, as the local path sees them; segments redone.
+
+    A segment task starts without the frames before it, so its first block looked at the whole frame
+    afresh.  Where the local path would have kept the dancer of the segment before instead
+    (:func:`~dancepose.offline.extract.keep_dancer`: the first look lost them, a look inside their box finds
+    somebody), the segment is run again here, given those frames.
+    """
+    n_points = SOURCE_SKELETON[backend][1]
+    tracks = make_detector(backend, openpose_model=openpose_model).tracks
+    block = state_block(info.fps)
+    frames: list = []
+    redone = 0
+    for seg, fingerprint in segments:
+        got = load_detections(parts / seg.file_name, fingerprint=fingerprint, n_points=n_points, log=log)
+        if got is None:
+            raise InputError(f"{path}: segment {seg.file_name} disappeared during extraction; run again")
+        prev = last_dancer(frames) if tracks and got else []
+        if prev and not continued(prev, got[0]) and _seed_finds(path, backend, openpose_model, seg.start, prev):
+            got = [people for _, people in iter_detections(path=path, backend=backend, openpose_model=openpose_model,
+                                                            start=seg.start, stop=seg.stop, block=block,
+                                                            before=frames)]
+            redone += 1
+        frames += got
+        if seg.stop is not None and len(got) < seg.stop - seg.start:
+            break   # the video ended before its declared length: later segments are empty
+    return frames, redone
+
+
+def _seed_finds(path: Path, backend: str, openpose_model: Path | None, index: int, prev: list) -> bool:
+    """Whether a fresh detector finds anybody in frame ``index`` inside ``prev``'s boxes."""
+    for _, frame in iter_frames(path, start=index, stop=index + 1, seek=True):
+        with make_detector(backend, static_image=False, openpose_model=openpose_model) as det:
+            return bool(det.process(seeded_frame(frame, prev)))
+    return False
 
 
 def _image_task(**kwargs: Any) -> Path:
@@ -155,15 +201,138 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
+def gcs_endpoint(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` cluster address; None for the forms Ray resolves itself
+    (``auto``, ``ray://…`` and anything else that is not a host and a port)."""
+    if "://" in address:
+        return None
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def probe_gcs(host: str, port: int, *, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Check, in at most about ``timeout`` seconds, that a Ray head's GCS can be listening at ``host:port``.
+
+    The GCS is a gRPC server: it answers a TCP connection that opens with the HTTP/2 preface with a
+    SETTINGS frame at once.  ``ray.init`` itself retries an address that does not answer for minutes, in
+    native code that no signal interrupts.
+
+    Raises
+    ------
+    DeviceError
+        The host cannot be resolved, nothing listens there (refused, unreachable, no answer), or what
+        listens does not speak gRPC.  With ``RAY_USE_TLS`` set only the TCP connection is checked.
+    """
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: unknown host ({exc.strerror})") from None
+    except TimeoutError:
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: no answer within {timeout:g} s") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: nothing listens there ({reason}); "
+                          f"start it with `ray start --head --port {port}`") from None
+    with sock:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return   # a TLS GCS does not answer a plain-text preface
+        try:
+            sock.sendall(_HTTP2_PREFACE)
+            head = _read_exactly(sock, 9, timeout=timeout)
+        except OSError:
+            head = b""
+    if len(head) < 9 or head[3] != _HTTP2_SETTINGS:
+        raise DeviceError(f"cannot reach the Ray cluster at {where!r}: something listens there but it is not "
+                          f"a Ray head (no gRPC answer); give the head's GCS address (ray start --head "
+                          f"prints it, port 6379 by default)")
+
+
+#: The HTTP/2 client preface and an empty SETTINGS frame (RFC 9113 §3.4); a server answers SETTINGS.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_HTTP2_SETTINGS = 0x04
+
+
+def _read_exactly(sock: socket.socket, n: int, *, timeout: float) -> bytes:
+    """Up to ``n`` bytes from ``sock`` within ``timeout`` s (fewer when it closes or stays silent)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(n - len(data))
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _bootstrap_address(address: str) -> str:
+    """The address ``ray.init`` will dial for ``address``: ``auto`` read from ``RAY_ADDRESS`` or the
+    cluster this machine started last, a loopback host replaced by this node's IP (as Ray does)."""
+    if "://" in address:
+        return address
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        return canonicalize_bootstrap_address(address) or address
+    except Exception:  # noqa: BLE001 - a private helper: without it the address is probed as given
+        return address
+
+
+def _init_joining(ray: Any, address: str, *, timeout: float, **kwargs: Any) -> None:
+    """``ray.init(address=…)`` in a helper thread while this one waits, at most ``timeout`` seconds.
+
+    ``ray.init`` blocks in native code; waiting on an event keeps this thread's signal handlers running
+    (a SIGINT/SIGTERM raises :class:`~dancepose.models.cli.Interrupted` here within 0.1 s).  A connection
+    still pending when the command ends is abandoned with its daemon thread.
+    """
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            ray.init(address=address, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, name="dancepose-ray-connect", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not done.wait(0.1):
+        if time.monotonic() > deadline:
+            raise DeviceError(f"cannot join the Ray cluster at {address!r}: it did not let this driver in "
+                              f"within {timeout:g} s (is it a Ray {ray.__version__} head's GCS address?)")
+    if failure:
+        raise failure[0]
+
+
 def _connect(ray: Any, address: str) -> int:
-    """Start or join the cluster (keeping this process's signal handlers); returns its CPU count."""
+    """Start or join the cluster (keeping this process's signal handlers); returns its CPU count.
+
+    A cluster address is probed first (:func:`probe_gcs`) and joined within :data:`CONNECT_TIMEOUT_S`;
+    every failure is one :class:`DeviceError` line (exit 5).
+    """
     quiet_logs = dict(log_to_driver=False, logging_level=logging.ERROR)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    endpoint = gcs_endpoint(_bootstrap_address(address)) if address != "local" else None
+    if endpoint is not None:
+        probe_gcs(*endpoint)
     try:
         if address == "local":
             ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet_logs)
         else:
-            ray.init(address=address, **quiet_logs)
+            _init_joining(ray, address, timeout=CONNECT_TIMEOUT_S, **quiet_logs)
+    except DeviceError:
+        raise
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError …
         reasons = [_first_line(e) for e in (exc, exc.__cause__) if e is not None]
         hint = (" (a cluster with Ray's default token authentication needs RAY_AUTH_MODE=token and its "
@@ -290,12 +459,26 @@ class _SignalNote:
             signal.signal(s, handler)
 
 
+def _plan_video(path: Path, *, info: VideoInfo, parts: Path, force: bool, backend: str,
+                openpose_model: Path | None, segment_seconds: float, max_frames: int | None) -> _Video:
+    """A video's segments, each with the fingerprint its part file must carry; ``parts`` made (emptied
+    first with ``force``)."""
+    if force:
+        shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(exist_ok=True)
+    fp = _fingerprint(path, backend, openpose_model)
+    segs = plan_segments(n_frames=info.n_frames, fps=info.fps, segment_seconds=segment_seconds,
+                         max_frames=max_frames)
+    block = state_block(info.fps)
+    return _Video(path=path, info=info, expected=expected_frames(info, max_frames), parts=parts,
+                  segments=[(s, f"{fp}|{s.start}|{s.stop}|{block}") for s in segs])
+
+
 def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_model: Path | None,
          overlay: bool, openpose_json: bool, quiet: bool, force: bool, max_frames: int | None,
          clean: CleanConfig | None, segment_seconds: float, log: TextIO, cpus: int,
          errors: dict[Path, str]) -> None:
     n_points = SOURCE_SKELETON[backend][1]
-    warmup = WARMUP_FRAMES[backend]
     model = _absolute(openpose_model) if openpose_model else None
     out_abs = _absolute(out_dir)
     options = dict(num_cpus=1, max_retries=TASK_RETRIES)
@@ -329,28 +512,21 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
         except InputError as exc:
             fail(path, str(exc))
             continue
-        expected = expected_frames(info, max_frames)
-        parts = out_abs / f"{path.stem}.pose.parts"
-        if force:
-            shutil.rmtree(parts, ignore_errors=True)
-        parts.mkdir(exist_ok=True)
-        fp = _fingerprint(path, backend, openpose_model)
-        segs = plan_segments(n_frames=info.n_frames, fps=info.fps, segment_seconds=segment_seconds,
-                             max_frames=max_frames)
-        v = _Video(path=path, info=info, expected=expected, parts=parts,
-                   segments=[(s, f"{fp}|{s.start}|{s.stop}|{warmup}") for s in segs])
-        videos[path] = v
+        v = videos[path] = _plan_video(path, info=info, parts=out_abs / f"{path.stem}.pose.parts", force=force,
+                                       backend=backend, openpose_model=openpose_model,
+                                       segment_seconds=segment_seconds, max_frames=max_frames)
+        block, segs = state_block(info.fps), [seg for seg, _ in v.segments]
         for seg, sfp in v.segments:
-            file = parts / seg.file_name
+            file = v.parts / seg.file_name
             got = load_detections(file, fingerprint=sfp, n_points=n_points, log=log)
             if got is not None:
                 already += len(got)
                 continue
-            ref = segment_task.remote(path=_absolute(path), segment=seg, warmup=warmup, backend=backend,
+            ref = segment_task.remote(path=_absolute(path), segment=seg, block=block, backend=backend,
                                       openpose_model=model, file=file, fingerprint=sfp, counter=counter)
             jobs[ref] = ("segment", path)
             v.pending.add(ref)
-        total += expected
+        total += v.expected
         if len(v.pending) < len(segs) and not quiet:
             print(f"{path.name}: resuming: {len(segs) - len(v.pending)} of {len(segs)} segments already done",
                   file=log)
@@ -369,7 +545,7 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
             for ref in ready:
                 kind, path = jobs.pop(ref)
                 try:
-                    ray.get(ref)
+                    result = ray.get(ref)
                 except ray.exceptions.RayError as exc:
                     reason = _cause_message(ray, exc)
                     if isinstance(reason, BaseException):
@@ -385,6 +561,9 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
                     v.pending.discard(ref)
                     if not v.pending and not v.failed:
                         submit_finish(v)
+                elif kind == "finish" and result[1] and not quiet:
+                    print(f"{path.name}: {result[1]} segment(s) run again to keep the dancer across their "
+                          f"start", file=log)
     except BaseException:
         for ref in jobs:   # stop the cluster's work; finished segments stay on disk for a rerun
             try:
@@ -396,4 +575,4 @@ def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_m
         bar.close()
 
 
-__all__ = ["FrameCounter", "Segment", "extract_on_ray", "plan_segments", "require_ray"]
+__all__ = ["FrameCounter", "Segment", "extract_on_ray", "gcs_endpoint", "plan_segments", "probe_gcs", "require_ray"]

@@ -22,7 +22,7 @@ from dancepose.models.errors import InputError
 from dancepose.models.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from dancepose.models.network import (NetworkConfig, build_model, export_weights, fit_phase_mean, fit_pose_modes,
                                       mdn_loss, phase_inputs, phase_mean_pose, phase_pairs)
-from dancepose.models.outputs import atomic_output
+from dancepose.models.outputs import atomic_output, check_output_dir, save_npz
 from dancepose.models.skeleton import (JOINT_NAMES, N_JOINTS, SKELETON_NAME, SKELETON_VERSION, Joint,
                                        limb_lengths_by_child, mirror)
 from dancepose.offline.dataset import Song, load_songs, song_poses_2d, split_songs, to_beat_clock
@@ -203,8 +203,7 @@ def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg
     """Write ``dancer.npz`` and ``config.json`` (atomically; config last)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = export_weights(model)
-    with atomic_output(out_dir / "dancer.npz") as tmp:
-        np.savez_compressed(tmp, **weights, **stats)
+    save_npz(out_dir / "dancer.npz", compressed=True, **weights, **stats)
     config = {
         "format": MODEL_FORMAT, "version": MODEL_VERSION,
         "feature_version": FEATURE_VERSION, "feature_names": list(FEATURE_NAMES),
@@ -272,7 +271,7 @@ def train_dancer(*, data: list[str | os.PathLike], out_dir: str | os.PathLike, e
 
     if epochs < 1:
         raise ParameterError(f"epochs must be ≥ 1, got {epochs}")
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir)  # before hours of training, not after
     t0 = time.time()
     if songs is None:
         songs = load_songs(list(data), quiet=quiet)

@@ -13,16 +13,22 @@ buffers, no I/O, no blocking locks); resampling to ``SAMPLE_RATE`` (``soxr.Resam
 :meth:`read`, on the caller's thread.  Without an audio device a song can still be "played" on a
 simulated clock (:class:`SimulatedPlayback`) that advances exactly one display frame per frame, which
 is what ``--headless`` uses for reproducible recordings.
+
+Bad samples (NaN, infinite) never reach the features: a song file is cleaned when it is loaded, a
+microphone's capture in :meth:`MicSource.read` (:func:`dancepose.models.audio.finite_samples`), each with
+one warning line for the whole show.
 """
 from __future__ import annotations
 
 import functools
 import os
+import sys
 import time
 from typing import Any
 
 import numpy as np
 
+from dancepose.models.audio import finite_samples
 from dancepose.models.clock import BLOCK_SIZE, DISPLAY_FPS, SAMPLE_RATE
 from dancepose.models.errors import DeviceError, ParameterError
 
@@ -49,6 +55,11 @@ MAX_FAILED_RESTARTS: int = 20
 
 
 # ----------------------------------------------------------------------------------- sounddevice
+def warn_line(msg: str) -> None:
+    """The one warning line of ``dancepose-live`` (stderr)."""
+    print(f"dancepose-live: warning: {msg}", file=sys.stderr)
+
+
 class AlsaMessages:
     """ALSA's library messages ("ALSA lib pcm.c:…: underrun occurred", probing noise at start-up),
     counted instead of printed on the user's terminal.
@@ -379,6 +390,7 @@ class MicSource(_DeviceSource):
         self._resample = _Resampler(self.rate)
         self._status_count = 0
         self._stream = None
+        self._bad_warned = False
         info = sd.query_devices(self.device, kind="input")
         self.label = f"mic: {info['name']}"
 
@@ -412,10 +424,16 @@ class MicSource(_DeviceSource):
         return st[1] + (dev_index - st[0]) / self.rate
 
     def read(self) -> np.ndarray:
-        y = self._resample(self._ring.read())
+        # NaN/Inf from a broken driver or a virtual device: silence, one warning for the whole show.
+        y = finite_samples(self._resample(self._ring.read()), what=self.label,
+                           warn=None if self._bad_warned else self._warn_bad)
         self.samples_read += len(y)
         self.xruns = self._status_count + self._ring.overruns
         return y
+
+    def _warn_bad(self, msg: str) -> None:
+        self._bad_warned = True
+        warn_line(f"{msg} (and from now on without a warning)")
 
 
 class PlaybackSource(_DeviceSource):
@@ -663,7 +681,7 @@ def open_source(*, input_spec: str, device: str | int | None = None, simulate: b
         path = os.fspath(input_spec)
         if not os.path.exists(path):
             raise InputError(f"input not found: {path} (use --input mic, --input demo or an audio file)")
-        y, loop, label = load_audio(path, sr=SAMPLE_RATE), False, os.path.basename(path)
+        y, loop, label = load_audio(path, sr=SAMPLE_RATE, warn=warn_line), False, os.path.basename(path)
         if len(y) == 0:
             raise InputError(f"{path} contains no audio")
     if simulate or (allow_simulated and not audio_available(kind="output")):

@@ -14,7 +14,10 @@ from typing import Sequence
 
 from dancepose.models.cli import add_groove_argument, run_cli, size_arg
 from dancepose.models.media.draw import add_look_arguments
+from dancepose.models.media.encoders import ENCODER_CHOICES
+from dancepose.models.tempo import bpm_arg, range_text
 from dancepose.realtime.osc import osc_target_arg
+from dancepose.realtime.serve import serve_target_arg
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", "-d", default=None, metavar="N|NAME",
                    help="audio device index or name substring (input for mic, output for FILE/demo)")
     p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
-    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4",
-                   help="record what is shown, with the audio, to an MP4 (H.264 + AAC)")
+    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4|.webm|.mov",
+                   help="record what is shown, with the audio: .mp4 (H.264 + AAC), .webm (VP9 + Opus) or "
+                        ".mov (ProRes 4444 + PCM); with --background transparent .webm/.mov keep the alpha")
+    p.add_argument("--encoder", choices=ENCODER_CHOICES, default="libx264",
+                   help="video encoder of recordings: libx264 (default), a hardware H.264 encoder of your "
+                        "ffmpeg (h264_v4l2m2m on a Raspberry Pi, h264_vaapi, h264_nvenc, h264_videotoolbox; "
+                        "libx264 with one line when it does not work here), or auto (the first that works)")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="default 1280x720")
     add_look_arguments(p, frames="shown frame")
@@ -41,10 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osc", type=osc_target_arg, default=None, metavar="HOST:PORT",
                    help="send /dancepose/pose every frame, /dancepose/beat and /dancepose/tempo on events "
                         "(OSC over UDP)")
+    p.add_argument("--serve", type=serve_target_arg, default=None, metavar="[HOST:]PORT",
+                   help="serve the figure as a web page over a transparent background (an OBS browser "
+                        "source) with a WebSocket of the shown poses; host 127.0.0.1 unless given (another "
+                        "host lets your network watch: one warning); URL options: style=stick|openpose, "
+                        "body=, left=, right=, joint= (colours), line=PX, mirror=1, hud=1, smooth=1")
     p.add_argument("--link", action="store_true",
                    help="join an Ableton Link session: follow its tempo and beat when peers exist, "
                         "else publish the tracked tempo")
-    p.add_argument("--bpm", type=float, default=None, metavar="N", help="fix the tempo at N BPM")
+    p.add_argument("--bpm", type=bpm_arg, default=None, metavar="N",
+                   help=f"hold the tempo at N BPM ({range_text()}; taps and t still move the beat). A Link "
+                        "session's tempo outside the range is danced at the multiple inside it (230 → 115)")
     p.add_argument("--latency-offset", type=float, default=0.0, metavar="MS",
                    help="how much later the audience hears the sound than it sees the picture: positive "
                         "holds the picture back (Bluetooth/PA delay), negative moves it earlier (a slow "
@@ -75,12 +90,14 @@ def _run(args: argparse.Namespace) -> int:
     from dancepose.realtime.live import LiveConfig, run_live
 
     config = LiveConfig(input=args.input, model_dir=args.model, device=args.device, record=args.record,
+                        encoder=args.encoder,
                         fullscreen=args.fullscreen, size=args.size, background=args.background,
                         headless=args.headless, duration=args.duration, log_timings=args.log_timings,
                         log_poses=args.log_poses, sim_clock=args.sim_clock, screenshot=args.screenshot,
                         seed=args.seed, quiet=args.quiet, style=args.style, save_openpose=args.save_openpose,
                         groove=args.groove,
-                        osc=args.osc, link=args.link, bpm=args.bpm, latency_offset_ms=args.latency_offset)
+                        osc=args.osc, link=args.link, bpm=args.bpm, latency_offset_ms=args.latency_offset,
+                        serve=args.serve)
     run_live(config=config)
     return 0
 

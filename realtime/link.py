@@ -3,11 +3,14 @@
 Uses ``LinkPython-extern`` (``import link``): plain synchronous calls (capture the session state, read tempo
 and beat at a time, commit), nothing to await, so it fits the frame loop directly.
 
-* **Peers in the session**: the session is the clock.  Its tempo is fed to the feature stream with
-  ``fix_tempo`` (the dancer's tempo column and the HUD follow it), and on every session beat the beat is
-  put there with ``tap`` (time of that beat on the feature clock), so the beat phase the dancer grooves to
-  is the session's.  Between session beats the tracker may nudge the phase toward the music it hears.
-  When the last peer leaves, the tempo is released (or set back to ``--bpm``).
+* **Peers in the session**: the session is the clock.  Its tempo leads through the performance's
+  :class:`~dancepose.models.tempo.TempoAuthority` (the dancer's tempo column and the HUD follow it), and
+  on every beat the beat is put there with a tap (time of that beat on the feature clock), so the beat
+  phase the dancer grooves to is the session's.  Between beats the tracker may nudge the phase toward the
+  music it hears.  A session tempo outside the dancer's range is never fatal: it is folded to the
+  musical multiple inside it (a drum-and-bass session at 230 is danced at 115, one dancer beat per two
+  session beats; 40 at 80) and the HUD says so.  When the last peer leaves, the tempo is released (or
+  goes back to ``--bpm``).
 * **No peers**: dancepose publishes its own tracked tempo to the session (when its confidence is at
   least :data:`PUBLISH_MIN_CONFIDENCE` and it moved by more than 0.5 BPM, at most once a second), so
   peers that join later start at the music's tempo.
@@ -39,8 +42,6 @@ class LinkSync:
 
     Parameters
     ----------
-    bpm : float or None
-        The user's fixed tempo (``--bpm``), restored when the session's peers leave.
     start_bpm : float
         Tempo the session starts at when dancepose founds it.
     warn : callable(str)
@@ -54,15 +55,14 @@ class LinkSync:
     peers : int
     """
 
-    def __init__(self, *, bpm: float | None = None, start_bpm: float = 120.0,
-                 warn: Callable[[str], None] = _warn) -> None:
-        self.user_bpm = bpm
+    def __init__(self, *, start_bpm: float = 120.0, warn: Callable[[str], None] = _warn) -> None:
         self._warn = warn
         self.enabled = False
         self.following = False
         self.peers = 0
         self._link = None
         self._last_beat: int | None = None
+        self._ratio = 1.0
         self._poll = 0
         self._published: float | None = None
         self._published_at = -math.inf
@@ -79,8 +79,15 @@ class LinkSync:
         self.enabled = True
 
     # ------------------------------------------------------------------ tempo source
-    def apply(self, features, *, feature_now: float) -> None:
-        """Before the frame's audio is analysed: take tempo and beat from the session if it has peers."""
+    def apply(self, tempo, *, feature_now: float) -> None:
+        """Before the frame's audio is analysed: with peers, lead the tempo and place the beat.
+
+        Parameters
+        ----------
+        tempo : dancepose.models.tempo.TempoAuthority
+        feature_now : float
+            What the audience hears now on the feature clock (s).
+        """
         if not self.enabled:
             return
         lk = self._link
@@ -91,20 +98,20 @@ class LinkSync:
             if self.following:
                 self.following = False
                 self._last_beat = None
-                features.fix_tempo(self.user_bpm)
+                tempo.release("Link")
             return
         state = lk.captureAppSessionState()
-        bpm = float(state.tempo())
-        beat = float(state.beatAtTime(lk.clock().micros(), QUANTUM))
-        self.session_tempo = bpm
+        self.session_tempo = float(state.tempo())
+        hold = tempo.follow(self.session_tempo, source="Link")  # folded into the range, never fatal
+        if hold is None:  # no tempo at all (cannot happen with a real session): keep what is held
+            return
+        # The dancer's beats: the session's scaled by the fold (115 for a session at 230: one per two).
+        beat = float(state.beatAtTime(lk.clock().micros(), QUANTUM)) * hold.ratio
         index = math.floor(beat)
-        if self._last_beat is not None and index > self._last_beat:
-            # the session's beat `index` fell (beat - index) beats ago: put the beat there …
-            features.tap(feature_now - (beat - index) * 60.0 / bpm)
-        self._last_beat = index
-        # … and hold the session's tempo exactly (taps set the tempo from their own spacing)
-        if not self.following or abs(features.tempo_bpm - bpm) > 1e-6:
-            features.fix_tempo(bpm)
+        if self._last_beat is not None and self._ratio == hold.ratio and index > self._last_beat:
+            # the dancer's beat `index` fell (beat - index) beats ago: put the beat there
+            tempo.tap(feature_now - (beat - index) * 60.0 / hold.bpm)
+        self._last_beat, self._ratio = index, hold.ratio
         self.following = True
 
     # ------------------------------------------------------------------ sink
@@ -119,6 +126,9 @@ class LinkSync:
         if self._published is not None and abs(bpm - self._published) <= PUBLISH_MIN_CHANGE_BPM:
             return
         lk = self._link
+        self.peers = int(lk.numPeers())  # asked now, not PEER_POLL_FRAMES ago: never override a DJ who joined
+        if self.peers:
+            return
         state = lk.captureAppSessionState()
         state.setTempo(bpm, lk.clock().micros())
         lk.commitAppSessionState(state)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dancepose.models.clock import SAMPLE_RATE
 from dancepose.models.errors import ParameterError
+from dancepose.models.tempo import check_bpm
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,17 @@ class LiveConfig:
     device : str or None
         Audio device index or name substring.
     record : Path or None
-        Record the performance to this MP4 from the start.
+        Record the performance to this video from the start (``.mp4``, ``.webm`` or ``.mov``; a transparent
+        background needs ``.webm`` or ``.mov``).
+    encoder : str
+        Video encoder of recordings (``--encoder``): ``libx264``, a hardware H.264 encoder of this
+        ffmpeg (falls back to libx264 with one line when it does not work here) or ``auto``.
     fullscreen : bool
     size : (int, int)
         Window / frame size.
-    background : Path, (r, g, b) or None
-        Stage image or a flat colour (chroma key); None: the default stage (black for ``openpose``).
+    background : Path, (r, g, b), ``draw.TRANSPARENT`` or None
+        Stage image or a flat colour (chroma key); None: the default stage (black for ``openpose``);
+        transparent: recordings and screenshots keep an alpha channel.
     headless : bool
         No window (SDL dummy driver); FILE/demo fall back to a simulated clock without an audio device.
     duration : float or None
@@ -65,8 +71,11 @@ class LiveConfig:
         Send pose, beats and tempo over OSC to (host, port).
     link : bool
         Join an Ableton Link session.
+    serve : (str, int) or None
+        Serve the browser source (page + pose WebSocket) on (host, port); port 0 picks a free one.
     bpm : float or None
-        Fix the tempo.
+        Hold the tempo (within :data:`dancepose.models.tempo.MIN_BPM` … ``MAX_BPM``; checked here, and by
+        the command line while parsing).
     latency_offset_ms : float
         How much later the audience hears the sound than it sees the picture (ms): positive holds the
         picture back (Bluetooth speakers), negative moves the figure earlier (a slow projector).
@@ -76,6 +85,7 @@ class LiveConfig:
     model_dir: Path | None = None
     device: str | None = None
     record: Path | None = None
+    encoder: str = "libx264"
     fullscreen: bool = False
     size: tuple[int, int] = (1280, 720)
     background: Path | tuple[int, int, int] | None = None
@@ -92,6 +102,7 @@ class LiveConfig:
     save_openpose: Path | None = None
     osc: tuple[str, int] | None = None
     link: bool = False
+    serve: tuple[str, int] | None = None
     bpm: float | None = None
     latency_offset_ms: float = 0.0
 
@@ -103,8 +114,12 @@ class LiveConfig:
             raise ParameterError(f"--size must be at least 64x64, got {w}x{h}")
         if self.sim_clock and self.input == "mic":
             raise ParameterError("--sim-clock needs --input FILE or demo, not mic")
-        if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):
-            raise ParameterError(f"--bpm must be between 20 and 400, got {self.bpm}")
+        if self.bpm is not None:
+            check_bpm(self.bpm)  # the one range (models/tempo.py), before anything opens
+        from dancepose.models.media.encoders import ENCODER_CHOICES
+
+        if self.encoder not in ENCODER_CHOICES:
+            raise ParameterError(f"--encoder must be one of {', '.join(ENCODER_CHOICES)}, got {self.encoder!r}")
         if not (-1000.0 <= self.latency_offset_ms <= 2000.0):
             raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, got {self.latency_offset_ms}")
 
@@ -138,8 +153,20 @@ class _OpenPoseSink:
         self.writer.write(coco18_points(pose_to_pixels(frame.pose, width=w, height=h)))
 
 
+def _serve_sink(config: LiveConfig):
+    """The browser source (``--serve``): started before the show, its address printed on one line."""
+    from dancepose.realtime.serve import ServeConfig, ServeProcess, ServeSink
+
+    server = ServeProcess(config=ServeConfig(host=config.serve[0], port=config.serve[1]))
+    # printed even with --quiet: with port 0 this line is the only way to learn the address
+    print(f"dancepose-live: browser source at {server.url} (OBS: Browser source, this URL, width and height "
+          f"of your canvas; the page is transparent)", file=sys.stderr, flush=True)
+    return ServeSink(server=server)
+
+
 def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
-    """The sinks after the window and the recorder: OpenPose JSON, OSC, Link (also returned, or None)."""
+    """The sinks after the window and the recorder: OpenPose JSON, OSC, browser source, Link (also
+    returned, or None)."""
     outputs: list = []
     if config.save_openpose is not None:
         outputs.append(_OpenPoseSink(config.save_openpose, window=window))
@@ -147,11 +174,13 @@ def _rig_outputs(config: LiveConfig, *, window) -> tuple[list, object]:
         from dancepose.realtime.osc import OscSink
 
         outputs.append(OscSink(host=config.osc[0], port=config.osc[1], size=lambda: window.size))
+    if config.serve is not None:
+        outputs.append(_serve_sink(config))
     link = None
     if config.link:
         from dancepose.realtime.link import LinkSync
 
-        link = LinkSync(bpm=config.bpm)
+        link = LinkSync(start_bpm=config.bpm or 120.0)
         outputs.append(link)
     return outputs, link
 
@@ -179,8 +208,9 @@ def run_live(*, config: LiveConfig) -> LiveResult:
 
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
-    from dancepose.models.media.draw import floor_units_for, look
-    from dancepose.models.outputs import check_output_file
+    from dancepose.models.media.draw import floor_units_for, is_transparent, look
+    from dancepose.models.media.formats import video_format
+    from dancepose.models.outputs import check_output_dir, check_output_file
     from dancepose.realtime.audio_in import open_source
     from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
     from dancepose.realtime.performance import Performance
@@ -188,12 +218,22 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     from dancepose.realtime.window import Window, WindowSink
 
     # Every output checked before the run (not after it): path, not under a file, not a device, extension.
-    for path, suffixes, what in ((config.record, (".mp4",), "--record"),
+    from dancepose.models.media.encoders import RECORD_SUFFIXES
+
+    for path, suffixes, what in ((config.record, RECORD_SUFFIXES, "--record"),
                                  (config.screenshot, (".png",), "--screenshot"),
                                  (config.log_timings, (".csv",), "--log-timings"),
                                  (config.log_poses, (".npz",), "--log-poses")):
         if path is not None:
             check_output_file(path, suffixes=suffixes, what=what)
+    if config.record is not None:  # a transparent stage needs a codec with alpha
+        video_format(config.record, alpha=is_transparent(config.background), what="--record")
+        if config.record.suffix.lower() == ".mov":
+            print("dancepose-live: warning: ProRes 4444 (.mov) encodes slower than real time at 60 fps on most "
+                  "CPUs (about 14 frames/s per core at 1280x720): the recording falls behind the show; .webm "
+                  "keeps the alpha and keeps up", file=sys.stderr)
+    if config.save_openpose is not None:
+        check_output_dir(config.save_openpose)
     style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir).with_groove(config.groove)
     engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed,
@@ -204,15 +244,16 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     window.show_hud = not (isinstance(background, tuple) or config.style == "openpose")
     sinks: list = []
     try:
+        window.scene_for(style)
         window.ensure_stage()  # a bad background fails here, before any audio starts
         source = open_source(input_spec=config.input, device=config.device, simulate=config.sim_clock,
                              allow_simulated=config.headless)
         outputs, link = _rig_outputs(config, window=window)
         sinks = list(outputs)
-        recorder = RecordingSink(window=window, path=config.record, quiet=config.quiet)
-        sinks = [WindowSink(window=window, style=style, recording=lambda: recorder.recording,
-                            tempo_fixed=lambda: config.bpm is not None or bool(link and link.following)),
-                 recorder, *outputs]
+        shown = WindowSink(window=window, style=style, recording=lambda: recorder.recording)
+        recorder = RecordingSink(window=window, style=style, hud=lambda: shown.last_hud, source=source.label,
+                                 path=config.record, encoder=config.encoder, quiet=config.quiet)
+        sinks = [shown, recorder, *outputs]
     except BaseException:
         for sink in sinks:
             getattr(sink, "close", lambda: None)()

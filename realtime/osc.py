@@ -39,14 +39,24 @@ def parse_osc_target(text: str) -> tuple[str, int]:
     Raises
     ------
     ParameterError
-        Malformed (no port, port not in 1 … 65535, empty host).
+        Malformed (no port, port not in 1 … 65535, empty host, a colon in a host that is not a bracketed
+        IPv6 address).
     """
+    import ipaddress
+
     text = str(text).strip()
     host, sep, port_s = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
-    if not sep or not host or not port_s.isdigit() or not (1 <= int(port_s) <= 65535):
-        raise ParameterError(f"--osc must look like HOST:PORT (e.g. 127.0.0.1:9000), got {text!r}")
+    ok = bool(sep and host and port_s.isdigit() and 1 <= int(port_s) <= 65535)
+    if ok and (bracketed or ":" in host):  # only a bracketed IPv6 address has colons (not ``127.0.0.1:9000:1``)
+        try:
+            ok = bracketed and isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ParameterError(f"--osc must look like HOST:PORT (e.g. 127.0.0.1:9000, [::1]:9000), got {text!r}")
     return host, int(port_s)
 
 

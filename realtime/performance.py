@@ -5,7 +5,9 @@ display frame:
 
 1. the inputs' actions (window keys: quit, pause, tap …) — the performance handles ``quit``, ``pause`` and
    ``tap`` itself and passes every action on to the sinks (``record``, ``hud``, ``fullscreen``);
-2. tempo sources (Ableton Link) set the feature stream's tempo and beat before new audio is analysed;
+2. tempo sources (Ableton Link) lead the tempo and place the beat through the performance's
+   :class:`~dancepose.models.tempo.TempoAuthority` (the one place the held tempo lives: ``--bpm``, taps,
+   Link) before new audio is analysed;
 3. ``source.read()`` — the samples heard (playback) or captured (mic) since the last frame, cut at
    ``duration_s``;
 4. :meth:`Engine.update <dancepose.realtime.engine.Engine.update>` — features, dancer steps, the pose
@@ -15,7 +17,8 @@ display frame:
    encodes it, OSC sends it, Link publishes the tempo.
 
 A sink is any object with ``send(frame)``; optional ``handle(action)`` and ``close()``.  An input is any
-object with ``poll() -> list[str]``; a tempo source any object with ``apply(features, *, feature_now)``.
+object with ``poll() -> list[str]``; a tempo source any object with ``apply(tempo, *, feature_now)``
+(``tempo`` is the :class:`~dancepose.models.tempo.TempoAuthority`).
 Nothing here needs a window, a device or a subprocess: tests drive a performance on a simulated clock
 with a list-collecting sink.
 """
@@ -30,6 +33,7 @@ import numpy as np
 
 from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE
 from dancepose.models.errors import ParameterError
+from dancepose.models.tempo import TempoAuthority
 
 #: Below this beat confidence no beat events are sent and the HUD does not flash.
 BEAT_MIN_CONFIDENCE: float = 0.05
@@ -62,6 +66,11 @@ class Frame:
     xruns : int
     source : str
         The source's label.
+    tempo_held : bool
+        The tempo is held (``--bpm``, a Link session), not tracked from the music.
+    tempo_note : str
+        What the HUD says about the tempo's source (``"Link 230 BPM, half time"``: an outside tempo folded),
+        or ``""``.
     """
 
     index: int
@@ -74,6 +83,8 @@ class Frame:
     paused: bool
     xruns: int
     source: str
+    tempo_held: bool = False
+    tempo_note: str = ""
 
 
 class Sink(Protocol):  # pragma: no cover - typing only
@@ -101,16 +112,20 @@ class Performance:
     sinks : iterable of sinks
         Called in order with every :class:`Frame` (draw before record: the recorder encodes what was drawn).
     inputs : iterable of objects with ``poll() -> list[str]``
-    tempo_sources : iterable of objects with ``apply(features, *, feature_now)``
+    tempo_sources : iterable of objects with ``apply(tempo, *, feature_now)``
+        Outside clocks (Link); they lead through :attr:`tempo`.
     duration_s : float or None
         Stop after this many seconds of audio.
     bpm : float or None
-        Fix the tempo (``--bpm``); taps and ``t`` still move the beat.
+        Hold the tempo (``--bpm``, within :data:`dancepose.models.tempo.MIN_BPM` … ``MAX_BPM``); taps and
+        ``t`` still move the beat.
     log : dancepose.realtime.engine.TimingLog or None
         Per-frame timing rows.
 
     Attributes
     ----------
+    tempo : dancepose.models.tempo.TempoAuthority
+        The held tempo (``--bpm``, taps, outside clocks): the one place it lives.
     frames : int
         Frames stepped.
     finished : bool
@@ -129,9 +144,7 @@ class Performance:
         self.tempo_sources = list(tempo_sources)
         self.log = log
         self.limit = int(round(duration_s * SAMPLE_RATE)) if duration_s else None
-        self.fixed_bpm = bpm
-        if bpm is not None:
-            self.engine.features.fix_tempo(bpm)
+        self.tempo = TempoAuthority(features=engine.features, bpm=bpm)
         self.frames = 0
         self.finished = False
         self.paused = False
@@ -182,12 +195,11 @@ class Performance:
     def tap(self, time_s: float | None = None) -> None:
         """A tap on the beat at feature-stream time ``time_s`` (default: the stream's now).  Key ``t``
         taps at :meth:`feature_now`: on the beat the audience hears."""
-        self.features.tap(time_s)
+        self.tempo.tap(time_s)
 
     def fix_tempo(self, bpm: float | None) -> None:
         """Hold the tempo at ``bpm`` (None: follow the music again)."""
-        self.fixed_bpm = bpm
-        self.features.fix_tempo(bpm)
+        self.tempo.hold(bpm)
 
     def feature_now(self) -> float:
         """What the audience hears now, on the feature stream's clock (s of analysed audio; what
@@ -220,7 +232,7 @@ class Performance:
         src = self.source
         src.on_frame()
         for ts in self.tempo_sources:
-            ts.apply(self.features, feature_now=self.feature_now())
+            ts.apply(self.tempo, feature_now=self.feature_now())
         y = src.read()
         done = src.finished
         if self.limit is not None and src.samples_read >= self.limit:
@@ -231,7 +243,7 @@ class Performance:
             self._shown = state.pose
         frame = Frame(index=self.frames, pose=self._shown, state=state, samples=y, beat=self._beat(state),
                       tempo=self._tempo(state), fps=1.0 / self._dt_est, paused=self.paused, xruns=src.xruns,
-                      source=src.label)
+                      source=src.label, tempo_held=self.tempo.held is not None, tempo_note=self.tempo.note)
         for sink in self.sinks:
             sink.send(frame)
         wall = time.monotonic()
@@ -276,18 +288,14 @@ class Performance:
         half_beat = 30.0 / max(float(state.tempo_bpm), 1.0)
         if ev.last_time is not None and t - ev.last_time < half_beat:
             return None
-        if state.beat_confidence < BEAT_MIN_CONFIDENCE and not self._clock_held():
+        # A held clock (--bpm, a Link session) makes beats whatever the tracker's confidence in the music.
+        if state.beat_confidence < BEAT_MIN_CONFIDENCE and self.tempo.held is None:
             return None
         index = int(math.floor(state.beat_position))
         if ev.last_beat is not None:
             index = max(index, ev.last_beat + 1)
         ev.last_beat, ev.last_time = index, t
         return (index, int(state.beat_in_bar) + 1)
-
-    def _clock_held(self) -> bool:
-        """Whether the beat comes from a clock (``--bpm``, a Link session with peers), not the tracker alone:
-        then its beats are events whatever the tracker's confidence in the music."""
-        return self.fixed_bpm is not None or any(getattr(ts, "following", False) for ts in self.tempo_sources)
 
     def _tempo(self, state) -> tuple[float, float] | None:
         ev = self._events

@@ -34,9 +34,26 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def two_dancers(shared_data, tmp_path_factory) -> Path:
+    """A real two-dancer shot: the portrait clip beside itself mirrored and reversed (720×640, 13 s)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    v = str(shared_data / "dance_videos" / "dancer_studio_portrait_13s.mp4")
+    out = tmp_path_factory.mktemp("two") / "two.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", v, "-i", v, "-filter_complex",
+                    "[0:v]scale=360:640,trim=0:13,setpts=PTS-STARTPTS[a];[1:v]scale=360:640,hflip,reverse,"
+                    "trim=0:13,setpts=PTS-STARTPTS[b];[a][b]hstack=inputs=2[v]", "-map", "[v]", "-an",
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "30", str(out)], check=True)
+    return out
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """Factory: ``small_disk("1M")`` mounts a real tmpfs of that size (a disk that fills); needs root.
+    ``small_disk("1M", read_only=True)``: a read-only one (root writes into a chmod-555 folder anyway).
 
     Unmounted after the test; the test is skipped where mounting is not allowed.
     """
@@ -44,11 +61,11 @@ def small_disk(tmp_path):
 
     mounts: list[Path] = []
 
-    def mount(size: str) -> Path:
+    def mount(size: str, *, read_only: bool = False) -> Path:
         mnt = tmp_path / f"disk{len(mounts)}"
         mnt.mkdir()
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
-                           capture_output=True)
+        opts = f"{'ro,' if read_only else ''}size={size}"
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], capture_output=True)
         if r.returncode != 0:
             pytest.skip("cannot mount a tmpfs here (needs root)")
         mounts.append(mnt)

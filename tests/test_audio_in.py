@@ -97,7 +97,9 @@ def test_mic_records_what_is_played_through_the_null_sink():
     assert len(loud) > 0.5 * SAMPLE_RATE, "the played tone was not captured"
     seg = y[loud[0]: loud[0] + SAMPLE_RATE // 2]
     spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-    f = np.fft.rfftfreq(len(seg), 1 / SAMPLE_RATE)[np.argmax(spec)]
+    freqs = np.fft.rfftfreq(len(seg), 1 / SAMPLE_RATE)
+    spec[freqs < 100.0] = 0.0  # on a busy machine the capture holds short gaps: their steps are low-frequency
+    f = freqs[np.argmax(spec)]
     assert f == pytest.approx(440.0, abs=5.0)
 
 
@@ -131,3 +133,47 @@ def test_alsa_messages_are_counted_not_printed():
     assert installed == "True"
     assert int(xruns) >= 1
     assert "ALSA lib" not in r.stderr and "underrun" not in r.stderr, r.stderr
+
+
+@pytest.mark.audio
+def test_mic_capture_with_nan_samples_is_cleaned_with_one_warning(capsys):
+    """NaN from a capture device (a float PulseAudio sink carries them from whatever plays into it) reached
+    the features live (``probabilities contain NaN`` mid-show).  MicSource.read cleans them, one warning."""
+    import os
+
+    if not pulse_ready():
+        pytest.skip("no PulseAudio server (run .ci/pulse.sh)")
+    from dancepose.realtime.audio_in import MicSource
+
+    name = f"dancepose_nantest_{os.getpid()}"
+    load = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={name}", "format=float32le",
+                           "rate=48000", "channels=1"], capture_output=True, text=True, timeout=10)
+    if load.returncode != 0:
+        pytest.skip(f"cannot create a float null sink: {load.stderr.strip()}")
+    old = os.environ.get("PULSE_SOURCE")
+    os.environ["PULSE_SOURCE"] = f"{name}.monitor"
+    try:
+        y = (0.3 * np.sin(np.arange(48000 * 2) / 7.0)).astype("<f4")
+        for k in (1, 2):  # two bad stretches: still one warning
+            y[k * 30000: k * 30000 + 100] = np.nan
+        got = []
+        with MicSource() as mic:
+            time.sleep(0.5)
+            player = subprocess.Popen(["pacat", f"--device={name}", "--format=float32le", "--rate=48000",
+                                       "--channels=1"], stdin=subprocess.PIPE)
+            player.communicate(y.tobytes(), timeout=30)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 1.0:
+                got.append(mic.read())
+                time.sleep(0.02)
+            got.append(mic.read())
+    finally:
+        if old is None:
+            os.environ.pop("PULSE_SOURCE", None)
+        else:
+            os.environ["PULSE_SOURCE"] = old
+        subprocess.run(["pactl", "unload-module", load.stdout.strip()], timeout=10, check=False)
+    cap = np.concatenate(got)
+    assert np.isfinite(cap).all() and np.abs(cap).max() > 0.2  # the tone came through, the NaN did not
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert len(err) == 1 and "NaN or infinite samples set to silence" in err[0], err

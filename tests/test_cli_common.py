@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from dancepose.models.cli import progress
@@ -47,8 +48,41 @@ def test_progress_writes_lines_not_carriage_returns():
     for _ in progress(range(1000), file=buf, desc="work"):
         pass
     text = buf.getvalue()
-    assert "\r" not in text
+    assert "\r" not in text and "\x1b" not in text
     assert 1 <= text.count("\n") <= 3 and "1000/1000" in text
+
+
+def test_progress_in_a_log_is_not_a_line_per_batch():
+    """Issue 17: training refreshes its bar every batch (``set_postfix``), and each refresh was a line in a
+    log — 264 lines for one ``dancepose run``.  Now the first and the last line of a fast bar."""
+    buf = io.StringIO()
+    bar = progress(total=264, desc="epoch 1/1", unit="batch", file=buf)
+    for _ in range(264):
+        bar.set_postfix(loss="0.1234")
+        bar.update()
+    bar.close()
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2 and "0/264" in lines[0] and "264/264" in lines[-1] and "loss=0.1234" in lines[-1]
+
+
+def test_progress_in_a_log_at_most_every_5_s_or_10_percent():
+    """A slow bar (7 s): lines no closer than 5 s apart (the last excepted), each after at least 10 % more."""
+    buf = io.StringIO()
+    stamps = []
+
+    class Stamped(io.StringIO):
+        def write(self, text):
+            stamps.append(time.monotonic())
+            return buf.write(text)
+
+    for _ in progress(range(70), desc="slow", file=Stamped()):
+        time.sleep(0.1)
+    lines = buf.getvalue().splitlines()
+    assert 3 <= len(lines) <= 4, lines
+    gaps = np.diff(stamps[:-1])
+    assert (gaps >= 4.9).all(), gaps
+    done = [int(ln.split("|")[2].split("/")[0]) for ln in lines]
+    assert all(b - a >= 7 for a, b in zip(done, done[1:])), done
 
 
 EARLY = r"""

@@ -295,3 +295,62 @@ def test_a_stage_inserted_at_run_time_sees_every_frame_and_its_beat(dancer):
     np.testing.assert_allclose(shifted, base + 0.5, atol=1e-6)
     with pytest.raises(KeyError, match="no stage"):
         dancer.with_stage("x", lambda d: Shift(), after="nothing")
+
+
+# ------------------------------------------------------------------ smooth as real dance
+def _previous(dancer):
+    """The stages of the release before issue 14 (the control that twitched)."""
+    from dancepose.models.dancer import PREVIOUS_STAGES
+
+    return dancer.with_stages(**{name: getattr(PREVIOUS_STAGES, name) for name in ("sampling", "dynamics", "silence")})
+
+
+def _irregular_clicks(seconds: float, seed: int = 0) -> np.ndarray:
+    """Clicks 0.15–0.9 s apart at random: no tempo, the beat confidence near 0, gaps that open and close
+    the silence gate."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+    env = np.exp(-np.arange(800) / 150.0)
+    for t in np.cumsum(rng.uniform(0.15, 0.9, 200)):
+        i = int(t * SAMPLE_RATE)
+        if i + 800 > len(y):
+            break
+        y[i:i + 800] += 0.5 * (rng.standard_normal(800) * env).astype(np.float32)
+    return y
+
+
+@pytest.mark.parametrize("music", ["clicks_120", "irregular"])
+def test_shipped_dancer_does_not_twitch(dancer, music):
+    """On a steady click track and on clicks without a tempo (the drift, the silence gate opening and
+    closing), the shipped dancer's power above 4 Hz stays in real dance's range (real Dance-with-Melody:
+    1e-4 … 2e-3, a tango 6e-3) and its forward steps are its central steps; the previous release's stages
+    twitch (the control)."""
+    y = pulse_train(120, 20.0) if music == "clicks_120" else _irregular_clicks(20.0)
+    feats = music_features(y=y)
+    now, before = (d.generate(feats, seed=0)[3 * MODEL_FPS:] for d in (dancer, _previous(dancer)))
+    jitter = [metrics.high_frequency_share(poses=p, fps=MODEL_FPS) for p in (now, before)]
+    steps = [metrics.step_ratio(poses=p) for p in (now, before)]
+    assert jitter[0] < 4e-3 and steps[0] < 1.03, (jitter, steps)
+    if music == "irregular":
+        assert jitter[1] > 5 * jitter[0] and steps[1] > 1.2, (jitter, steps)
+
+
+def test_held_out_song_is_as_smooth_as_real_dance(dancer, shared_data):
+    """DANCE_W_18 (not trained on; the beat tracker's least confident validation song, where the previous
+    release twitched most): power above 4 Hz within the report card's target (≤ 2 × the real dance's on the
+    same song), step ratio ≤ 1.05; the previous stages fail both."""
+    from dancepose.models.audio import load_audio
+    from dancepose.offline.evaluation.load import load_dwm_2d
+    from dancepose.offline.evaluation.targets import TARGETS
+
+    target = {t.name: t for t in TARGETS}
+    folder = shared_data / "dance_with_melody" / "DANCE_W_18"
+    real, offset, dur = load_dwm_2d(folder)
+    feats = music_features(y=load_audio(folder / "audio.mp3", duration=offset + dur))
+    start = int(round(offset * MODEL_FPS))
+    base = metrics.high_frequency_share(poses=real, fps=MODEL_FPS)
+    for d, ok in ((dancer, True), (_previous(dancer), False)):
+        gen = d.generate(feats, seed=0)[start:start + len(real)]
+        ratio = metrics.high_frequency_share(poses=gen, fps=MODEL_FPS) / base
+        assert target["jitter"].check(ratio) is ok, ratio
+        assert target["step_ratio"].check(metrics.step_ratio(poses=gen)) is ok

@@ -106,33 +106,54 @@ def test_video_overlay_and_openpose_json(video, tmp_path):
     assert not list(tmp_path.glob("*.part*"))
 
 
-def test_resume_after_interrupt(video, tmp_path):
-    ref = PoseSequence.load(extract_video(path=video, out_dir=tmp_path / "ref", quiet=True, max_frames=150))
+def test_resume_after_interrupt(video, tmp_path, capsys):
+    ref = PoseSequence.load(extract_video(path=video, out_dir=tmp_path / "ref", quiet=True, max_frames=360))
 
     def interrupt(index: int) -> None:
-        if index == 99:
+        if index == 329:
             raise KeyboardInterrupt
 
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        extract_video(path=video, out_dir=out, quiet=True, max_frames=150, checkpoint_every=40,
+        extract_video(path=video, out_dir=out, quiet=True, max_frames=360, checkpoint_every=40,
                       on_frame=interrupt)
     ckpt = out / "dancer_fullbody_70s.pose.partial.npz"
     assert ckpt.is_file() and not (out / "dancer_fullbody_70s.pose.npz").exists()
     with np.load(ckpt) as d:
-        assert d["counts"].shape == (100,)             # every frame done, saved on the interrupt
+        assert d["counts"].shape == (330,)             # every frame done, saved on the interrupt
 
     seen: list[int] = []
-    seq = PoseSequence.load(extract_video(path=video, out_dir=out, quiet=True, max_frames=150,
+    seq = PoseSequence.load(extract_video(path=video, out_dir=out, quiet=False, max_frames=360,
                                           on_frame=seen.append))
-    assert seen[0] == 100 and seen[-1] == 149       # started from the checkpoint
+    assert "330 frames saved, continuing at frame 300" in capsys.readouterr().err
+    assert seen[0] == 300 and seen[-1] == 359       # from the start of the 10-s state block (300 frames)
     assert not ckpt.exists()
-    assert len(seq) == len(ref) == 150
-    # the resumed run re-processed frames before 100 (WARMUP_FRAMES) so MediaPipe's state is that of an
-    # uninterrupted run, and tracking and smoothing ran over the whole video: the same file
+    assert len(seq) == len(ref) == 360
+    # the detector starts afresh at every block in every run, and tracking and smoothing ran over the
+    # whole video: the same file, bit for bit
     np.testing.assert_array_equal(seq.flags, ref.flags)
-    np.testing.assert_allclose(seq.keypoints, ref.keypoints, atol=1e-3, equal_nan=True)
-    np.testing.assert_allclose(seq.confidence, ref.confidence, atol=1e-5)
+    np.testing.assert_array_equal(seq.keypoints, ref.keypoints)
+    np.testing.assert_array_equal(seq.confidence, ref.confidence)
+
+
+def test_a_block_start_keeps_the_dancer_of_the_block_before(two_dancers):
+    """Two dancers side by side: starting afresh at frame 300, MediaPipe looking at the whole frame takes
+    the other one; looking again inside the first dancer's box keeps them (the rule every run applies)."""
+    from dancepose.offline.backends import make_detector
+    from dancepose.offline.extract import continued, detect_frames, last_dancer
+    from dancepose.offline.video import iter_frames
+
+    video = two_dancers
+    frames: list = []
+    detect_frames(path=video, backend="mediapipe", openpose_model=None, start=0, stop=310, block=300,
+                  into=frames)
+    before = last_dancer(frames[:300])
+    assert before and continued(before, frames[300])
+    with make_detector("mediapipe") as det:                         # the first look alone
+        first = det.process(next(iter_frames(video, start=300, stop=301, seek=True))[1])
+    assert first and not continued(before, first), "the whole-frame look kept the dancer: no test"
+    side = [np.nanmedian(f[0].points[:, 0]) < 360 for f in frames[290:310] if f]
+    assert len(set(side)) == 1                                      # one dancer throughout
 
 
 def test_existing_outputs_are_skipped_unless_forced(shared_data, tmp_path):
@@ -299,7 +320,7 @@ def test_sigterm_checkpoints_then_rerun_resumes(video, tmp_path):
         assert len(d["counts"]) == done > 300         # nothing lost since the last periodic checkpoint
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert f"resuming after frame {done}" in r.stderr
+    assert f"{done} frames saved, continuing at frame {done // 300 * 300}" in r.stderr
     assert len(PoseSequence.load(out / "dancer_fullbody_70s.pose.npz")) == 900 and not ckpt.exists()
 
 
@@ -334,3 +355,25 @@ def test_ray_option_without_ray_installed(short_video, tmp_path):
     assert r.stderr.strip() == ('dancepose: error: --ray needs Ray, which is not installed: '
                                 'pip install "dancepose[ray]"')
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------- issue 17 defects
+def test_overlay_onto_a_full_disk_is_one_line(short_video, tmp_path, small_disk):
+    """``extract --overlay`` onto a full disk: the encoder died and the user got a BrokenPipeError traceback.
+    Now exit 6 with one line naming the overlay, and no temporary left."""
+    disk = small_disk("64k")  # room for the pose file, not for the overlay video
+    r = subprocess.run([str(DANCEPOSE), "extract", str(short_video), "-o", str(disk), "--overlay", "-q"],
+                       capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 6 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "dancer_nomusic_2s.overlay.mp4" in lines[0] and "no space left" in lines[0]
+    assert not [p for p in os.listdir(disk) if ".part" in p], os.listdir(disk)
+
+
+def test_already_extracted_message_names_the_option(short_video, tmp_path, capfd):
+    """The skip message said ``force=True`` (the Python keyword), not the command's ``--force``."""
+    assert main(["extract", str(short_video), "-o", str(tmp_path)]) == 0
+    capfd.readouterr()
+    assert main(["extract", str(short_video), "-o", str(tmp_path)]) == 0
+    err = capfd.readouterr().err
+    assert "already extracted, skipping (--force to redo)" in err and "force=True" not in err

@@ -77,7 +77,7 @@ def test_failing_link_reported_and_others_carry_on(server, tmp_path, capsys):
     out = tmp_path / "videos"
     bad = f"{server}/no_such_video.mp4"
     code = main(["fetch", bad, f"{server}/{CLIP}", f"{server}/silent_video.mp4", "-o", str(out), "-q"])
-    assert code == 1
+    assert code == 3  # a link failed: the documented exit code of bad input (it was 1)
     err = capsys.readouterr().err
     failed_lines = [ln for ln in err.splitlines() if "FAILED" in ln]
     assert len(failed_lines) == 1 and bad in failed_lines[0] and "404" in failed_lines[0]
@@ -137,7 +137,7 @@ def test_truncated_downloads_are_not_kept_and_are_fetched_again(flaky_server, tm
     out = tmp_path / "videos"
     code = main(["fetch", f"{url}/truncated.mp4", f"{url}/cut_short.mp4", f"{url}/{CLIP}", "-o", str(out),
                  "-q"])
-    assert code == 1
+    assert code == 3
     err = capsys.readouterr().err
     assert "Traceback" not in err
     failed = [ln for ln in err.splitlines() if "FAILED" in ln]
@@ -163,3 +163,54 @@ def test_truncated_downloads_are_not_kept_and_are_fetched_again(flaky_server, tm
     report = fetch_videos(links=[f"{url}/{CLIP}"], out_dir=out, quiet=True)
     assert len(report.ok) == 1 and report.ok[0].video == good
     assert good.stat().st_size == (root / CLIP).stat().st_size
+
+
+def _cut_at_a_fragment(clip: bytes, tmp_path: Path) -> bytes:
+    """The clip (a fragmented MP4) cut where the cut reads cleanly to its end: the decoder sees nothing
+    wrong, only the length tells."""
+    from dancepose.models.errors import OutputError
+    from dancepose.models.outputs import verify_media
+
+    probe = tmp_path / "probe.mp4"
+    for frac in (0.5, 0.49, 0.51, 0.48, 0.52, 0.47, 0.53, 0.46, 0.54, 0.45):
+        cut = clip[: int(len(clip) * frac)]
+        probe.write_bytes(cut)
+        try:
+            info = verify_media(probe, video=True, audio=False)
+        except OutputError:
+            continue
+        if info["video"]["duration"] < 10.0:
+            return cut
+    pytest.skip("no clean fragment boundary found in the clip")
+
+
+def test_a_server_file_cut_at_a_fragment_is_not_kept(shared_data, tmp_path, capsys):
+    """Issue 17: a truncated file on the server (a fragmented MP4 cut at a fragment boundary: it reads
+    cleanly, just shorter) was kept at its final name and added to the download archive."""
+    root = tmp_path / "www"
+    root.mkdir()
+    clip = (shared_data / "dance_videos" / CLIP).read_bytes()
+    (root / "cut.mp4").write_bytes(_cut_at_a_fragment(clip, tmp_path))
+    httpd = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    out = tmp_path / "videos"
+    try:
+        code = main(["fetch", f"http://127.0.0.1:{httpd.server_port}/cut.mp4", "-o", str(out), "-q"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    err = capsys.readouterr().err
+    assert code == 3 and "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if "FAILED" in ln]
+    assert "cut short" in line, line
+    assert not [p for p in out.iterdir() if p.suffix in (".mp4", ".wav", ".part")], list(out.iterdir())
+    assert (out / ARCHIVE_NAME).read_text().strip() == ""
+
+
+def test_a_full_disk_is_exit_6(server, small_disk, capsys):
+    """A download onto a full disk: the documented output code 6, not 1."""
+    disk = small_disk("256k")  # the 1.9-MB clip does not fit
+    code = main(["fetch", f"{server}/{CLIP}", "-o", str(disk / "videos"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 6 and "Traceback" not in err, err
+    assert "No space left" in err or "no space left" in err

@@ -187,7 +187,7 @@ def test_bad_duration_and_size():
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--bpm", "5"], 2, "--bpm must be between 20 and 400"),
+    (["--bpm", "5"], 2, "argument --bpm: must be between 55 and 215 BPM"),
     (["--latency-offset", "5000"], 2, "--latency-offset must be between"),
     (["--style", "neon"], 2, "invalid choice"),
     (["--background", "#12345"], 2, "background colour must look like #00FF00"),

@@ -67,6 +67,16 @@ def test_beat_align_score_edge_cases():
     assert np.isnan(m.beat_align_score(music_beats=[], kinematic_beats=[1.0]))
 
 
+def test_beat_align_score_is_the_all_pairs_score_in_little_memory():
+    """Nearest beats by search, not by an all-pairs matrix (an hour of beats: 400 MB): the same score."""
+    rng = np.random.default_rng(4)
+    for n, k in ((1, 1), (9, 1), (300, 17), (2000, 2500)):
+        mb, kb = np.sort(rng.uniform(0, 600, n)), rng.uniform(-5, 605, k)   # kinematic beats unsorted
+        d = np.min(np.abs(mb[:, None] - kb[None, :]), axis=1)
+        expected = float(np.mean(np.exp(-d ** 2 / (2 * m.BAS_SIGMA_S ** 2))))
+        assert m.beat_align_score(music_beats=mb, kinematic_beats=kb) == expected
+
+
 def test_freeze_ratio_frozen_and_moving():
     rng = np.random.default_rng(0)
     frozen = np.repeat(base_pose()[None], 300, axis=0) + rng.normal(0, 1e-4, (300, 15, 2))
@@ -306,3 +316,23 @@ def test_real_dance_passes_and_the_same_dance_with_an_alternation_fails(shared_d
     k_real, k_jumpy = (m.kinetic_features(poses=p, fps=FPS, window_s=4.0) for p in (real, jumpy))
     n = k_real.shape[1] // 3
     assert np.median(k_jumpy[:, n:2 * n] / k_real[:, n:2 * n]) > 1.5
+
+
+@pytest.mark.parametrize("bar_beats", [3, 2])
+def test_bar_marked_in_joint_speed(bar_beats):
+    """A move on every beat, the first of each bar twice as big: the joint-speed autocorrelation marks
+    the bar (3 beats, or 2/4), where the body's height (no rise and fall here) marks nothing."""
+    beat_s = 0.6
+    t = np.arange(int(40 * FPS)) / FPS
+    u = t / beat_s
+    k = np.floor(u).astype(int)
+    size = np.where(k % bar_beats == 0, 2.0, 1.0)
+    step = size * np.sin(np.pi * u) ** 2 * np.where(k % 2 == 0, 1.0, -1.0)  # signed speed, alternating
+    pos = np.cumsum(step) / FPS * 0.3
+    poses = np.repeat(base_pose()[None], len(t), axis=0)
+    for j in (Joint.R_WRIST, Joint.L_WRIST, Joint.R_ELBOW, Joint.L_ELBOW):
+        poses[:, j, 0] += pos
+    r = m.bar_autocorrelation(poses=poses, fps=FPS, beat_period_s=beat_s, signal_kind="speed")
+    assert m.bar_marked_right(marked=r["marked"], beats_per_bar=3 if bar_beats == 3 else 4), r
+    with pytest.raises(ParameterError):
+        m.motion_signal(poses=poses, fps=FPS, signal_kind="wobble")

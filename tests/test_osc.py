@@ -68,8 +68,9 @@ def test_parse_osc_target():
     assert parse_osc_target("127.0.0.1:9000") == ("127.0.0.1", 9000)
     assert parse_osc_target("mixer.local:57120") == ("mixer.local", 57120)
     assert parse_osc_target("[::1]:9000") == ("::1", 9000)
-    for bad in ("9000", "host:", ":9000", "host:0", "host:70000", "host:port"):
-        with pytest.raises(ValueError):
+    for bad in ("9000", "host:", ":9000", "host:0", "host:70000", "host:port",
+                "127.0.0.1:9000:1", "::1:9000", "[1.2.3.4]:9000", "[::1]x:9000", "a:b:9000"):
+        with pytest.raises(ValueError):  # "127.0.0.1:9000:1" was taken as the host name "127.0.0.1:9000"
             parse_osc_target(bad)
 
 
@@ -158,7 +159,7 @@ def test_port_in_use_by_a_deaf_program(capsys):
 
 
 @pytest.mark.display
-@pytest.mark.parametrize("bad", ["localhost", "localhost:99999", "localhost:osc"])
+@pytest.mark.parametrize("bad", ["localhost", "localhost:99999", "localhost:osc", "127.0.0.1:9000:1"])
 def test_malformed_osc_exits_2_at_parse_time(bad):
     proc = subprocess.run(live_cmd("--osc", bad, "--headless"), env=live_env(), capture_output=True, text=True,
                           timeout=60)

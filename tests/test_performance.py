@@ -240,3 +240,28 @@ def test_hud_flashes_beat_and_bar():
         assert bar_d[2] > 200 and bar_o[2] < 100 and bar_x[2] < 100  # bar flash: the downbeat only
     finally:
         window.close()
+
+
+@pytest.mark.parametrize("music", ["clicks", "irregular"])
+def test_live_display_poses_do_not_twitch(music):
+    """The poses the live window shows (model poses at 30 fps interpolated to 60 fps on the display
+    clock): power above 4 Hz in real dance's range and forward steps equal to central steps, on a click
+    track and on clicks without a tempo; the previous release's stages twitch there (the control)."""
+    from dancepose.offline import metrics
+
+    from test_dancer import _irregular_clicks, _previous
+
+    y = click_track(seconds=16.0, bpm=120.0)[0] if music == "clicks" else _irregular_clicks(16.0)
+    dancer = Dancer.load(None)
+    shown = {}
+    for label, d in (("now", dancer), ("previous", _previous(dancer))):
+        sink = ListSink()
+        engine = Engine(dancer=d, config=EngineConfig(seed=0))
+        with Performance(engine=engine, source=SimulatedPlayback(y, loop=False), sinks=[sink]) as perf:
+            perf.run()
+        shown[label] = np.stack([f.pose for f in sink.frames])[3 * DISPLAY_FPS:]
+    jitter = {k: metrics.high_frequency_share(poses=p, fps=DISPLAY_FPS) for k, p in shown.items()}
+    steps = {k: metrics.step_ratio(poses=p) for k, p in shown.items()}
+    assert jitter["now"] < 4e-3 and steps["now"] < 1.02, (jitter, steps)
+    if music == "irregular":
+        assert jitter["previous"] > 5 * jitter["now"] and steps["previous"] > 1.1, (jitter, steps)

@@ -13,7 +13,7 @@ from dancepose.models.clock import SAMPLE_RATE
 from dancepose.models.dancer import DEFAULT_MODEL_DIR
 from dancepose.models.posefile import PoseSequence
 from dancepose.offline.cli import main
-from dancepose.offline.render import n_video_frames, resample_poses
+from dancepose.offline.render import FrameClock, n_video_frames, resample_poses
 from dancepose.models.media.probe import probe_streams
 
 needs_default = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "dancer.npz").is_file(),
@@ -46,6 +46,47 @@ def test_resample_poses_linear():
     np.testing.assert_allclose(out[-1], poses[-1])  # past the end: hold the last pose
     assert n_video_frames(SAMPLE_RATE * 3, fps=30) == 90
     assert n_video_frames(SAMPLE_RATE * 3 + 1, fps=30) == 91  # the last partial frame counts
+
+
+def test_frame_clock_in_any_blocks_equals_resampling_the_whole_track():
+    """Poses arriving in blocks give every video frame as soon as its two poses are there, bit for bit
+    the frame of the whole track (and the held last pose at the end)."""
+    rng = np.random.default_rng(1)
+    poses = rng.normal(size=(400, 15, 2)).astype(np.float32)
+    for fps, seconds in ((30, 400 / 30), (60, 401 / 30), (24, 13.2), (25, 399.5 / 30)):
+        n_frames = math.ceil(seconds * fps - 1e-9)
+        whole = resample_poses(poses, n_frames=n_frames, fps=fps)
+        for max_block in (1, 7, 300, 1000):
+            clock, got, i = FrameClock(fps=fps, n_frames=n_frames), [], 0
+            while i < len(poses):
+                k = int(rng.integers(0, max_block + 1))
+                got.append(clock.push(poses[i:i + k]))
+                if i + k < len(poses):       # nothing drawn before both of its poses are known
+                    assert clock.next == 0 or np.floor((clock.next - 1) / fps * 30) + 1 < i + k
+                i += k
+            got.append(clock.push(poses[:0], final=True))
+            assert clock.next == n_frames
+            np.testing.assert_array_equal(np.concatenate(got), whole)
+
+
+@needs_default
+def test_render_streams_the_same_dance_as_the_whole_song(shared_data, tmp_path):
+    """Rendering block by block (10 s of audio at a time) draws the poses of the whole song performed at
+    once, bit for bit: 25 s of a real song, three blocks."""
+    from dancepose.models.audio import load_audio
+    from dancepose.models.dancer import Dancer
+    from dancepose.models.media.draw import pose_to_pixels
+    from dancepose.models.perform import perform
+
+    song = _excerpt(shared_data, tmp_path, 25.0)
+    pose = tmp_path / "d.pose.npz"
+    assert main(["render", str(song), "-o", str(tmp_path / "d.mp4"), "--size", "320x240", "--fps", "60",
+                 "--save-pose", str(pose), "--seed", "3", "-q"]) == 0
+    y = load_audio(song)
+    whole = perform(y, dancer=Dancer.load(), seed=3).poses
+    expected = pose_to_pixels(resample_poses(whole, n_frames=n_video_frames(len(y), fps=60), fps=60),
+                              width=320, height=240)
+    np.testing.assert_array_equal(PoseSequence.load(pose).keypoints, expected)
 
 
 @needs_default

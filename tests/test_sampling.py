@@ -1,12 +1,16 @@
 """The sampling stage's phase-locked ("beat") spread on a controlled beat: still on the beat, repeating
-every bar (3 beats in 3/4, 2 in 4/4), the smooth spread where the beat confidence is gone."""
+every bar (3 beats in 3/4, 2 in 4/4), the smooth spread where the beat confidence is gone; and nothing in
+it that twitches: its noise, a flickering confidence and component switches put no power above 4 Hz."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from dancepose.models.clock import MODEL_FPS
-from dancepose.models.dancer import N_POSE, BeatReader, Frame, Mixture, SamplingConfig, SamplingStage
+import dataclasses
+
+from dancepose.models.dancer import (LEGACY_STAGES, N_POSE, BeatReader, Frame, Mixture, SamplingConfig, SamplingStage,
+                                     SmoothNoise)
 from dancepose.models.errors import ModelError
 from dancepose.models.features import (COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_METER, COL_TEMPO,
                                        N_FEATURES)
@@ -26,23 +30,40 @@ def _features(*, beats: int, meter: int, confidence: float = 1.0) -> np.ndarray:
     return f
 
 
-def _run(config: SamplingConfig, feats: np.ndarray, seed: int = 0, modes: np.ndarray | None = None):
-    """One-component mixture with mean 0 and σ 1 read as pose 1:1: the output is the spread itself
-    (identity modes: one per coordinate)."""
+def _run(config: SamplingConfig, feats: np.ndarray, seed: int = 0, modes: np.ndarray | None = None,
+         means: np.ndarray | None = None, logits: np.ndarray | None = None):
+    """By default a one-component mixture with mean 0 and σ 1 read as pose 1:1: the output is the spread
+    itself (identity modes: one per coordinate).  ``means`` [shape=(K, N_POSE)] and ``logits`` [shape=(T, K)]
+    give other mixtures, frame by frame."""
     stage = SamplingStage(config, modes=modes)
     stage.reset(np.random.default_rng(seed))
     beat = BeatReader()
+    mu = np.zeros((1, N_POSE), np.float32) if means is None else means.astype(np.float32)
     fed, out, smooth = [], [], []
     for i, f in enumerate(feats):
-        mixture = Mixture(logits=np.zeros(1, np.float32), mu=np.zeros((1, N_POSE), np.float32),
-                          log_sigma=np.zeros((1, N_POSE), np.float32), scale=np.ones(N_POSE, np.float32),
+        mixture = Mixture(logits=np.zeros(len(mu), np.float32) if logits is None else logits[i], mu=mu,
+                          log_sigma=np.zeros_like(mu), scale=np.ones(N_POSE, np.float32),
                           offset=np.zeros(N_POSE, np.float32))
         pose = stage(np.zeros((N_POSE // 2, 2), np.float32), Frame(features=f, beat=beat(f), index=i,
                                                                    mixture=mixture))
         fed.append(mixture.feedback)
         out.append(pose.reshape(-1))
-        smooth.append((stage.drift_z @ stage.modes) if config.spread == "beat" else stage.eps.copy())
+        smooth.append((stage.drift @ stage.modes) if config.spread == "beat" else stage.drift.copy())
     return np.array(fed), np.array(out), np.array(smooth)
+
+
+def _high_share(x: np.ndarray, cutoff_hz: float = 4.0) -> float:
+    """Share of the power of ``x`` [shape=(T, d)] above ``cutoff_hz``: Welch PSD summed over the columns,
+    with the report's jitter estimator settings (4-s Hann segments, linear detrend)."""
+    from scipy import signal
+
+    from dancepose.offline.metrics import JITTER_SEGMENT_S
+
+    n = int(JITTER_SEGMENT_S * MODEL_FPS)
+    f, p = signal.welch(np.asarray(x, np.float64), fs=MODEL_FPS, nperseg=n, noverlap=n // 2, detrend="linear",
+                        axis=0)
+    p = p.sum(axis=1)
+    return float(p[f >= cutoff_hz].sum() / p.sum())
 
 
 def _corr(x: np.ndarray, lag: int) -> float:
@@ -114,3 +135,73 @@ def test_beat_spread_moves_in_the_pose_modes():
 def test_unknown_spread_is_a_model_error():
     with pytest.raises(ModelError, match="spread"):
         SamplingStage(SamplingConfig(spread="wobbly"))
+
+
+# ------------------------------------------------------------------ nothing that twitches
+def test_smooth_noise_has_unit_variance_and_no_power_above_4_hz():
+    """The shipped noise (3 cascaded one-poles) against AR(1) (1 pole), the spread that made the figure
+    twitch: the same variance, ≥ 10⁴ × less power above 4 Hz."""
+    rng = np.random.default_rng(0)
+    shares = {}
+    for poles in (1, 3):
+        noise = SmoothNoise(6, r=0.95, poles=poles)
+        x = np.array([noise(rng) for _ in range(60 * MODEL_FPS)])
+        assert x.shape == (1800, 6)
+        np.testing.assert_allclose(x[200:].var(axis=0).mean(), 1.0, atol=0.35)
+        shares[poles] = _high_share(x)
+    assert shares[1] > 1e-2 and shares[3] < 1e-5, shares
+
+
+def test_a_flickering_beat_confidence_does_not_shake_the_pose():
+    """A confidence that jumps around the full-confidence level every frame: smoothed, the blend of the
+    beat spread and the drift does not follow it frame by frame (without smoothing it does)."""
+    feats = _features(beats=80, meter=4)
+    feats[:, COL_BEAT_CONF] = np.where(np.arange(len(feats)) % 2, 0.1, 0.6)
+    shares = {}
+    for tau in (0.0, SamplingConfig().confidence_smoothing_s):
+        _, y, _ = _run(dataclasses.replace(BEAT_LOCKED, confidence_smoothing_s=tau), feats)
+        shares[tau] = _high_share(y[4 * BEAT:])
+    assert shares[0.0] > 1e-2 and shares[SamplingConfig().confidence_smoothing_s] < 1e-3, shares
+
+
+def test_component_switches_glide_instead_of_jumping():
+    """Two components a body-unit apart, the most likely one changing every 20 frames: with the mean
+    smoothing the pose glides from one to the other (no step above a fifth of the jump, far less power
+    above 4 Hz) and gets there; the bare mean jumps."""
+    feats = _features(beats=40, meter=4)
+    means = np.stack([np.zeros(N_POSE), np.ones(N_POSE)])
+    logits = np.zeros((len(feats), 2), np.float32)
+    logits[np.arange(len(feats)) // 20 % 2 == 1, 1] = 5.0
+    still = dataclasses.replace(BEAT_LOCKED, pattern_scale=0.0, temperature=0.0)
+    _, bare, _ = _run(dataclasses.replace(still, mean_smoothing_s=0.0), feats, means=means, logits=logits)
+    _, glide, _ = _run(still, feats, means=means, logits=logits)
+    assert np.abs(np.diff(bare, axis=0)).max() == pytest.approx(1.0)
+    assert np.abs(np.diff(glide, axis=0)).max() < 0.2
+    assert np.abs(glide[19::20] - bare[19::20]).max() < 0.01  # within 20 frames (0.67 s) it is there
+    assert _high_share(glide) < 0.1 * _high_share(bare)
+
+
+@pytest.mark.parametrize("meter,span", [(3, 1.0), (4, 0.7)])
+def test_moves_take_their_share_of_the_beat_and_start_and_end_still(meter, span):
+    """Minimum-jerk moves: in 4/4 each move takes 70 % of the beat, centred between the beats, so the
+    pose holds still around the beat; in 3/4 the move flows over the whole beat."""
+    config = dataclasses.replace(BEAT_LOCKED, move_span=(1.0, 0.7))
+    _, y, _ = _run(config, _features(beats=60, meter=meter))
+    y = y[4 * BEAT:]
+    speed = np.linalg.norm(np.diff(y, axis=0), axis=1)
+    phase = ((np.arange(len(speed)) + 0.5) % BEAT) / BEAT  # of the step t → t + 1
+    hold = np.abs(phase - 0.5) > span / 2 + 0.02  # outside the move
+    mid = np.abs(phase - 0.5) < 0.1
+    if span < 1:  # (what moves in the hold is the drift, faded to a trace at full confidence)
+        assert speed[hold].max() < 0.02 * speed[mid].min()
+    else:
+        assert speed[mid].mean() > 10 * speed[(phase < 0.04) | (phase > 0.96)].mean()
+    assert SamplingConfig().ease == "minimum_jerk" and config.move_span == SamplingConfig().move_span
+
+
+def test_legacy_sampling_is_the_original_design():
+    """Model directories written before these stages (LEGACY_STAGES) keep AR(1) noise, the bare mean and
+    per-frame confidence: they dance as they did."""
+    legacy = LEGACY_STAGES.sampling
+    assert (legacy.noise_poles, legacy.mean_smoothing_s, legacy.confidence_smoothing_s) == (1, 0.0, 0.0)
+    assert (legacy.ease, legacy.move_span, legacy.spread) == ("cosine", (1.0, 1.0), "smooth")

@@ -8,6 +8,10 @@ round joints and a head circle; the dancer's left and right limbs get slightly d
 colour for chroma keying); per frame it is only blitted.  :func:`render_frame` does all of it offscreen
 and returns an RGB array.
 
+``--background transparent`` (:data:`TRANSPARENT`) gives a see-through stage: :class:`AlphaFigure` draws
+the figure with exact straight alpha (anti-aliased edges keep the limb's colour; their coverage is the
+alpha), for WebM/ProRes with alpha and RGBA PNGs.
+
 Two looks (``--style``): ``stick`` (:class:`FigureStyle`, the default) and ``openpose``
 (:class:`OpenPoseStyle`): the look of the ControlNet OpenPose annotator, so the frames can condition
 ControlNet / ComfyUI — black background, the 18 COCO keypoints (:func:`coco18_points`: eyes and ears
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import colorsys
+import functools
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pygame
 
 Colour = tuple[int, int, int]
+#: ``--background transparent``: a stage of (r, g, b, alpha) all zero.
+TRANSPARENT: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 #: Height of a standing figure in torso lengths (head top to soles).
 FIGURE_HEIGHT_UNITS: float = 4.5
@@ -46,8 +54,10 @@ FLOOR_UNITS: float = 2.2
 _COORD_LIMIT: float = 16000.0
 
 
+@functools.lru_cache(maxsize=1)
 def _pygame():
-    """Import pygame quietly (no support prompt); Surfaces need no display."""
+    """Import pygame quietly (no support prompt); Surfaces need no display.  (Cached: drawing calls it
+    every frame.)"""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
     import pygame.gfxdraw  # noqa: F401  (registers the submodule)
@@ -279,8 +289,14 @@ def pose_to_pixels(pose_norm: np.ndarray, *, width: int, height: int, scale: flo
     return (pose * np.float32(s) + np.array([cx, cy], dtype=np.float32)).astype(np.float32)
 
 
+def is_transparent(background: object) -> bool:
+    """Whether a ``--background`` value is :data:`TRANSPARENT` (a colour with alpha 0)."""
+    return isinstance(background, tuple) and len(background) == 4 and background[3] == 0
+
+
 def parse_background(text: str) -> "Path | Colour":
-    """A ``--background`` value: an image path, or a colour (a name such as ``green`` or ``#RRGGBB``).
+    """A ``--background`` value: an image path, a colour (a name such as ``green`` or ``#RRGGBB``), or
+    ``transparent`` (:data:`TRANSPARENT`).
 
     ``#…`` is always a colour; an existing file is always an image; otherwise a colour name pygame knows
     (``green`` = ``#00FF00``, ``blue``, ``magenta`` …) is a colour, and anything else is taken as an image
@@ -292,6 +308,8 @@ def parse_background(text: str) -> "Path | Colour":
         A malformed ``#RRGGBB``.
     """
     text = str(text).strip()
+    if text.lower() in ("transparent", "alpha"):
+        return TRANSPARENT
     if text.startswith("#"):
         h = text[1:]
         if len(h) != 6 or any(c not in "0123456789abcdefABCDEF" for c in h):
@@ -316,9 +334,10 @@ def background_arg(text: str) -> "Path | Colour":
 
 def add_look_arguments(parser: argparse.ArgumentParser, *, frames: str = "frame") -> None:
     """The ``--background``, ``--style`` and ``--save-openpose`` options both command lines share."""
-    parser.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR",
+    parser.add_argument("--background", type=background_arg, default=None, metavar="IMG|COLOUR|transparent",
                         help="background image, or a flat colour for chroma keying: a name (green, blue, "
-                             "magenta …) or #RRGGBB")
+                             "magenta …) or #RRGGBB, or transparent (video with an alpha channel: .webm "
+                             "or .mov; RGBA PNGs with --save-frames)")
     parser.add_argument("--style", choices=STYLES, default="stick",
                         help="stick (default) or openpose: the ControlNet OpenPose look (COCO-18 colours "
                              "on black)")
@@ -354,6 +373,10 @@ def make_stage(width: int, height: int, *, background: "str | os.PathLike | Colo
     pg = _pygame()
     if width <= 0 or height <= 0:
         raise ParameterError(f"stage size must be positive, got {width}x{height}")
+    if is_transparent(background):
+        stage = pg.Surface((width, height), pg.SRCALPHA)
+        stage.fill(TRANSPARENT)
+        return stage
     if isinstance(background, tuple):
         stage = pg.Surface((width, height))
         stage.fill(tuple(int(c) for c in background[:3]))
@@ -409,7 +432,9 @@ def _image_stage(pg, path: Path, width: int, height: int) -> "pygame.Surface":
 
 
 def _thick_segment(gfx, surface, x0: float, y0: float, x1: float, y1: float, half: float,
-                   colour: Colour) -> None:
+                   colour: Colour, caps: tuple[bool, bool] = (True, True)) -> None:
+    """A limb: a filled anti-aliased quad ``2 half`` wide with round caps (a cap is left out where the
+    caller draws a larger circle over that end anyway)."""
     dx, dy = x1 - x0, y1 - y0
     n = (dx * dx + dy * dy) ** 0.5
     r = int(round(half))
@@ -418,10 +443,11 @@ def _thick_segment(gfx, surface, x0: float, y0: float, x1: float, y1: float, hal
         quad = ((x0 + px, y0 + py), (x1 + px, y1 + py), (x1 - px, y1 - py), (x0 - px, y0 - py))
         gfx.aapolygon(surface, quad, colour)
         gfx.filled_polygon(surface, quad, colour)
-    for x, y in ((x0, y0), (x1, y1)):
-        ix, iy = int(round(x)), int(round(y))
-        gfx.aacircle(surface, ix, iy, r, colour)
-        gfx.filled_circle(surface, ix, iy, r, colour)
+    for x, y, cap in ((x0, y0, caps[0]), (x1, y1, caps[1])):
+        if cap:
+            ix, iy = int(round(x)), int(round(y))
+            gfx.aacircle(surface, ix, iy, r, colour)
+            gfx.filled_circle(surface, ix, iy, r, colour)
 
 
 def _unit_ellipse(n: int = 24) -> np.ndarray:
@@ -437,7 +463,7 @@ _OP_A = np.array([a for a, _ in OPENPOSE_LIMBS])
 _OP_B = np.array([b for _, b in OPENPOSE_LIMBS])
 
 
-def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> None:
+def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle, dirty: list | None) -> None:
     pts = coco18_points(pose_px).astype(np.float64)
     ok = np.isfinite(pts).all(axis=1)
     pts = np.clip(np.nan_to_num(pts), -_COORD_LIMIT, _COORD_LIMIT)
@@ -456,6 +482,9 @@ def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> N
             c = tuple(int(v * style.limb_dim) for v in OPENPOSE_COLOURS[i])
             gfx.aapolygon(surface, poly, c)
             gfx.filled_polygon(surface, poly, c)
+            if dirty is not None:
+                xs, ys = [q[0] for q in poly], [q[1] for q in poly]
+                dirty.append(_bounds(min(xs), min(ys), max(xs), max(ys), 0.0))
     r = max(int(round(style.joint_radius * side)), 1)
     ipts = np.round(pts).astype(int).tolist()
     for k in range(18):
@@ -463,11 +492,24 @@ def _draw_openpose(gfx, surface, pose_px: np.ndarray, style: OpenPoseStyle) -> N
             x, y = ipts[k]
             gfx.aacircle(surface, x, y, r, OPENPOSE_COLOURS[k])
             gfx.filled_circle(surface, x, y, r, OPENPOSE_COLOURS[k])
+            if dirty is not None:
+                dirty.append(_bounds(x, y, x, y, r))
+
+
+#: Pixels added around each drawn shape's bounds in the dirty rectangles (anti-aliased edges, rounding).
+DIRTY_PAD: int = 3
+
+
+def _bounds(x0: float, y0: float, x1: float, y1: float, r: float) -> tuple[int, int, int, int]:
+    """``(x, y, w, h)`` covering the box ``(x0, y0)–(x1, y1)`` grown by ``r`` + :data:`DIRTY_PAD`."""
+    g = r + DIRTY_PAD
+    left, top = int(x0 - g), int(y0 - g)
+    return left, top, int(x1 + g) + 2 - left, int(y1 + g) + 2 - top
 
 
 def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
                 style: "FigureStyle | OpenPoseStyle" = FigureStyle(),
-                figure_height: float | None = None) -> None:
+                figure_height: float | None = None, dirty: list | None = None) -> None:
     """Draw the stick figure onto ``surface`` (in place).
 
     Parameters
@@ -480,6 +522,9 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
     style : FigureStyle or OpenPoseStyle
     figure_height : float or None
         Figure height in pixels the style's relative sizes refer to; default 70 % of the surface height.
+    dirty : list or None
+        If given, an ``(x, y, w, h)`` box is appended for every shape drawn (covering its anti-aliased
+        edge): what a display or recorder must update, and restore from the stage next frame.
     """
     pg = _pygame()
     gfx = pg.gfxdraw
@@ -487,45 +532,148 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
     if p.shape != (N_JOINTS, 2):
         raise ParameterError(f"pose_px must have shape ({N_JOINTS}, 2), got {p.shape}")
     if isinstance(style, OpenPoseStyle):
-        _draw_openpose(gfx, surface, p, style)
+        _draw_openpose(gfx, surface, p, style, dirty)
         return
-    ok = np.isfinite(p).all(axis=1)
-    p = np.clip(np.nan_to_num(p), -_COORD_LIMIT, _COORD_LIMIT)
+    lim = _COORD_LIMIT
+    pts, ok = [], []
+    for x, y in p.tolist():  # plain floats: 15 joints of numpy-scalar work cost more than the drawing
+        good = math.isfinite(x) and math.isfinite(y)
+        ok.append(good)
+        pts.append((min(max(x, -lim), lim), min(max(y, -lim), lim)) if good else (0.0, 0.0))
     fh = FIGURE_FILL * surface.get_height() if figure_height is None else float(figure_height)
     half = max(style.limb_width * fh * 0.5, 0.75)
     colours = {"body": style.body_colour, "left": style.left_colour, "right": style.right_colour}
-    pts = p.tolist()
     if style.shadow:
-        ankles = [int(Joint.L_ANKLE), int(Joint.R_ANKLE)]
-        good = [pts[j] for j in ankles if ok[j]]
-        if good:
-            xs = [g[0] for g in good]
-            sx = 0.5 * (min(xs) + max(xs))
-            sy = max(g[1] for g in good) + half
-            rx = int(max(0.5 * (max(xs) - min(xs)) + 3 * half, 2 * half))
-            gfx.filled_ellipse(surface, int(sx), int(sy), rx, max(int(0.8 * half), 1), style.shadow_colour)
+        _draw_shadow(gfx, surface, [pts[j] for j in _ANKLES if ok[j]], half, style.shadow_colour, dirty)
+    r = int(round(half))
+    jr = int(round(style.joint_radius * fh))
+    hr = max(int(round(style.head_radius * fh)), 1)
+    head = _head_centre(pts, ok, hr)
+    # A limb's round cap is hidden under a joint circle (or the head) at least 2 px larger: not drawn.
+    covered = [ok[j] and ((j != Joint.HEAD and jr > half and jr >= r + 2)
+                          or (j == Joint.HEAD and head is not None and math.dist(head, pts[j]) + r + 2 <= hr))
+               for j in range(N_JOINTS)]
     for a, b, side in _LIMB_TABLE:
         if ok[a] and ok[b]:
             (x0, y0), (x1, y1) = pts[a], pts[b]
-            _thick_segment(gfx, surface, x0, y0, x1, y1, half, colours[side])
-    jr = int(round(style.joint_radius * fh))
-    if jr > half:
+            _thick_segment(gfx, surface, x0, y0, x1, y1, half, colours[side], caps=(not covered[a], not covered[b]))
+            if dirty is not None:
+                dirty.append(_bounds(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), max(half + 1.0, jr)))
+    if jr > half:  # the joints (their boxes are inside the limbs' above)
         for j in range(N_JOINTS):
             if ok[j] and j != Joint.HEAD:
                 x, y = int(round(pts[j][0])), int(round(pts[j][1]))
                 gfx.aacircle(surface, x, y, jr, style.joint_colour)
                 gfx.filled_circle(surface, x, y, jr, style.joint_colour)
-    if ok[Joint.HEAD]:
-        hr = max(int(round(style.head_radius * fh)), 1)
-        x, y = pts[Joint.HEAD]
-        if ok[Joint.NECK]:  # the head circle sits on the neck's line, beyond the head joint a little
-            nx, ny = pts[Joint.NECK]
-            d = ((x - nx) ** 2 + (y - ny) ** 2) ** 0.5
-            if d > 1e-6:
-                x, y = x + (x - nx) / d * 0.35 * hr, y + (y - ny) / d * 0.35 * hr
-        ix, iy = int(round(x)), int(round(y))
+    if head is not None:
+        ix, iy = int(round(head[0])), int(round(head[1]))
         gfx.aacircle(surface, ix, iy, hr, style.body_colour)
         gfx.filled_circle(surface, ix, iy, hr, style.body_colour)
+        if dirty is not None:
+            dirty.append(_bounds(ix, iy, ix, iy, hr))
+
+
+_ANKLES: tuple[int, int] = (int(Joint.L_ANKLE), int(Joint.R_ANKLE))
+
+
+def _draw_shadow(gfx, surface, feet: list, half: float, colour, dirty: list | None) -> None:
+    """The soft ellipse on the floor under the feet (pixel positions of the known ankles)."""
+    if not feet:
+        return
+    xs = [g[0] for g in feet]
+    sx = 0.5 * (min(xs) + max(xs))
+    sy = max(g[1] for g in feet) + half
+    rx = int(max(0.5 * (max(xs) - min(xs)) + 3 * half, 2 * half))
+    ry = max(int(0.8 * half), 1)
+    gfx.filled_ellipse(surface, int(sx), int(sy), rx, ry, colour)
+    if dirty is not None:
+        dirty.append(_bounds(int(sx) - rx, int(sy) - ry, int(sx) + rx, int(sy) + ry, 0.0))
+
+
+def _head_centre(pts: list, ok: list, hr: int) -> tuple[float, float] | None:
+    """Where the head circle goes: on the neck's line, a little beyond the head joint (None: no head)."""
+    h = int(Joint.HEAD)
+    if not ok[h]:
+        return None
+    x, y = pts[h]
+    if ok[Joint.NECK]:
+        nx, ny = pts[Joint.NECK]
+        d = ((x - nx) ** 2 + (y - ny) ** 2) ** 0.5
+        if d > 1e-6:
+            x, y = x + (x - nx) / d * 0.35 * hr, y + (y - ny) / d * 0.35 * hr
+    return x, y
+
+
+def _figure_box(pose_px: np.ndarray, size: tuple[int, int], margin: float) -> "tuple[int, int, int, int] | None":
+    """(x0, y0, x1, y1) of the finite joints grown by ``margin`` px, clipped to ``size``; None if empty."""
+    p = np.asarray(pose_px, dtype=np.float64)
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) == 0:
+        return None
+    lo = np.floor(p.min(axis=0) - margin).astype(int)
+    hi = np.ceil(p.max(axis=0) + margin).astype(int) + 1
+    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+    x1, y1 = min(int(hi[0]), size[0]), min(int(hi[1]), size[1])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+class AlphaFigure:
+    """Draws the figure onto a transparent (``SRCALPHA``) surface with exact straight alpha.
+
+    SDL_gfx's anti-aliasing blends edge pixels into what is below them, which on a see-through stage would
+    darken every edge.  Instead the figure is drawn twice, over black and over white, and each pixel solved
+    for its coverage and colour (difference matting: over black ``c0 = a·F``, over white
+    ``c1 = a·F + (1 − a)·255``), inside the figure's bounding box only.
+
+    Parameters
+    ----------
+    size : (int, int)
+        Frame size in pixels (the target surfaces' size).
+    """
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        pg = _pygame()
+        self.size = (int(size[0]), int(size[1]))
+        self._black = pg.Surface(self.size)
+        self._white = pg.Surface(self.size)
+
+    def draw(self, surface: "pygame.Surface", pose_px: np.ndarray, *,
+             style: "FigureStyle | OpenPoseStyle" = FigureStyle(), figure_height: float | None = None) -> None:
+        """Clear ``surface`` (an ``SRCALPHA`` surface of :attr:`size`) to transparent and draw the figure."""
+        pg = _pygame()
+        if surface.get_size() != self.size:
+            raise ParameterError(f"surface is {surface.get_size()}, AlphaFigure is {self.size}")
+        surface.fill(TRANSPARENT)
+        fh = FIGURE_FILL * self.size[1] if figure_height is None else float(figure_height)
+        # the head circle reaches 1.35 head radii (0.08 of the figure) beyond the head joint
+        box = _figure_box(pose_px, self.size, margin=0.1 * fh + 4)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        rect = pg.Rect(x0, y0, x1 - x0, y1 - y0)
+        self._black.fill((0, 0, 0), rect)
+        self._white.fill((255, 255, 255), rect)
+        draw_figure(self._black, pose_px, style=style, figure_height=fh)
+        draw_figure(self._white, pose_px, style=style, figure_height=fh)
+        w, h = rect.size
+        c0 = np.frombuffer(pg.image.tobytes(self._black.subsurface(rect), "RGB"), np.uint8).reshape(h, w, 3)
+        c1 = np.frombuffer(pg.image.tobytes(self._white.subsurface(rect), "RGB"), np.uint8).reshape(h, w, 3)
+        d = c1.astype(np.int16) - c0  # (1 - a)·255 in every channel, up to rounding
+        rgba = np.empty((h, w, 4), np.uint8)
+        rgba[..., :3] = c0
+        rgba[..., 3] = 255 - np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]).clip(0, 255)
+        edge = np.nonzero((rgba[..., 3] > 0) & (rgba[..., 3] < 255))  # straight colour = c0 / a there
+        a = rgba[..., 3][edge].astype(np.uint16)[:, None]
+        rgba[..., :3][edge] = np.minimum(c0[edge].astype(np.uint16) * 255 // a, 255).astype(np.uint8)
+        # onto the cleared surface: max(src, 0) copies colour and alpha exactly (no blending)
+        surface.blit(pg.image.frombuffer(rgba, (w, h), "RGBA"), (x0, y0), special_flags=pg.BLEND_RGBA_MAX)
+
+
+def surface_to_rgba(surface: "pygame.Surface") -> np.ndarray:
+    """Copy a Surface into an ``(H, W, 4)`` uint8 RGBA array (alpha 255 for surfaces without alpha)."""
+    pg = _pygame()
+    w, h = surface.get_size()
+    return np.frombuffer(pg.image.tobytes(surface, "RGBA"), dtype=np.uint8).reshape(h, w, 4)
 
 
 def surface_to_rgb(surface: "pygame.Surface") -> np.ndarray:

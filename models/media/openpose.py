@@ -18,6 +18,9 @@ import numpy as np
 
 from dancepose.models.outputs import atomic_output, atomic_output_dir, check_output_dir
 
+#: Disk use of one frame's file (a few hundred bytes of JSON take one 4-KiB block): the free-space estimate.
+FILE_BYTES: int = 4096
+
 
 class OpenPoseJsonWriter:
     """Write frames of COCO-18 keypoints as OpenPose JSON files into a folder.
@@ -72,12 +75,13 @@ class OpenPoseJsonWriter:
 
 def write_openpose_json(directory: str | os.PathLike, points_px: np.ndarray, *, image_size: tuple[int, int],
                         stem: str = "frame") -> Path:
-    """Write a whole track as OpenPose JSON, all or nothing (the folder appears complete or not at all).
+    """Write a whole track as OpenPose JSON, all or nothing (its files appear together or not at all).
 
     Parameters
     ----------
     directory : path
-        Replaced only once every file is written.
+        The frames' files appear in it only once every file is written; nothing else in it is touched
+        (:func:`~dancepose.models.outputs.atomic_output_dir`).
     points_px : np.ndarray [shape=(T, 18, 2)]
         COCO-18 keypoints in pixels per frame (NaN = unknown).
     image_size : (int, int)

@@ -19,6 +19,8 @@ _DUR_RE = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _SIZE_RE = re.compile(r", (\d{2,5})x(\d{2,5})")
 _FPS_RE = re.compile(r", (\d+(?:\.\d+)?) fps")
 _RATE_RE = re.compile(r", (\d+) Hz, ([\w.]+)")
+_PIX_RE = re.compile(r"Video: [^,]*, ([a-z][a-z0-9]+)[(,]")
+_ALPHA_MODE_RE = re.compile(r"^\s+alpha_mode\s*:\s*1\s*$", re.IGNORECASE)
 
 
 def probe_streams(path: str | os.PathLike) -> dict:
@@ -35,7 +37,8 @@ def probe_streams(path: str | os.PathLike) -> dict:
     -------
     dict
         ``{"duration": container seconds or None, "streams": [ {"index", "type" ("video"/"audio"/…),
-        "codec", "duration" (s), "packets", and "width"/"height"/"fps" or "sample_rate"/"channels"} ],
+        "codec", "duration" (s), "packets", and "width"/"height"/"fps"/"pix_fmt"/"alpha" (an alpha channel:
+        a pixel format with alpha, or WebM's ``alpha_mode`` 1) or "sample_rate"/"channels"} ],
         "video": first video stream dict or None, "audio": first audio stream dict or None}``
 
     Raises
@@ -50,9 +53,12 @@ def probe_streams(path: str | os.PathLike) -> dict:
     info = subprocess.run([exe, "-nostdin", "-hide_banner", "-i", str(path)], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, check=False).stderr.decode("utf-8", "replace")
     streams: dict[int, dict] = {}
+    current: dict | None = None
     for line in info.splitlines():
         m = _STREAM_RE.search(line)
         if not m:
+            if current is not None and _ALPHA_MODE_RE.match(line):  # VP9 alpha in WebM (BlockAdditional)
+                current["alpha"] = True
             continue
         s = {"index": int(m.group(1)), "type": m.group(2).lower(), "codec": m.group(3),
              "duration": None, "packets": 0}
@@ -61,12 +67,16 @@ def probe_streams(path: str | os.PathLike) -> dict:
                 s["width"], s["height"] = int(sz.group(1)), int(sz.group(2))
             if (f := _FPS_RE.search(line)):
                 s["fps"] = float(f.group(1))
+            pix = _PIX_RE.search(line)
+            s["pix_fmt"] = pix.group(1) if pix else None
+            s["alpha"] = bool(pix) and pix.group(1).startswith(("yuva", "rgba", "argb", "bgra", "abgr", "gbrap",
+                                                                  "ya"))
         elif s["type"] == "audio":
             if (r := _RATE_RE.search(line)):
                 s["sample_rate"] = int(r.group(1))
                 layout = r.group(2)
                 s["channels"] = {"mono": 1, "stereo": 2}.get(layout, layout)
-        streams[s["index"]] = s
+        streams[s["index"]] = current = s
     if not streams:
         last = [ln for ln in info.strip().splitlines() if ln.strip()]
         raise InputError(f"cannot read media file {path.name}: {last[-1] if last else 'no streams'}")

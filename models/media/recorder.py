@@ -1,16 +1,30 @@
-"""MP4 recording (H.264 + AAC) for the live window and ``dancepose render`` — one writing path for both.
+"""Video recording (H.264 + AAC MP4 by default) for the live recorder and ``dancepose render`` — one
+writing path for both.
 
-:class:`Mp4Recorder` takes RGB frames from the render loop without blocking it (a bounded queue feeds a
-writer thread that pipes them to the bundled ffmpeg), collects the audio in a temporary 16-bit WAV, and on
-:meth:`Mp4Recorder.close` muxes both into the final MP4 with the audio padded/trimmed to exactly the
-video's length.
+:class:`Mp4Recorder` pipes raw frames to the bundled ffmpeg, collects the audio as raw 16-bit PCM beside
+it, and on :meth:`Mp4Recorder.close` muxes both into the final file with the audio padded/trimmed to
+exactly the video's length.  Frames come in two ways:
+
+* :meth:`Mp4Recorder.process` (render): RGB arrays, never blocking the caller — a bounded queue feeds a
+  writer thread;
+* :meth:`Mp4Recorder.write_frame` (the live recorder process): a raw buffer in ``input_pix_fmt`` (e.g. a
+  pygame surface's pixels, ``bgr0``), written at once — the caller is a process of its own that may
+  wait for the encoder.
+
+The encoder and its arguments come from an :class:`~dancepose.models.media.encoders.Encoding`; by default
+the one the output's suffix asks for (:mod:`dancepose.models.media.formats`): ``.mp4`` libx264 ``veryfast``
+(what ``render`` has always used) + AAC, ``.webm`` VP9 + Opus, ``.mov`` ProRes 4444 + PCM.  With
+``alpha=True`` the frames are RGBA and ``.webm`` / ``.mov`` keep the alpha channel (``--background
+transparent``); the finished file is probed for it.
 
 Output safety (the policy of :mod:`dancepose.models.outputs`):
 
-* before the work: the path is checked (``.mp4``, not under a file, not a device, writable folder) and
-  the free space compared with an estimate for the expected duration (:func:`estimate_bytes`);
-* the encoder and the audio write into a hidden temporary folder beside the output; the mux writes a
-  hidden temporary MP4 (:func:`~dancepose.models.outputs.atomic_output`) that is probed
+* before the work: the path is checked (the encoding's suffix, not under a file, not a device, writable
+  folder) and the free space compared with an estimate for the expected duration (:func:`estimate_bytes`);
+* the encoder and the audio write into a hidden temporary folder beside the output — the video as
+  Matroska and the audio as raw PCM, both readable up to their last byte if the writer is killed
+  (:func:`salvage_recording` finishes such a folder); the mux writes a hidden temporary file
+  (:func:`~dancepose.models.outputs.atomic_output`) that is probed
   (:func:`~dancepose.models.outputs.verify_media`: video *and* audio streams, every frame, the
   duration) and only then renamed onto the final name;
 * any failure — a full disk, the encoder dying, muxing failing — removes every temporary and raises one
@@ -19,12 +33,14 @@ Output safety (the policy of :mod:`dancepose.models.outputs`):
 * shutdown is bounded: the writer thread polls its queue with a timeout and a stop flag (no sentinel
   that could block), every join and wait has a deadline, a stuck encoder is killed.
 
-The ffmpeg children run in their own session, so a Ctrl-C in the terminal reaches only Python, which
-finalises the recording.  ``close()`` is idempotent and is also called at interpreter exit.
+The ffmpeg children run in their own process group, so a Ctrl-C in the terminal reaches only Python,
+which finalises the recording; they stay in the caller's session (and scheduling autogroup), so a niced
+caller's encoder is niced too.  ``close()`` is idempotent and is also called at interpreter exit.
 """
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import queue
 import shutil
@@ -32,7 +48,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -40,7 +55,10 @@ import numpy as np
 
 from dancepose.models.audio import ffmpeg_exe
 from dancepose.models.errors import DanceposeError, OutputError, ParameterError
-from dancepose.models.outputs import as_output_error, atomic_output, check_output_file, verify_media
+from dancepose.models.media.encoders import Encoding
+from dancepose.models.media.formats import VIDEO_SUFFIXES, video_format
+from dancepose.models.outputs import (as_output_error, atomic_output, check_output_file, make_folders,
+                                      verify_media)
 
 #: H.264 size of dancepose's pictures (bits per pixel per frame) for the free-space check: 3× the
 #: 0.0066 measured on a 6.5-min live recording at 1280x720, 60 fps (17.7 MB).  Too low only means a
@@ -56,21 +74,32 @@ WRITER_STOP_S: float = 20.0
 FFMPEG_FINISH_S: float = 60.0
 #: Poll period of the writer thread (s): the longest it takes to notice ``close()``.
 _POLL_S: float = 0.1
+#: Bytes per pixel of the raw-video inputs the recorder takes.
+INPUT_PIX_FMTS: dict[str, int] = {"rgb24": 3, "bgr0": 4, "rgb0": 4, "bgra": 4, "rgba": 4}
+#: Pipe buffer asked for the encoder's input (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by
+#: default): a 3.7-MB frame crosses a 64-KiB pipe in 57 context switches; at 1 MiB in 4 (writer + ffmpeg
+#: CPU for a 1280x720 frame: 1.9 → 0.8 ms).
+PIPE_BYTES: int = 1 << 20
+_F_SETPIPE_SZ: int = 1031
+#: Names of the parts inside a recording's temporary folder.
+VIDEO_PART, AUDIO_PART = "video.mkv", "audio.pcm"
+#: The temporary folder of a recording of ``name.ext`` is ``.name.rec-XXXX`` beside it.
+TMP_INFIX = ".rec-"
 
 
 def estimate_bytes(*, width: int, height: int, fps: float, seconds: float, sample_rate: int,
-                   channels: int) -> int:
+                   channels: int, bits_per_pixel: float = VIDEO_BITS_PER_PIXEL) -> int:
     """Disk space a recording needs at its peak (the encoded video exists twice while muxing).
 
     Returns
     -------
     int
-        Bytes: 2 × video (at :data:`VIDEO_BITS_PER_PIXEL`) + the temporary 16-bit WAV + the AAC track.
+        Bytes: 2 × video (at ``bits_per_pixel``: the format's) + the temporary 16-bit PCM + the audio track.
     """
-    video = width * height * fps * seconds * VIDEO_BITS_PER_PIXEL / 8.0
-    wav = seconds * sample_rate * channels * 2
+    video = width * height * fps * seconds * bits_per_pixel / 8.0
+    pcm = seconds * sample_rate * channels * 2
     aac = seconds * AAC_BITRATE / 8.0
-    return int(2 * video + wav + aac)
+    return int(2 * video + pcm + aac)
 
 
 def _ffmpeg_error(stderr: bytes) -> str:
@@ -78,13 +107,30 @@ def _ffmpeg_error(stderr: bytes) -> str:
     return lines[-1] if lines else ""
 
 
+def _disk_full(msg: str, folder: Path) -> bool:
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = 1 << 30
+    return "No space left" in msg or free < (1 << 20)
+
+
+def _enlarge_pipe(pipe) -> None:
+    """Ask for a :data:`PIPE_BYTES` pipe buffer (best effort: Linux only, capped by the system)."""
+    try:
+        fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 class Mp4Recorder:
-    """Record RGB frames and mono/stereo audio into an H.264 (yuv420p) + AAC MP4.
+    """Record frames and mono/stereo audio into a video file (default H.264 (yuv420p) + AAC MP4).
 
     Parameters
     ----------
     path : str or PathLike
-        Output ``.mp4``.  Checked now (see the module docstring); written on :meth:`close`.
+        Output file (an extension of ``encoding.suffixes``).  Checked now (see the module docstring);
+        written on :meth:`close`.
     width, height : int
         Frame size in pixels (even numbers: yuv420p).
     fps : float
@@ -104,38 +150,59 @@ class Mp4Recorder:
         Expected length, for the free-space check (None: :data:`UNKNOWN_LENGTH_S`).
     what : str
         How error messages name the output (``"--record"``, ``"-o"`` …).
+    encoding : Encoding or None
+        Encoder and container (:mod:`dancepose.models.media.encoders`); default: the suffix's
+        (:meth:`~dancepose.models.media.formats.VideoFormat.encoding`: libx264 ``veryfast`` for ``.mp4``).
+    input_pix_fmt : str
+        Layout of the frames given (:data:`INPUT_PIX_FMTS`): ``rgb24`` arrays of shape (height, width, 3)
+        for :meth:`process` (``rgba``, 4 channels, with ``alpha``), or e.g. ``bgr0`` buffers (a pygame
+        surface's pixels) for :meth:`write_frame`.
+    alpha : bool
+        Keep the frames' alpha channel (``.webm`` or ``.mov``; the probe must find it).
 
     Raises
     ------
     ParameterError
-        Bad size/rate, or the path does not end with ``.mp4``.
+        Bad size/rate/pixel format, or the path has the wrong extension.
     OutputError
         The path cannot be written or its disk has not enough room.
 
     Notes
     -----
     Use as a context manager, or call :meth:`close` yourself (it is also called at interpreter exit).
-    :meth:`abort` discards everything instead.
+    :meth:`abort` discards everything instead.  :attr:`tmp` is the temporary folder (what
+    :func:`salvage_recording` finishes if this process dies).
     """
 
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: float, sample_rate: int,
                  audio_channels: int = 1, drop_when_behind: bool = True, queue_frames: int | None = None,
-                 quiet: bool = False, expected_seconds: float | None = None, what: str = "video") -> None:
+                 quiet: bool = False, expected_seconds: float | None = None, what: str = "video",
+                 encoding: Encoding | None = None, input_pix_fmt: str = "rgb24", alpha: bool = False) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ParameterError(f"video size must be positive and even, got {width}x{height}")
         if not fps > 0:
             raise ParameterError(f"fps must be positive, got {fps}")
         if sample_rate <= 0 or audio_channels not in (1, 2):
             raise ParameterError(f"invalid sample_rate={sample_rate} or audio_channels={audio_channels}")
+        if alpha and input_pix_fmt == "rgb24":
+            input_pix_fmt = "rgba"
+        if input_pix_fmt not in INPUT_PIX_FMTS:
+            raise ParameterError(f"input_pix_fmt must be one of {', '.join(INPUT_PIX_FMTS)}, got {input_pix_fmt!r}")
+        check_output_file(path, suffixes=VIDEO_SUFFIXES, what=what)  # a device or a wrong name first
+        self.format, self.alpha = video_format(path, alpha=alpha, what=what), bool(alpha)
+        self.encoding = encoding or self.format.encoding(alpha=self.alpha)
         seconds = expected_seconds if expected_seconds else UNKNOWN_LENGTH_S
         need = estimate_bytes(width=width, height=height, fps=fps, seconds=seconds, sample_rate=sample_rate,
-                              channels=audio_channels)
-        self.path = check_output_file(path, suffixes=(".mp4",), expected_bytes=need, what=what)
+                              channels=audio_channels, bits_per_pixel=self.format.bits_per_pixel)
+        self.path = check_output_file(path, suffixes=self.encoding.suffixes, expected_bytes=need, what=what)
         self.width, self.height, self.fps = int(width), int(height), fps
         self.sample_rate, self.audio_channels = int(sample_rate), int(audio_channels)
         self.drop_when_behind, self.quiet = drop_when_behind, quiet
+        self.input_pix_fmt = input_pix_fmt
+        self.frame_bytes = self.width * self.height * INPUT_PIX_FMTS[input_pix_fmt]
         try:
-            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.rec-", dir=self.path.parent))
+            make_folders(self.path.parent)  # the check creates nothing: the recording's folder appears now
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}{TMP_INFIX}", dir=self.path.parent))
         except OSError as exc:
             err = as_output_error(exc, self.path) or OutputError(f"cannot write {self.path}: {exc}")
             raise err from None
@@ -143,13 +210,13 @@ class Mp4Recorder:
             self._start(queue_frames)
         except BaseException:
             self._kill_encoder()
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         atexit.register(self._close_at_exit)
 
     def _start(self, queue_frames: int | None) -> None:
-        self._video_tmp = self._tmp / "video.mp4"
-        self._audio_tmp = self._tmp / "audio.wav"
+        self._video_tmp = self.tmp / VIDEO_PART
+        self._audio_tmp = self.tmp / AUDIO_PART
         self._proc: subprocess.Popen | None = None
         self._audio_lock = threading.Lock()
         self._close_lock = threading.Lock()
@@ -162,23 +229,22 @@ class Mp4Recorder:
         self._dropped = 0
         self._audio_samples = 0
         try:
-            self._wav = wave.open(str(self._audio_tmp), "wb")
-            self._wav.setnchannels(self.audio_channels)
-            self._wav.setsampwidth(2)
-            self._wav.setframerate(self.sample_rate)
+            self._pcm = open(self._audio_tmp, "wb", buffering=0)  # on disk at once: a salvage finds it all
         except OSError as exc:
             raise (as_output_error(exc, self.path) or exc) from None
         n = queue_frames if queue_frames is not None else max(8, int(round(self.fps)))
         self._queue: queue.Queue = queue.Queue(maxsize=n)
         fps = Fraction(self.fps).limit_denominator(1001)
-        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{self.width}x{self.height}", "-r", str(fps), "-i", "-",
-               "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-               "-an", str(self._video_tmp)]
-        # Own session: a terminal Ctrl-C reaches only Python.  stderr is read after ffmpeg ends
-        # (at -v error it writes a few lines at most, far below the pipe's buffer).
+        enc = self.encoding
+        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", *enc.input_args, "-f", "rawvideo",
+               "-pix_fmt", self.input_pix_fmt, "-s", f"{self.width}x{self.height}", "-r", str(fps), "-i", "-",
+               *enc.video_args, "-an", "-f", "matroska", str(self._video_tmp)]
+        # Own process group: a terminal Ctrl-C reaches only Python (same session: a niced caller's
+        # encoder is niced too).  stderr is read after ffmpeg ends (at -v error it writes a few lines
+        # at most, far below the pipe's buffer).
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, start_new_session=True)
+                                      stderr=subprocess.PIPE, process_group=0)
+        _enlarge_pipe(self._proc.stdin)
         self._thread = threading.Thread(target=self._run, name="Mp4Recorder-writer", daemon=True)
         self._thread.start()
 
@@ -220,13 +286,19 @@ class Mp4Recorder:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def encoder_pid(self) -> int | None:
+        """Process id of the ffmpeg encoder (None once it is gone)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def process(self, frame_rgb: np.ndarray) -> bool:
         """Queue one frame for encoding.
 
         Parameters
         ----------
         frame_rgb : np.ndarray [shape=(height, width, 3)] uint8
-            Copied unless it is read-only (then it is assumed not to change).
+            Copied unless it is read-only (then it is assumed not to change).  (height, width, 4) for the
+            four-byte ``input_pix_fmt`` values.
 
         Returns
         -------
@@ -243,9 +315,9 @@ class Mp4Recorder:
         if self._error is not None:
             raise self._encoder_failure()
         frame = np.asarray(frame_rgb)
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ParameterError(f"frame must be uint8 of shape ({self.height}, {self.width}, 3), "
-                                 f"got {frame.dtype} {frame.shape}")
+        shape = (self.height, self.width, INPUT_PIX_FMTS[self.input_pix_fmt])
+        if frame.shape != shape or frame.dtype != np.uint8:
+            raise ParameterError(f"frame must be uint8 of shape {shape}, got {frame.dtype} {frame.shape}")
         if frame.flags.writeable or not frame.flags.c_contiguous:
             frame = np.array(frame, order="C", copy=True)
         if self.drop_when_behind:
@@ -264,6 +336,38 @@ class Mp4Recorder:
                         raise self._encoder_failure() from None
         return True
 
+    def write_frame(self, pixels) -> None:
+        """Hand one frame to the encoder now (waits while the encoder is busy).
+
+        For a caller that is itself off the display's path (the live recorder process); do not mix with
+        :meth:`process`.
+
+        Parameters
+        ----------
+        pixels : buffer
+            ``width * height`` pixels in ``input_pix_fmt`` (e.g. ``surface.get_buffer()`` of a 32-bit
+            pygame surface, ``bgr0`` on little-endian machines).
+
+        Raises
+        ------
+        OutputError
+            The encoder failed (e.g. the disk is full).
+        """
+        if self._closed:
+            raise ParameterError("recorder is closed")
+        view = memoryview(pixels).cast("B")
+        if view.nbytes != self.frame_bytes:
+            raise ParameterError(f"frame must be {self.frame_bytes} bytes ({self.width}x{self.height} "
+                                 f"{self.input_pix_fmt}), got {view.nbytes}")
+        if self._error is None:
+            try:
+                self._proc.stdin.write(view)
+                self._written += 1
+            except BaseException as exc:  # noqa: BLE001 — reported below, as process() does
+                self._error = exc
+        if self._error is not None:
+            raise self._encoder_failure()
+
     def add_audio(self, samples: np.ndarray) -> None:
         """Append audio.
 
@@ -274,7 +378,7 @@ class Mp4Recorder:
         Raises
         ------
         OutputError
-            The temporary WAV cannot be written (full disk).
+            The temporary audio cannot be written (full disk).
         """
         if self._closed:
             return
@@ -292,7 +396,9 @@ class Mp4Recorder:
 
     def _write_pcm(self, pcm: np.ndarray) -> None:
         try:
-            self._wav.writeframes(pcm.tobytes())
+            data = memoryview(pcm).cast("B")
+            while data:  # an unbuffered file may take part of a write
+                data = data[self._pcm.write(data):]
         except OSError as exc:
             raise (as_output_error(exc, self.path) or exc) from None
         self._audio_samples += len(pcm)
@@ -317,7 +423,7 @@ class Mp4Recorder:
             except (subprocess.TimeoutExpired, ValueError, OSError):
                 pass
         msg = _ffmpeg_error(err or b"")
-        if "No space left" in msg or shutil.disk_usage(self._tmp.parent).free < (1 << 20):
+        if _disk_full(msg, self.tmp.parent):
             return OutputError(f"cannot write {self.path}: no space left on its disk")
         return OutputError(f"cannot write {self.path}: the video encoder failed "
                            f"({msg or self._error or 'ffmpeg ended'})")
@@ -367,20 +473,15 @@ class Mp4Recorder:
                               f"{timeout:.0f} s") from None
         if self._error is not None or self._proc.returncode != 0:
             msg = _ffmpeg_error(err or b"")
-            if "No space left" in msg or shutil.disk_usage(self._tmp.parent).free < (1 << 20):
+            if _disk_full(msg, self.tmp.parent):
                 raise OutputError(f"cannot write {self.path}: no space left on its disk")
             raise OutputError(f"cannot write {self.path}: the video encoder failed "
                               f"({msg or self._error or f'exit {self._proc.returncode}'})")
 
-    def _finish_audio(self) -> None:
-        """Pad the WAV with silence to the video's length (audio is never dropped), close it."""
-        n = int(round(self._written * self.sample_rate / float(self.fps)))
-        block = np.zeros((self.sample_rate, self.audio_channels), "<i2")
+    def _close_audio(self) -> None:
         with self._audio_lock:
-            while self._audio_samples < n:
-                self._write_pcm(block[: n - self._audio_samples])
             try:
-                self._wav.close()
+                self._pcm.close()
             except OSError as exc:
                 raise (as_output_error(exc, self.path) or exc) from None
 
@@ -390,7 +491,7 @@ class Mp4Recorder:
         Returns
         -------
         Path or None
-            The MP4, or None if no frame was recorded (nothing is written then).
+            The file, or None if no frame was recorded (nothing is written then).
 
         Raises
         ------
@@ -404,13 +505,19 @@ class Mp4Recorder:
             try:
                 self._stop_writer(discard=False)
                 self._finish_encoder()
+                self._close_audio()
                 if self._written == 0:
                     return None
-                self._finish_audio()
-                self._result = self._mux()
+                self._result = mux_recording(self.tmp, self.path, frames=self._written, fps=self.fps,
+                                             sample_rate=self.sample_rate, channels=self.audio_channels,
+                                             encoding=self.encoding, alpha=self.alpha)
             finally:
                 self._kill_encoder(release=True)
-                shutil.rmtree(self._tmp, ignore_errors=True)
+                try:
+                    self._pcm.close()
+                except OSError:
+                    pass
+                shutil.rmtree(self.tmp, ignore_errors=True)
                 atexit.unregister(self._close_at_exit)
         if self._dropped and not self.quiet:
             print(f"recorder: {self._dropped} frame(s) dropped (encoder fell behind)", file=sys.stderr)
@@ -428,10 +535,10 @@ class Mp4Recorder:
                 self._kill_encoder(release=True)
                 with self._audio_lock:
                     try:
-                        self._wav.close()
+                        self._pcm.close()
                     except OSError:
                         pass
-                shutil.rmtree(self._tmp, ignore_errors=True)
+                shutil.rmtree(self.tmp, ignore_errors=True)
                 atexit.unregister(self._close_at_exit)
 
     def _close_at_exit(self) -> None:
@@ -440,38 +547,102 @@ class Mp4Recorder:
         except DanceposeError as exc:
             print(f"recorder: error: {exc}", file=sys.stderr)
 
-    # ------------------------------------------------------------------ muxing
-    def _verify(self, tmp: Path) -> None:
-        seconds = self._written / float(self.fps)
-        info = verify_media(tmp, video=True, audio=True, duration=seconds,
-                            tolerance=max(0.1, 2.0 / float(self.fps)), what=self.path.name)
-        if info["video"]["packets"] != self._written:
-            raise OutputError(f"{self.path.name}: {info['video']['packets']} video frames written, "
-                              f"{self._written} recorded")
 
-    def _mux(self) -> Path:
-        n = int(round(self._written * self.sample_rate / float(self.fps)))
-        timeout = FFMPEG_FINISH_S + self._written / float(self.fps)
-        with atomic_output(self.path, verify=self._verify) as out_tmp:
-            cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(self._video_tmp),
-                   "-i", str(self._audio_tmp), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-                   "-af", f"apad=whole_len={n},atrim=end_sample={n}", "-c:a", "aac", "-b:a",
-                   str(AAC_BITRATE), "-movflags", "+faststart", str(out_tmp)]
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, start_new_session=True)
-            try:
-                _, err = proc.communicate(timeout=timeout)
-            except BaseException as exc:  # timeout, or a second Ctrl-C outside the CLI: stop, clean up
-                proc.kill()
-                proc.wait(timeout=5.0)
-                if isinstance(exc, subprocess.TimeoutExpired):
-                    raise OutputError(f"cannot write {self.path}: muxing did not finish within "
-                                      f"{timeout:.0f} s") from None
-                raise
-            if proc.returncode != 0 or not out_tmp.is_file():
-                msg = _ffmpeg_error(err)
-                if "No space left" in msg or shutil.disk_usage(self.path.parent).free < (1 << 20):
-                    raise OutputError(f"cannot write {self.path}: no space left on its disk")
-                raise OutputError(f"cannot write {self.path}: muxing video and audio failed "
-                                  f"({msg or f'ffmpeg exit {proc.returncode}'})")
-        return self.path
+# ----------------------------------------------------------------------------------- finishing
+def _pad_pcm(path: Path, *, n_samples: int, channels: int) -> None:
+    """Pad the raw PCM part with silence to ``n_samples`` sample frames (longer parts are trimmed in the
+    mux).  Audio is never dropped: a short part means the video ran on past the audio."""
+    have = path.stat().st_size // (2 * channels) if path.exists() else 0
+    if have >= n_samples:
+        return
+    block = np.zeros((min(n_samples - have, 1 << 16), channels), "<i2")
+    with open(path, "ab") as fh:
+        while have < n_samples:
+            n = min(n_samples - have, len(block))
+            fh.write(block[:n].tobytes())
+            have += n
+
+
+def mux_recording(tmp: Path, path: Path, *, frames: int, fps: float, sample_rate: int, channels: int,
+                  encoding: Encoding, alpha: bool = False) -> Path:
+    """Mux a recording's parts (``tmp/video.mkv`` with ``frames`` frames, ``tmp/audio.pcm``) into
+    ``path``: the audio padded/trimmed to the video's length, probed (the container's codecs, and the
+    alpha channel with ``alpha``), then renamed into place.
+
+    Raises
+    ------
+    OutputError
+        Muxing failed (full disk …) or the result does not probe right; nothing at ``path`` then.
+    """
+    n = int(round(frames * sample_rate / float(fps)))
+    try:
+        _pad_pcm(tmp / AUDIO_PART, n_samples=n, channels=channels)
+    except OSError as exc:
+        raise (as_output_error(exc, path) or exc) from None
+    timeout = FFMPEG_FINISH_S + frames / float(fps)
+
+    def verify(out: Path) -> None:
+        info = verify_media(out, video=True, audio=True, duration=frames / float(fps),
+                            tolerance=max(0.1, 2.0 / float(fps)), what=path.name)
+        if info["video"]["packets"] != frames:
+            raise OutputError(f"{path.name}: {info['video']['packets']} video frames written, {frames} recorded")
+        video_format(path).check(info, alpha=alpha, what=path.name)
+
+    with atomic_output(path, verify=verify) as out_tmp:
+        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(tmp / VIDEO_PART),
+               "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", str(tmp / AUDIO_PART),
+               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+               "-af", f"apad=whole_len={n},atrim=end_sample={n}", *encoding.audio_args, *encoding.mux_args,
+               str(out_tmp)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, process_group=0)
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except BaseException as exc:  # timeout, or a second Ctrl-C outside the CLI: stop, clean up
+            proc.kill()
+            proc.wait(timeout=5.0)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise OutputError(f"cannot write {path}: muxing did not finish within {timeout:.0f} s") from None
+            raise
+        if proc.returncode != 0 or not out_tmp.is_file():
+            msg = _ffmpeg_error(err)
+            if _disk_full(msg, path.parent):
+                raise OutputError(f"cannot write {path}: no space left on its disk")
+            raise OutputError(f"cannot write {path}: muxing video and audio failed "
+                              f"({msg or f'ffmpeg exit {proc.returncode}'})")
+    return path
+
+
+def salvage_recording(tmp: str | os.PathLike, path: str | os.PathLike, *, fps: float, sample_rate: int,
+                      channels: int = 1, encoding: Encoding | None = None) -> Path | None:
+    """Finish the temporary folder of a recording whose writer died (killed process, lost parent): mux
+    every frame the encoder wrote with the audio received, then remove the folder.
+
+    Returns
+    -------
+    Path or None
+        The file, or None when no frame was written (the folder is removed then too).
+
+    Raises
+    ------
+    OutputError
+        As :func:`mux_recording`; the folder is removed in any case.
+    """
+    from dancepose.models.media.probe import probe_streams
+
+    tmp, path = Path(tmp), Path(path)
+    try:
+        video = tmp / VIDEO_PART
+        if not video.is_file() or video.stat().st_size == 0:
+            return None
+        try:
+            info = probe_streams(video)
+        except DanceposeError:
+            return None  # killed before ffmpeg wrote its header: nothing playable
+        frames = int((info.get("video") or {}).get("packets") or 0)
+        if frames == 0:
+            return None
+        return mux_recording(tmp, path, frames=frames, fps=fps, sample_rate=sample_rate, channels=channels,
+                             encoding=encoding or video_format(path).encoding())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -20,13 +20,24 @@ from dancepose.models.errors import ParameterError
 BACKENDS: tuple[str, ...] = ("mediapipe", "openpose")
 #: Source skeleton name (for ``skeleton.adapt``) and number of points of each backend.
 SOURCE_SKELETON: dict[str, tuple[str, int]] = {"mediapipe": ("mediapipe33", 33), "openpose": ("coco18", 18)}
-#: Frames a backend must see before its output no longer depends on where reading started.  MediaPipe
-#: in video mode carries state from frame to frame (region of interest, landmark and visibility filters):
-#: started 15 frames early its landmarks already match a run from the start bit for bit, but the
-#: visibilities still differ by up to 0.19; by 120 frames by 1.4e-4, by 240 frames not at all (measured
-#: on the 70 s shared clip at frame 600).  OpenPose is stateless.  Resumed runs and the segments of
-#: ``extract --ray`` re-process this many frames before their first one.
-WARMUP_FRAMES: dict[str, int] = {"mediapipe": 240, "openpose": 0}
+#: Seconds of video after which every backend starts afresh, in every run.  MediaPipe in video mode
+#: carries state from frame to frame: the region it tracks (taken from the previous frame's landmarks and
+#: renewed only when the person is lost), landmark filters, and a visibility low-pass that keeps its memory
+#: through frames without anybody.  Two runs started at different frames of one shot differ by 1–50 px for
+#: as long as the dancer stays tracked (measured on the shared clips: on the 13-s portrait clip runs started
+#: at frames 50–350 never coincided with the run from frame 0; on the 70-s clip they did after 176–627
+#: frames, at frames where both lost the dancer), so no warm-up makes a run started late equal a run from
+#: frame 0.  Starting afresh at every multiple of this length instead makes any run that starts at such a
+#: frame — a resumed extraction, a segment of ``extract --ray`` — give what the run from frame 0 gives, bit
+#: for bit.  A reset (a graph restart and one detection pass) costs about 90 ms of CPU: 1.7 % of the
+#: extraction (18.1 → 18.4 ms a frame on the 70-s clip); it leaves the pose jitter as it was (share of power
+#: above 4 Hz after cleaning 0.318 → 0.327 on the 70-s clip, 0.162 → 0.157 on the portrait clip).
+STATE_BLOCK_SECONDS: float = 10.0
+
+
+def state_block(fps: float) -> int:
+    """Frames in one state block (:data:`STATE_BLOCK_SECONDS`) of a video at ``fps``."""
+    return max(1, int(round(STATE_BLOCK_SECONDS * fps)))
 
 
 @dataclass(frozen=True)
@@ -60,12 +71,17 @@ class Detector(Protocol):
     """What every backend provides."""
 
     name: str
+    #: Whether the detector carries state from frame to frame (tracking): after a reset it looks afresh.
+    tracks: bool
 
     def __enter__(self) -> "Detector": ...
 
     def __exit__(self, *exc: object) -> None: ...
 
     def process(self, frame_bgr: np.ndarray) -> list[Person]: ...
+
+    def reset(self) -> None:
+        """Forget everything carried from earlier frames (as if just entered)."""
 
 
 def make_detector(backend: str, *, static_image: bool = False, openpose_model: Path | None = None) -> Detector:

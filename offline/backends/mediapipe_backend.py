@@ -48,6 +48,7 @@ class MediaPipeDetector:
     """
 
     name = "mediapipe"
+    tracks = True
 
     def __init__(self, *, static_image_mode: bool = False, model_complexity: int = 1,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
@@ -70,6 +71,12 @@ class MediaPipeDetector:
         if self._pose is not None:
             self._pose.close()
             self._pose = None
+
+    def reset(self) -> None:
+        """Start tracking afresh: the next frame is processed as the first one after ``__enter__``."""
+        if self._pose is None:
+            raise RuntimeError("MediaPipeDetector used outside its context manager")
+        self._pose.reset()
 
     def process(self, frame_bgr: np.ndarray) -> list[Person]:
         """Detect the (single) person in ``frame_bgr`` (H, W, 3) uint8 → ``[]`` or ``[Person]`` (33 points)."""

@@ -252,6 +252,7 @@ class OpenPoseDetector:
     """
 
     name = "openpose"
+    tracks = False
 
     def __init__(self, *, model: Path | None, base_size: tuple[int, int] = (432, 368), keep_aspect: bool = True,
                  config: PafConfig = PafConfig(), input_name: str = "image:0",
@@ -284,6 +285,9 @@ class OpenPoseDetector:
         if self._sess is not None:
             self._sess.close()
         self._sess = self._net = None
+
+    def reset(self) -> None:
+        """Nothing to forget: every frame is processed on its own."""
 
     def _load_tf(self) -> None:
         import os

@@ -2,24 +2,35 @@
 
 Music beats of a Dance-with-Melody song come from its reference annotation in ``beats/`` beside
 ``dance_with_melody/`` (madmom's offline beat/downbeat tracker, see that folder's README) when present —
-they also give the metre (beats per bar) — and otherwise from ``librosa.beat.beat_track`` (non-causal;
-fine offline) with a 256-sample hop (10.7 ms at 24 kHz; the default 512 hop quantises the lag too
-coarsely to tell 160 BPM from 80).
+they also give the metre (beats per bar) — and otherwise from librosa's beat tracker (non-causal; fine
+offline) with a 256-sample hop (10.7 ms at 24 kHz; the default 512 hop quantises the lag too coarsely to
+tell 160 BPM from 80).
+
+Audio is read in blocks (:data:`BLOCK_SECONDS`) and never held whole: the loudness envelope and the beat
+tracker's onset envelope are built block by block, and the tempo from the mean of the tempogram summed
+block by block.  The results are librosa's ``beat_track`` on the whole signal (onset envelope and beats
+bit for bit, the tempogram's mean to float64 round-off), in a few MB instead of 1 GB for a 4-minute song
+(its tempogram) and 2.3 GB for 10 minutes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from dancepose.models.audio import load_audio
+from dancepose.models.audio import audio_blocks
 from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import InputError
 from dancepose.models.skeleton import adapt, rotate_yaw_project, to_body_units
 from dancepose.offline import metrics
 
 BEAT_HOP: int = 256
+#: FFT size of the beat tracker's onset envelope (librosa's default).
+BEAT_N_FFT: int = 2048
+#: Seconds of audio read and analysed at a time.
+BLOCK_SECONDS: float = 30.0
 #: Frames quieter than this (0.5-s RMS, dBFS) count as silence for the freeze ratio.
 AUDIBLE_DBFS = -45.0
 
@@ -40,18 +51,153 @@ class Track:
     beats: np.ndarray | None = None
     beats_per_bar: int | None = None
     extra: dict = field(default_factory=dict)
+    loudness: np.ndarray | None = None           # (T,) dBFS per pose frame, when y is not kept
+    music: tuple[float, np.ndarray] | None = None  # (tempo BPM, beat times s) tracked, when y is not kept
 
 
 # ----------------------------------------------------------------------------------- music
+Blocks = Callable[[], Iterable[np.ndarray]]   # a fresh pass over the audio, block by block
+
+
+def array_blocks(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> Blocks:
+    """An in-memory signal as :data:`Blocks` (views, no copies)."""
+    y = np.asarray(y, dtype=np.float32).reshape(-1)
+    step = max(1, int(BLOCK_SECONDS * sr))
+    return lambda: (y[i:i + step] for i in range(0, len(y), step))
+
+
+def file_blocks(path: Path, *, duration: float | None = None) -> Blocks:
+    """The first ``duration`` seconds (None: all) of an audio file at ``SAMPLE_RATE`` as :data:`Blocks`."""
+    return lambda: audio_blocks(path, sr=SAMPLE_RATE, duration=duration, block_seconds=BLOCK_SECONDS)
+
+
 def track_beats(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[float, np.ndarray]:
-    """Tempo (BPM) and beat times (s) of a signal with ``librosa.beat.beat_track`` (hop 256)."""
+    """Tempo (BPM) and beat times (s) of a signal: ``librosa.beat.beat_track`` (hop 256), block by block."""
+    return track_beats_blocks(array_blocks(y, sr=sr), sr=sr)
+
+
+def track_beats_blocks(blocks: Blocks, *, sr: int = SAMPLE_RATE) -> tuple[float, np.ndarray]:
+    """Tempo (BPM) and beat times (s) of the audio ``blocks()`` yields (two passes over it).
+
+    ``librosa.beat.beat_track(y=y, sr=sr, hop_length=BEAT_HOP, units="time")`` of the whole signal,
+    computed with one block in memory at a time: NaN and no beats for less than a second or silence.
+    """
     import librosa
 
-    y = np.asarray(y, dtype=np.float32)
-    if y.size < sr or not np.any(y):
+    env = onset_envelope(blocks, sr=sr)
+    if env is None:
         return float("nan"), np.zeros(0)
-    tempo, beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=BEAT_HOP, units="time")
+    win = int(librosa.time_to_frames(8.0, sr=sr, hop_length=BEAT_HOP))   # tempo()'s ac_size
+    bpm = librosa.feature.tempo(tg=mean_tempogram(env, sr=sr, win_length=win), sr=sr, hop_length=BEAT_HOP,
+                                aggregate=None)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=BEAT_HOP, bpm=bpm,
+                                           units="time")
     return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.float64)
+
+
+def _mel_db_blocks(blocks: Blocks, *, sr: int) -> Iterator[np.ndarray]:
+    """librosa's centred log-mel frames of the audio (``power_to_db`` without its ``top_db`` floor),
+    block by block: [shape=(N_MELS, n)] float32, frame t from samples ``t·hop − n_fft/2 … + n_fft/2``
+    (zeros beyond both ends)."""
+    import librosa
+
+    half = BEAT_N_FFT // 2
+    buf = np.zeros(half, np.float32)      # samples from the next frame's first one on
+
+    def frames(samples: np.ndarray) -> np.ndarray:
+        s = librosa.feature.melspectrogram(y=samples, sr=sr, n_fft=BEAT_N_FFT, hop_length=BEAT_HOP,
+                                           center=False, fmax=0.5 * sr)
+        return librosa.power_to_db(np.abs(s), top_db=None)
+
+    for block in _with_tail(blocks(), np.zeros(half, np.float32)):
+        buf = np.concatenate([buf, block])
+        n = 0 if len(buf) < BEAT_N_FFT else 1 + (len(buf) - BEAT_N_FFT) // BEAT_HOP
+        if n:
+            yield frames(buf[: (n - 1) * BEAT_HOP + BEAT_N_FFT])
+            buf = buf[n * BEAT_HOP:]
+
+
+def _with_tail(blocks: Iterable[np.ndarray], tail: np.ndarray) -> Iterator[np.ndarray]:
+    yield from blocks
+    yield tail
+
+
+def onset_envelope(blocks: Blocks, *, sr: int = SAMPLE_RATE) -> np.ndarray | None:
+    """``librosa.onset.onset_strength(y=y, sr=sr, hop_length=BEAT_HOP, aggregate=np.median)`` of the
+    audio ``blocks()`` yields, in two passes (the first finds the loudest mel bin: librosa floors the
+    spectrogram at 80 dB below it).  None for less than a second of audio or silence.
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n_samples // BEAT_HOP,)] float32 or None
+    """
+    seen = {"n": 0, "heard": False}
+
+    def counted() -> Iterator[np.ndarray]:
+        for block in blocks():
+            seen["n"] += len(block)
+            seen["heard"] = seen["heard"] or bool(np.any(block))
+            yield block
+
+    top = None
+    for s_db in _mel_db_blocks(counted, sr=sr):
+        top = s_db.max() if top is None else max(top, s_db.max())
+    n = seen["n"]
+    if n < sr or not seen["heard"]:
+        return None
+    env, prev = [np.zeros(1 + BEAT_N_FFT // (2 * BEAT_HOP), np.float32)], None
+    for s_db in _mel_db_blocks(blocks, sr=sr):
+        s_db = np.maximum(s_db, top - 80.0)
+        both = s_db if prev is None else np.concatenate([prev, s_db], axis=1)
+        env.append(np.median(np.maximum(0.0, both[:, 1:] - both[:, :-1]), axis=0))
+        prev = s_db[:, -1:]
+    return np.concatenate(env)[: 1 + n // BEAT_HOP]
+
+
+def mean_tempogram(env: np.ndarray, *, sr: int = SAMPLE_RATE, win_length: int,
+                   columns: int = 512) -> np.ndarray:
+    """The time average of ``librosa.feature.tempogram(onset_envelope=env, …)`` (centred, Hann window,
+    each column normalised), computed ``columns`` at a time.
+
+    Returns
+    -------
+    np.ndarray [shape=(win_length, 1)] float64 — what ``librosa.feature.tempo`` averages (``tg=``).
+    """
+    import librosa
+
+    env = np.asarray(env)
+    n = len(env)
+    padded = np.pad(env, (win_length // 2, win_length // 2), mode="linear_ramp", end_values=[0, 0])
+    total = np.zeros(win_length)
+    for a in range(0, n, columns):
+        b = min(n, a + columns)
+        tg = librosa.feature.tempogram(onset_envelope=padded[a:b + win_length - 1], sr=sr, hop_length=BEAT_HOP,
+                                       win_length=win_length, center=False)
+        total += tg.sum(axis=-1)
+    return (total / n)[:, None]
+
+
+def hop_power(blocks: Blocks, *, n_frames: int) -> np.ndarray:
+    """Mean square of the audio per model frame ``t`` (samples ``t·HOP … (t+1)·HOP``, zeros past the end).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)] float64
+    """
+    out = np.zeros(n_frames)
+    rest, t = np.zeros(0, np.float64), 0
+    for block in blocks():
+        rest = np.concatenate([rest, np.asarray(block, np.float64) ** 2])
+        k = min(len(rest) // HOP_LENGTH, n_frames - t)
+        out[t:t + k] = rest[: k * HOP_LENGTH].reshape(k, HOP_LENGTH).mean(axis=1)
+        rest, t = rest[k * HOP_LENGTH:], t + k
+        if t == n_frames:
+            return out
+    if len(rest):
+        last = np.zeros(HOP_LENGTH)
+        last[: len(rest)] = rest
+        out[t] = last.mean()
+    return out
 
 
 def loudness_db(*, y: np.ndarray, n_frames: int, window_s: float = 0.5) -> np.ndarray:
@@ -59,16 +205,14 @@ def loudness_db(*, y: np.ndarray, n_frames: int, window_s: float = 0.5) -> np.nd
 
     Returns ``(n_frames,)``; frame t is at time t / MODEL_FPS.
     """
+    return loudness_from_power(hop_power(array_blocks(y), n_frames=n_frames), window_s=window_s)
+
+
+def loudness_from_power(power: np.ndarray, *, window_s: float = 0.5) -> np.ndarray:
+    """:func:`loudness_db` from the mean square per model frame (:func:`hop_power`)."""
     from scipy import ndimage
 
-    y = np.asarray(y, dtype=np.float64)
-    n = n_frames * HOP_LENGTH
-    power = np.zeros(n)
-    m = min(n, y.size)
-    power[:m] = y[:m] ** 2
-    hop_power = power.reshape(n_frames, HOP_LENGTH).mean(axis=1)
-    smooth = ndimage.uniform_filter1d(hop_power, size=max(1, int(round(window_s * MODEL_FPS))),
-                                      mode="nearest")
+    smooth = ndimage.uniform_filter1d(power, size=max(1, int(round(window_s * MODEL_FPS))), mode="nearest")
     return np.maximum(10 * np.log10(smooth + 1e-12), -80.0)
 
 
@@ -97,12 +241,9 @@ def reference_beats(*, path: Path, offset_s: float = 0.0, duration_s: float | No
     path = Path(path)
     if not path.is_file():
         return None
-    try:
-        b = np.atleast_2d(np.loadtxt(path, dtype=np.float64))
-    except ValueError as exc:
-        raise InputError(f"malformed beats file {path}: {exc}") from None
-    if b.shape[1] != 2 or len(b) < 2:
-        raise InputError(f"malformed beats file {path}: want lines of `time_s beat_in_bar`")
+    from dancepose.offline.beats import read_beats
+
+    b = read_beats(path)  # the one .beats reader: a malformed file is one InputError line
     t = b[:, 0] - offset_s
     keep = (t >= 0) & ((t <= duration_s) if duration_s is not None else True)
     return ReferenceBeats(times=t[keep], beats_per_bar=int(b[:, 1].max()))
@@ -146,7 +287,11 @@ def load_aistpp_2d(folder: Path, *, view: int = 0) -> list[np.ndarray]:
 
 
 def load_pose_track(path: Path, *, audio: Path | None) -> Track:
-    """A ``.pose.npz`` with its music (given, or found beside it) as a :class:`Track`."""
+    """A ``.pose.npz`` with its music (given, or found beside it) as a :class:`Track`.
+
+    The music is read block by block, never whole: the track carries its loudness envelope and its
+    tracked beats (``loudness``, ``music``), not the audio (``y`` is None).
+    """
     from dancepose.models.posefile import MISSING, PoseSequence
     from dancepose.offline.dataset import find_audio_for
 
@@ -168,10 +313,13 @@ def load_pose_track(path: Path, *, audio: Path | None) -> Track:
             for c in range(2):
                 kp[:, j, c] = np.interp(idx, idx[good], kp[good, j, c])
     p = metrics.resample_poses(poses=kp, fps_in=seq.fps, fps_out=MODEL_FPS)
-    y = load_audio(audio_path, duration=seq.duration + 0.1)
+    del kp
+    blocks = file_blocks(audio_path, duration=seq.duration + 0.1)
+    loudness = loudness_from_power(hop_power(blocks, n_frames=len(p)))
     name = Path(path).name.removesuffix(".pose.npz")
-    return Track(name=name, kind="file", poses=to_body_units(p, fps=MODEL_FPS), y=y, in_frame=in_frame,
-                 extra={"audio": str(audio_path), "image_size": [w, h]})
+    return Track(name=name, kind="file", poses=to_body_units(p, fps=MODEL_FPS), y=None, in_frame=in_frame,
+                 extra={"audio": str(audio_path), "image_size": [w, h]}, loudness=loudness,
+                 music=track_beats_blocks(blocks))
 
 
 def in_frame_pixels(*, poses: np.ndarray, frame_size: tuple[int, int]) -> float:

@@ -27,7 +27,7 @@ from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import InputError, ParameterError
 from dancepose.offline import drumloops, metrics
 from dancepose.offline.dataset import VALIDATION_SONGS
-from dancepose.models.outputs import atomic_output
+from dancepose.models.outputs import atomic_output, check_output_dir
 from dancepose.offline.evaluation.load import (AUDIBLE_DBFS, Track, dwm_dir, in_frame_pixels, load_aistpp_2d,
                                                load_dwm_2d, load_pose_track, loudness_db, reference_beats,
                                                track_beats)
@@ -149,7 +149,7 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
 
     from dancepose.models.perform import perform
 
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir)  # before any work; created when the first file is written
     if audio and len(audio) != len(poses):
         raise ParameterError(f"give one --audio per pose file ({len(poses)} pose files, {len(audio)} audio)")
     if minutes_in_frame < 0:
@@ -163,7 +163,6 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
         dwm_dir(Path(data))
     if not poses and data is None:
         reactivity_tests = True  # bare `dancepose evaluate`: the model on drum loops
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     dancer = None
     if generate and (data is not None or reactivity_tests or minutes_in_frame > 0):
@@ -177,12 +176,13 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
 
     # ---------------------------------------------------------------- pose files
     for i, p in enumerate(progress(list(poses), desc="pose files", unit="file", quiet=quiet)):
-        tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)
-        row = score_track(tr, config=config, seed=seed)
+        tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)   # music read in blocks
+        row = score_track(tr, config=config, seed=seed, beats=tr.music)
         rows.append(row)
-        style_music.append(StyleMusic(name=tr.name, y=tr.y, bpm=row["music_bpm"]))
+        style_music.append(StyleMusic(name=tr.name, y=Path(tr.extra["audio"]), bpm=row["music_bpm"],
+                                      seconds=len(tr.poses) / MODEL_FPS))
         png = out_dir / f"eval_{tr.name}.png"
-        plot_song(path=png, title=tr.name, panels=[("file", tr.poses, tr.y)],
+        plot_song(path=png, title=tr.name, panels=[("file", tr.poses, None)], loudness={"file": tr.loudness},
                   beats={"file": (row["_music_beats"], row["_kinematic_beats"])})
         plots.append(str(png))
 
@@ -341,6 +341,7 @@ def format_report(report: dict) -> str:
             ("kb/s", "kinematic_beats_per_s", 5), ("speed", "mean_speed", 6), ("jitter", "jitter", 7),
             ("step", "step_ratio", 5),
             ("period", "motion_period_s", 7), ("ratio", "tempo_ratio", 6), ("bar", "bar_marked_beats", 4),
+            ("bar/v", "bar_marked_speed_beats", 5),
             ("meter", "beats_per_bar", 5), ("freeze", "freeze", 7), ("stretch", "stretched_frames", 8),
             ("inframe", "in_frame", 8)]
     lines = ["  ".join(h.ljust(w) for h, _, w in cols)]
@@ -367,7 +368,8 @@ def format_report(report: dict) -> str:
                  ("BAS (reference beats)", "bas", "bas"),
                  ("  chance (beats shifted)", "bas_chance", "bas_chance"),
                  ("  BAS ÷ chance", "bas_over_chance", "bas_over_chance"),
-                 ("bar marked (share of songs)", "bar_marked", "bar_marked")]
+                 ("bar marked (share of songs)", "bar_marked", "bar_marked"),
+                 ("  in joint speed", "bar_marked_speed", "bar_marked_speed")]
         for label, gk, rk in table:
             lines.append(f"{label:31s} {_cell(gen.get(gk), gk):11s} {_cell(real.get(rk), rk) if rk else ''}")
         for kind in ("gt", "gt_mismatched", "generated", "file"):

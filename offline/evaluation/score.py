@@ -107,8 +107,12 @@ def score_track(track: Track, *, config: EvalConfig = EvalConfig(),
     }
     if track.beats_per_bar:
         bar = metrics.bar_autocorrelation(poses=p, fps=fps, beat_period_s=beat_s)
-        row.update(beats_per_bar=int(track.beats_per_bar), bar_marked_beats=bar["marked"],
-                   bar_right=metrics.bar_marked_right(marked=bar["marked"], beats_per_bar=track.beats_per_bar),
+        speed_bar = metrics.bar_autocorrelation(poses=p, fps=fps, beat_period_s=beat_s, signal_kind="speed")
+        bpb = int(track.beats_per_bar)
+        row.update(beats_per_bar=bpb, bar_marked_beats=bar["marked"],
+                   bar_right=metrics.bar_marked_right(marked=bar["marked"], beats_per_bar=bpb),
+                   bar_marked_speed_beats=speed_bar["marked"],
+                   bar_right_speed=metrics.bar_marked_right(marked=speed_bar["marked"], beats_per_bar=bpb),
                    **{f"acf_{k}_beats": v for k, v in bar["acf"].items()})
     return row
 
@@ -211,6 +215,7 @@ def _kind_figures(rows: list[dict], *, real: dict | None) -> dict[str, float]:
     barred = [r for r in rows if "bar_right" in r]
     if barred:
         f["bar_marked"] = sum(bool(r["bar_right"]) for r in barred) / len(barred)
+        f["bar_marked_speed"] = sum(bool(r["bar_right_speed"]) for r in barred) / len(barred)
         f["bar_songs"] = len(barred)
     kin = pool_kinetic(rows)
     f["diversity"] = metrics.diversity(features=kin) if len(kin) > 1 else float("nan")
@@ -273,6 +278,7 @@ def summarise(*, rows: list[dict], react: dict | None, long_run: dict | None, re
                                               "jitter_over_real_max", "step_ratio_max") if k in g})
             if "bar_marked" in g:
                 figures["bar_marked"] = g["bar_marked"]
+                figures["bar_marked_speed"] = g["bar_marked_speed"]
             figures["freeze"] = max(max(r.get("freeze_whole", r["freeze"]) for r in gen),
                                     long_run["freeze"] if long_run else 0.0)
     if long_run is not None:

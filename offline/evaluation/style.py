@@ -120,12 +120,21 @@ def longest_copy(*, generated: np.ndarray, source: np.ndarray, tolerance: float 
 
 @dataclass(frozen=True)
 class StyleMusic:
-    """A piece of music the style is judged on: mono audio at SAMPLE_RATE, its tempo and metre."""
+    """A piece of music the style is judged on: mono audio at SAMPLE_RATE (or an audio file, read when
+    it is danced to, its first ``seconds``), its tempo and metre."""
 
     name: str
-    y: np.ndarray
+    y: object                     # np.ndarray [shape=(n_samples,)] or a path
     bpm: float
     beats_per_bar: int = 4
+    seconds: float | None = None  # of a file: how much of it
+
+    def audio(self) -> np.ndarray:
+        if isinstance(self.y, np.ndarray):
+            return self.y
+        from dancepose.models.audio import load_audio
+
+        return load_audio(self.y, duration=self.seconds)
 
 
 def dancer_figures(*, tracks: list[np.ndarray], source: list[np.ndarray], source_jitter: float) -> dict:
@@ -176,11 +185,12 @@ def style_report(*, dancer, music: list[StyleMusic], out_dir, seed: int = 0, gro
     tracks = {"personal": [], "default": []}
     copies = {"personal": [], "default": []}
     for m in music:
+        y = m.audio()
         for name, d in (("personal", dancer), ("default", default)):
-            tracks[name].append(perform(m.y, dancer=d, seed=seed).poses)
+            tracks[name].append(perform(y, dancer=d, seed=seed).poses)
             # copying is judged on the moves themselves: the dynamics stage only scales them towards
             # the rest pose, which would hide a replay from a pose-distance test
-            moves = perform(m.y, dancer=unscaled(d), seed=seed).poses
+            moves = perform(y, dancer=unscaled(d), seed=seed).poses
             copies[name].append(_copy_bars(moves, source_all, m))
     out = {"source": {"seconds": round(sum(len(r) for r in source) / MODEL_FPS, 2), "speed":
                       float(np.mean([mean_speed(r) for r in source])), "jitter": src_jitter,

@@ -61,6 +61,8 @@ TARGETS: tuple[Target, ...] = (
            "BAS against the reference beats ÷ BAS of the same kinematic beats shifted at random"),
     Target("bar", "bar_marked", ">=", 0.8,
            "share of songs whose motion autocorrelation marks the bar (3 beats waltz, 2 or 4 others)"),
+    Target("bar_speed", "bar_marked_speed", ">=", 0.8,
+           "share of songs whose joint-speed autocorrelation (forward differences) marks the bar"),
     Target("freeze", "freeze", "<=", 0.02, "frozen frames (worst song / long run)"),
     Target("limbs", "stretched_frames", "<=", 0.01,
            "frames with a limb > 1.5 × its usual length (95th percentile in real dance)"),
