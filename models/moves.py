@@ -43,6 +43,8 @@ from .skeleton import N_JOINTS, Joint
 MOVES_FORMAT = "dancepose-moves"
 MOVES_VERSION = 1
 MOVES_FILE = "moves.npz"
+#: Points per unit at which moves are compared (:func:`_same_moves`).
+SHAPE_SAMPLES = 9
 #: The beats a unit may span (:meth:`MovePlayer._span_for`).
 SPANS = (1.0, 2.0, 4.0)
 
@@ -58,8 +60,9 @@ class MovesConfig:
         3 or 4 beats); then the next unit must come from elsewhere.  1 = half the 2-bar limit on copying
         the source.
     same_move : float
-        A unit whose move (pelvis-relative poses at 0, ¼ … 1 of it) is on average within this many torso
-        lengths per joint of the unit that follows in the source counts as that unit (a repeated move):
+        A unit whose move (pelvis-relative poses at 9 even points of it, each against the other's nearest
+        of three: :func:`_same_moves`) is on average within this many torso lengths per joint (RMS) of the
+        unit that follows in the source — or whose first half is — counts as that unit (a repeated move):
         choosing it continues the run.
     recent_beats : float
         A unit played within this many beats is not chosen again.
@@ -77,18 +80,21 @@ class MovesConfig:
         The beat position follows the tracked phase at most this many times the tempo (it never runs
         backwards), so a phase correction is absorbed smoothly.
     accent : float
-        0…1: within a unit, time runs ``1 − accent`` times as fast at the beats as on average (and
-        ``1 + accent`` times mid-way), marking the beat the way the base dancer eases into it.
+        0…1: time runs ``1 − accent`` times as fast at every beat heard as on average (and ``1 + accent``
+        times mid-way), also within a unit spanning 2 or 4 beats: a speed minimum, a kinematic beat, on
+        every beat, the way the base dancer eases into it.
     max_speedup : float
         A unit spans one beat unless that plays it more than this many times faster than the person
-        danced it; then two beats (:meth:`MovePlayer._span_for`).
+        danced it; then two beats, then four (:meth:`MovePlayer._span_for`).  1: never faster than the
+        person — played 1.2 × faster, a break dancer's motion had 2.5–3 × the source's power above 4 Hz
+        (the spectrum moves up with the rate and falls steeply).
     lock_beats : float
         Time constant (beats) of the phase-locked loop that moves the beat position with the tracked
         phase (:meth:`MovePlayer._advance`).
     """
 
     max_run_bars: float = 1.0
-    same_move: float = 0.25
+    same_move: float = 0.2
     recent_beats: float = 16.0
     candidates: int = 4
     velocity_weight: float = 0.05
@@ -96,8 +102,8 @@ class MovesConfig:
     blend_s: float = 0.3
     catch_up: float = 2.0
     lock_beats: float = 1.5
-    max_speedup: float = 1.2
-    accent: float = 0.1
+    max_speedup: float = 1.0
+    accent: float = 0.2
 
     def __post_init__(self) -> None:
         if not (self.max_run_bars > 0 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
@@ -263,23 +269,39 @@ def _unit_features(lib: MoveLibrary) -> dict[str, np.ndarray]:
 
     s, e = lib.unit_start, lib.unit_end
     length = e - s
-    # the move itself: pelvis-relative poses at 0, ¼, ½, ¾ and the end of the unit; its rise and fall
-    # (mean height of the joints at the same points)
-    poses = np.stack([at(s + k * length) for k in (0.0, 0.25, 0.5, 0.75, 1.0)], axis=1).reshape(len(s), 5, -1, 2)
+    # the move itself: pelvis-relative poses at SHAPE_SAMPLES even points of the unit; its rise and fall
+    # (mean height of the joints at 0, ¼ … 1 of it)
+    pts = np.linspace(0.0, 1.0, SHAPE_SAMPLES)
+    poses = np.stack([at(s + k * length) for k in pts], axis=1).reshape(len(s), len(pts), -1, 2)
     shape = poses - poses[:, :, Joint.PELVIS:Joint.PELVIS + 1]
-    return {"start": at(s), "end": at(e), "length": length, "shape": shape.reshape(len(s), 5 * N_JOINTS, 2),
-            "rise": poses[..., 1].mean(axis=2),
+    quarters = np.searchsorted(pts, np.linspace(0.0, 1.0, 5))
+    return {"start": at(s), "end": at(e), "length": length, "shape": shape,
+            "rise": poses[:, quarters][..., 1].mean(axis=2),
             "v_start": (at(s + 1.0) - at(s)) * length[:, None],
             "v_end": (at(e) - at(e - 1.0)) * length[:, None]}
 
 
 def _same_moves(shape: np.ndarray, *, threshold: float) -> np.ndarray:
-    """Which units are the same move: RMS distance per joint of their pelvis-relative poses at 0, ¼ … 1
-    within ``threshold``.  shape [shape=(U, P, 2)] → [shape=(U, U)] bool (True on the diagonal)."""
-    x = shape.reshape(len(shape), -1).astype(np.float32)
-    sq = (x * x).sum(axis=1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0) / (x.shape[1] / 2)
-    same = d2 <= threshold * threshold
+    """Which units are the same move, as the replay test (``evaluation.style.longest_copy``) would see it.
+
+    ``shape`` [shape=(U, K, J, 2)]: pelvis-relative poses at K even points of every unit.  Units ``a`` and
+    ``b`` are the same move when, averaged over the K points, the RMS distance per joint from ``a``'s pose
+    at point k to the nearest of ``b``'s at k − 1, k, k + 1 is within ``threshold`` (a repeat danced a
+    little early or late is still a repeat).  Symmetric, True on the diagonal. → [shape=(U, U)] bool
+    """
+    u, k_n = shape.shape[:2]
+    x = shape.reshape(u, k_n, -1).astype(np.float32)
+    per_joint = x.shape[2] / 2
+    sq = (x * x).sum(axis=2)                                   # (U, K)
+    total = np.zeros((u, u), np.float32)
+    for k in range(k_n):
+        best = None
+        for kk in range(max(0, k - 1), min(k_n, k + 2)):
+            d2 = sq[:, k, None] + sq[None, :, kk] - 2.0 * (x[:, k] @ x[:, kk].T)
+            best = d2 if best is None else np.minimum(best, d2)
+        total += np.sqrt(np.maximum(best, 0.0) / per_joint)
+    d = total / k_n
+    same = np.minimum(d, d.T) <= threshold
     np.fill_diagonal(same, True)
     return same
 
@@ -300,6 +322,10 @@ class MovePlayer:
         self.end_vel = feats["v_end"].astype(np.float32)
         self.end_pose = feats["end"].astype(np.float32)
         self.similar = _same_moves(feats["shape"], threshold=config.same_move)
+        # the same *beginning* (first half): choosing such a unit after its look-alike's predecessor would
+        # go on with the source's passage for a while, a copy as much as the unit itself
+        half = SHAPE_SAMPLES // 2 + 1
+        self.continues_like = self.similar | _same_moves(feats["shape"][:, :half], threshold=config.same_move)
         self.rise = feats["rise"].astype(np.float32)
         self.length_s = (feats["length"] / MODEL_FPS).astype(np.float64)
         runs = library.unit_run
@@ -323,6 +349,7 @@ class MovePlayer:
         self.q = self.target = 0.0  # beat position shown / tracked
         self.q0 = 0.0              # beat position where the current unit started
         self.run_beats = 1.0       # beats played in source order up to the current unit's end
+        self.run_units = [self.unit]  # the units of that run
         self.beats_per_bar = 4
         self.last_phase: float | None = None
         self.played = np.full(self.library.n_units, -np.inf)  # beat position each unit was last started
@@ -399,7 +426,7 @@ class MovePlayer:
         hard[self.unit] = True
         same = np.zeros(len(soft), bool)
         if nxt >= 0:
-            same = self.similar[nxt]
+            same = self.continues_like[nxt]
             if self.run_beats + self._span_for(nxt, beat_s) <= c.max_run_bars * self.beats_per_bar:
                 return nxt, True
             # the run ends here: its continuation in the source — the next bar of units, and any repeat
@@ -408,7 +435,10 @@ class MovePlayer:
             while k >= 0 and len(ahead) < 4:
                 ahead.append(k)
                 k = int(self.successor[k])
-            self.avoid_until[self.similar[ahead].any(axis=0)] = self.q + c.recent_beats
+            self.avoid_until[self.continues_like[ahead].any(axis=0)] = self.q + c.recent_beats
+        # nor a move of the run that just ended: going back a few units and on again would replay the
+        # same passage with a seam (small libraries of a low-amplitude dancer read as one long copy)
+        hard |= self.similar[self.run_units].any(axis=0)
         hard |= self.avoid_until > self.q
         cost = ((self.start_pose - self.prev) ** 2).mean(axis=1)
         vel_beat = self.vel * (self.span * beat_s)  # shown velocity per unit of progress
@@ -419,7 +449,8 @@ class MovePlayer:
         cost += self.span_of_runs(beat_s) != self.span
         # a small library runs out of fresh moves: variety gives way first, then the copy limit
         only_current = np.arange(len(soft)) == self.unit
-        for banned in (hard | soft, hard, only_current | ((self.avoid_until > self.q) & same), only_current):
+        again = self.similar[self.unit]  # the move being danced now
+        for banned in (hard | soft, hard, again | ((self.avoid_until > self.q) & same), again, only_current):
             if not banned.all():
                 break
         cost[banned] = np.inf
@@ -440,6 +471,7 @@ class MovePlayer:
         self.unit = nxt
         self.span = self._span_for(nxt, beat_s)
         self.run_beats = self.run_beats + self.span if follows else self.span
+        self.run_units = self.run_units + [nxt] if follows else [nxt]
         self.played[nxt] = self.q0
         new_vel = self.start_vel[nxt] / (self.span * beat_s)
         if continues:  # same motion, another warp rate: only the step in velocity is blended away
@@ -477,10 +509,11 @@ class MovePlayer:
         beat_s = 1.0 / (max(self.rate, 1e-4) * MODEL_FPS)  # the beat period the phase actually advances at
         while (self.q - self.q0) >= self.span:
             self._change(beat_s, self._pose_at(self.unit, 1.0))
-        progress = min(max((self.q - self.q0) / self.span, 0.0), 1.0)
+        x = min(max(self.q - self.q0, 0.0), self.span)  # beats into the unit
         a = self.config.accent
-        if a:  # slower into and out of the beat, faster between: the beat is marked (0: an even warp)
-            progress -= a * np.sin(2.0 * np.pi * progress) / (2.0 * np.pi)
+        if a:  # slower into and out of every beat, faster between: the beat is marked (0: an even warp)
+            x -= a * np.sin(2.0 * np.pi * x) / (2.0 * np.pi)
+        progress = x / self.span
         self.off_t += 1.0 / MODEL_FPS
         out = self._pose_at(self.unit, progress) + self._offset(self.off_t)
         if self.prev is not None:
