@@ -444,7 +444,8 @@ class WindowSink:
         self.style = style
         self._recording = recording
         self.last_hud: HudInfo | None = None
-        window.scene_for(style)
+        if window is not None:  # None: only the HUD read-out (hud_info) is used
+            window.scene_for(style)
 
     def poll(self) -> list[str]:
         return self.window.poll()
