@@ -1,7 +1,7 @@
 """Benchmark: peak memory (RSS) of ``dancepose render`` and ``dancepose evaluate`` against the song's length.
 
     .venv/bin/python benchmarks/memory.py [--lengths 40s,5m,20m,60m] [--size 1280x720] [--fps 30]
-                                          [--songs DIR] [--no-evaluate] [--out DIR]
+                                          [--songs DIR] [--no-evaluate] [--out DIR [--reuse]]
 
 Songs of each length are made by concatenating the real Dance-with-Melody songs of ../shared/data (in
 their order, as often as needed, cut to length) into one 160 kb/s MP3 in ``--songs`` (default
@@ -10,7 +10,10 @@ in a fresh process (``dancepose render SONG -o OUT.mp4 --save-pose OUT.pose.npz`
 scored against the song in another (``dancepose evaluate OUT.pose.npz --audio SONG --no-model``: the part
 of the report that grows with the song).  A process's peak RSS is its own ``ru_maxrss`` (VmHWM); the
 ffmpeg children (decoders, the encoder, the mux) run beside it and are shown in their own column (the
-largest of them).  Target: render ≤ 400 MB for a 1-hour song, and no growth with the length.
+largest of them).  Target: render and evaluate ≤ 400 MB for a 1-hour song, and no growth with the length.
+With ``--out DIR`` each render's figures are kept beside it (``render_<n>s.json``); ``--reuse`` then takes
+the render of a length from there instead of rendering again (an hour renders in 30–60 min) and runs only
+the evaluate.  The load average is printed beside each command's figures.
 
 Before this release render held the whole song (features of the whole signal at once, the 44.1 kHz stereo
 track in memory): 204 MB at 40 s, 596 MB at 5 min, 2.49 GB at 20 min.
@@ -18,6 +21,7 @@ track in memory): 204 MB at 40 s, 596 MB at 5 min, 2.49 GB at 20 min.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -111,6 +115,8 @@ def main() -> int:
     ap.add_argument("--songs", type=Path, default=Path(tempfile.gettempdir()) / "dancepose-bench-songs")
     ap.add_argument("--out", type=Path, default=None, help="where renders go (default: a temporary folder)")
     ap.add_argument("--no-evaluate", action="store_true")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --out: take a length's render from an earlier run in --out, only evaluate")
     args = ap.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -121,28 +127,41 @@ def main() -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         for seconds in lengths:
             song = make_song(seconds, args.songs)
-            load0 = os.getloadavg()[0]
             mp4, pose = out_dir / f"render_{int(seconds)}s.mp4", out_dir / f"render_{int(seconds)}s.pose.npz"
-            rend = run(["render", str(song), "-o", str(mp4), "--size", args.size, "--fps", str(args.fps),
-                        "--save-pose", str(pose), "-q"])
-            ev = None if args.no_evaluate else run(["evaluate", str(pose), "--audio", str(song), "--no-model",
-                                                     "-o", str(out_dir / f"eval_{int(seconds)}s"), "-q"])
-            rows.append((seconds, rend, ev, (load0 + os.getloadavg()[0]) / 2))
+            kept = out_dir / f"render_{int(seconds)}s.json"
+            if args.reuse and kept.is_file() and pose.is_file():
+                rend = json.loads(kept.read_text())
+            else:
+                rend = _loaded(run, ["render", str(song), "-o", str(mp4), "--size", args.size, "--fps",
+                                     str(args.fps), "--save-pose", str(pose), "-q"])
+                kept.write_text(json.dumps(rend))
+            ev = None if args.no_evaluate else _loaded(run, ["evaluate", str(pose), "--audio", str(song),
+                                                             "--no-model", "-o", str(out_dir / f"eval_{int(seconds)}s"),
+                                                             "-q"])
+            rows.append((seconds, rend, ev))
             _print(rows, args)
     return 0
+
+
+def _loaded(fn, args: list[str]) -> dict:
+    """``fn(args)`` with ``load``: the 1-minute load average, mean of before and after."""
+    load0 = os.getloadavg()[0]
+    out = fn(args)
+    out["load"] = (load0 + os.getloadavg()[0]) / 2
+    return out
 
 
 def _print(rows: list, args: argparse.Namespace) -> None:
     print(f"\ndancepose memory benchmark — render {args.size} at {args.fps} fps (+ evaluate --no-model), "
           f"{os.cpu_count()} cores; peak RSS of the dancepose process (largest ffmpeg child beside it)")
-    print(f"{'song':>8} {'render RSS':>11} {'(ffmpeg)':>9} {'render s':>9} {'x real time':>11} "
+    print(f"{'song':>8} {'render RSS':>11} {'(ffmpeg)':>9} {'render s':>9} {'x real time':>11} {'load':>5} "
           f"{'evaluate RSS':>13} {'evaluate s':>11} {'load':>5}")
-    for seconds, r, e, load in rows:
+    for seconds, r, e in rows:
         length = f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
-        ev = f"{e['own']:>10.0f} MB {e['seconds']:>11.1f}" if e else f"{'–':>13} {'–':>11}"
+        ev = f"{e['own']:>10.0f} MB {e['seconds']:>11.1f} {e['load']:>5.1f}" if e else f"{'–':>13} {'–':>11} {'–':>5}"
         print(f"{length:>8} {r['own']:>8.0f} MB {r['children']:>6.0f} MB {r['seconds']:>9.1f} "
-              f"{seconds / r['seconds']:>11.2f} {ev} {load:>5.1f}")
-    print("target: render ≤ 400 MB for a 1-hour song; no growth with the length", flush=True)
+              f"{seconds / r['seconds']:>11.2f} {r['load']:>5.1f} {ev}")
+    print("target: render and evaluate ≤ 400 MB for a 1-hour song; no growth with the length", flush=True)
 
 
 if __name__ == "__main__":

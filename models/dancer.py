@@ -924,9 +924,13 @@ class Dancer:
     """
 
     def __init__(self, *, weights: dict, stats: dict, config: dict, stages: StageConfig | None = None,
-                 extra_stages: Sequence[tuple[str, StageFactory, str]] = (), name: str = "dancer") -> None:
+                 extra_stages: Sequence[tuple[str, StageFactory, str]] = (), name: str = "dancer",
+                 moves: tuple | None = None) -> None:
         self.config = config
         self.name = name
+        #: A personal dancer's (MoveLibrary, MovesConfig) (:mod:`.moves`): its player replaces network and
+        #: sampling at the head of the chain.  None for a trained dancer.
+        self.moves = moves
         self.stages = stages if stages is not None else StageConfig.from_dict(config.get("stages"), legacy=config)
         self._weights, self._stats = weights, stats
         self.extra_stages = tuple(extra_stages)
@@ -953,6 +957,10 @@ class Dancer:
         if self.steps_per_beat:
             head = [("beat_clock", BeatClock(StageChain(head), steps_per_beat=self.steps_per_beat,
                                              rest_pose=self.rest_pose))]
+        if self.moves is not None:  # a personal dancer: the person's moves, re-timed onto the beat
+            from .moves import MovePlayer
+
+            head = [("moves", MovePlayer(self.moves[0], config=self.moves[1]))]
         tail = [("dynamics", DynamicsStage(s.dynamics, rest_pose=self.rest_pose)) if s.dynamics.enabled else None,
                 ("groove", GrooveStage(s.groove)) if s.groove.enabled else None,
                 ("limbs", LimbClamp(limb_max=self.limb_max)) if s.limbs.enabled else None,
@@ -966,13 +974,14 @@ class Dancer:
         Example: ``dancer.with_stages(groove=GrooveConfig(enabled=True))`` — the hand-made bounce on.
         """
         return Dancer(weights=self._weights, stats=self._stats, config=self.config,
-                      stages=self.stages.replace(**stages), extra_stages=self.extra_stages, name=self.name)
+                      stages=self.stages.replace(**stages), extra_stages=self.extra_stages, name=self.name,
+                      moves=self.moves)
 
     def with_stage(self, name: str, make: StageFactory, *, after: str) -> "Dancer":
         """The same dancer (a fresh, reset one) with one more stage, ``make(dancer)``, after the stage
         ``after`` (e.g. ``"sampling"``: the stage then sees the sampled pose before the dynamics)."""
         return Dancer(weights=self._weights, stats=self._stats, config=self.config, stages=self.stages,
-                      extra_stages=self.extra_stages + ((name, make, after),), name=self.name)
+                      extra_stages=self.extra_stages + ((name, make, after),), name=self.name, moves=self.moves)
 
     def without_groove(self) -> "Dancer":
         """The same dancer with the groove stage switched off."""
@@ -1066,7 +1075,13 @@ class Dancer:
         stats = {k: arrays.pop(k) for k in STAT_KEYS + (("phase_mean",) if mean_harmonics else ())
                  + (("pose_modes",) if "pose_modes" in arrays else ())}
         weights = {k: v.astype(np.float32) for k, v in arrays.items() if k in shapes}
-        return cls(weights=weights, stats=stats, config=config, stages=stages or saved_stages, name=d.name)
+        moves = None
+        if "moves" in config:  # a personal dancer (``dancepose learn``)
+            from .moves import load_moves
+
+            moves = load_moves(d, config["moves"])
+        return cls(weights=weights, stats=stats, config=config, stages=stages or saved_stages, name=d.name,
+                   moves=moves)
 
     # ------------------------------------------------------------------ stepping
     def reset(self, seed: int = 0) -> None:

@@ -281,10 +281,12 @@ def to_body_units(points: np.ndarray, *, fps: float, window_s: float = 2.0) -> n
     scale = median_filter(torso_f, size=w, mode="nearest")
     scale = np.maximum(scale, 1e-6)
     base_y = uniform_filter1d(py_f, size=w, mode="nearest")
-    out = np.empty_like(p)
-    out[..., 0] = (p[..., 0] - pelvis[:, None, 0]) / scale[:, None]
-    out[..., 1] = (p[..., 1] - base_y[:, None]) / scale[:, None]
-    return out.astype(np.float32)
+    out = np.empty(p.shape, dtype=np.float32)
+    for a in range(0, t, 8192):  # a chunk of frames at a time: an hour's float64 temporaries are 13 MB each
+        b = min(t, a + 8192)
+        out[a:b, :, 0] = (p[a:b, :, 0] - pelvis[a:b, None, 0]) / scale[a:b, None]
+        out[a:b, :, 1] = (p[a:b, :, 1] - base_y[a:b, None]) / scale[a:b, None]
+    return out
 
 
 def _kinematic_order() -> tuple[tuple[int, int], ...]:

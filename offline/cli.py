@@ -1,4 +1,4 @@
-"""``dancepose`` — the offline command line: fetch, extract, train, render, run, evaluate.
+"""``dancepose`` — the offline command line: fetch, extract, train, learn, render, run, evaluate.
 
 A thin argparse layer: every subcommand parses its arguments and calls one keyword-only core function.
 Errors the user can act on (``DanceposeError``) are printed on one line; the exit code is non-zero.
@@ -103,6 +103,43 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ learn
+def _add_learn(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("learn", help="your own dancer from your own videos (a personal model directory)",
+                       description="Learn a personal dancer from a person's dance: videos, images, "
+                                   "*.pose.npz, OpenPose JSON folders (*_keypoints.json per frame), AIST++ "
+                                   "keypoints2d .npz, or folders of them. Only clean stretches are kept (no "
+                                   "camera cuts, close-ups, other people, gaps); the moves are the person's, "
+                                   "cut at the music's beats (or the motion's own) and re-timed onto the beat "
+                                   "the dancer hears by the dancer it builds on (--base). The result works "
+                                   "with render, evaluate and dancepose-live -m like any model directory.")
+    p.add_argument("sources", nargs="+", type=Path, help="videos, images, pose files, OpenPose folders, "
+                                                         "AIST++ files, or folders of them")
+    p.add_argument("-o", "--out", type=Path, required=True, help="personal model directory to write")
+    p.add_argument("--base", type=Path, default=None,
+                   help="model directory whose musical timing and stages it builds on (default: built-in)")
+    p.add_argument("--mirror", action="store_true", help="also learn every move mirrored left/right")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="extract the videos on a Ray cluster, as `dancepose extract --ray`")
+    p.add_argument("--work", type=Path, default=None,
+                   help="where extracted pose files are kept (default: <out>_work beside the output)")
+    p.add_argument("--openpose-fps", type=float, default=30.0,
+                   help="frame rate of OpenPose JSON folders (OpenPose does not store it; default 30)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_learn)
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from dancepose.offline.learn import LearnConfig, learn_dancer
+
+    learn_dancer(sources=args.sources, out_dir=args.out, base=args.base, mirror_moves=args.mirror,
+                 ray=args.ray, work_dir=args.work, config=replace(LearnConfig(), openpose_fps=args.openpose_fps),
+                 quiet=args.quiet)
+    return 0
+
+
 # ----------------------------------------------------------------------------------------- render
 def _add_render(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="render the dancing stick figure to a video with the song",
@@ -137,12 +174,15 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------- run
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="extract → train → render in one go (the seed's one command)")
-    p.add_argument("--video", type=Path, required=True, help="dance video (with its music)")
+    p = sub.add_parser("run", help="extract → learn → render in one go (the seed's one command)",
+                       description="Extract the dancer of VIDEO, learn their personal dancer (`dancepose "
+                                   "learn`) and render it dancing to AUDIO.")
+    p.add_argument("--video", type=Path, required=True, help="dance video (its music is used when it has some)")
     p.add_argument("--audio", type=Path, required=True, help="song to dance to")
     p.add_argument("--background", type=Path, default=None)
     p.add_argument("-o", "--out", type=Path, default=Path("dancepose_out"), help="work/output directory")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--base", type=Path, default=None, help="dancer whose timing it builds on (default: built-in)")
+    p.add_argument("--mirror", action="store_true", help="also learn every move mirrored")
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
     p.add_argument("--size", type=size_arg, default=(1280, 720))
     p.add_argument("-q", "--quiet", action="store_true")
@@ -153,7 +193,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from dancepose.offline.run import run_pipeline
 
     run_pipeline(video=args.video, audio=args.audio, background=args.background, out_dir=args.out,
-                 epochs=args.epochs, fps=args.fps, size=args.size, quiet=args.quiet)
+                 base=args.base, mirror=args.mirror, fps=args.fps, size=args.size, quiet=args.quiet)
     return 0
 
 
@@ -226,7 +266,7 @@ def _cmd_build_default(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------- main
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_fetch, _add_extract, _add_train, _add_render, _add_run, _add_evaluate, _add_build_default,
+    _add_fetch, _add_extract, _add_train, _add_learn, _add_render, _add_run, _add_evaluate, _add_build_default,
 )
 
 

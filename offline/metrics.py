@@ -67,6 +67,10 @@ LIMB_STRETCH: float = 1.5
 JITTER_CUTOFF_HZ: float = 4.0
 #: Jitter: Welch segment length (s).
 JITTER_SEGMENT_S: float = 4.0
+#: Frames a per-frame figure works on at a time: an hour-long track (108,000 frames) never has its
+#: float64 copies, differences and norms all in memory at once (each would be 13–26 MB); the results are
+#: the same as over the whole track at once.
+CHUNK_FRAMES: int = 8192
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,21 @@ def _check_poses(poses: np.ndarray) -> np.ndarray:
     if p.shape[0] < 2:
         raise ParameterError(f"need at least 2 pose frames, got {p.shape[0]}")
     return p
+
+
+def _check_shape(poses: np.ndarray) -> np.ndarray:
+    """:func:`_check_poses` without the float64 copy (for functions that convert a chunk at a time)."""
+    p = np.asarray(poses)
+    if p.ndim != 3 or p.shape[-1] != 2:
+        raise ParameterError(f"poses must have shape (T, J, 2), got {p.shape}")
+    if p.shape[0] < 2:
+        raise ParameterError(f"need at least 2 pose frames, got {p.shape[0]}")
+    return p
+
+
+def _chunks(n: int):
+    """``(a, b)`` bounds covering ``range(n)`` :data:`CHUNK_FRAMES` at a time."""
+    return ((a, min(n, a + CHUNK_FRAMES)) for a in range(0, n, CHUNK_FRAMES))
 
 
 def _check_fps(fps: float) -> float:
@@ -109,14 +128,16 @@ def normalise_poses(*, poses: np.ndarray, center: bool = True) -> np.ndarray:
     -------
     np.ndarray [shape=(T, J, 2)] float64 in torso lengths.
     """
-    p = _check_poses(poses)
-    torso = torso_length(p)
+    p = _check_shape(poses)
+    torso = np.concatenate([torso_length(np.asarray(p[a:b], dtype=np.float64)) for a, b in _chunks(len(p))])
     scale = np.nanmedian(torso) if np.isfinite(torso).any() else np.nan
     if not np.isfinite(scale) or scale <= 0:
         raise ParameterError("cannot normalise poses: torso length is zero or unknown")
-    out = p / scale
+    out = np.empty(p.shape)
+    for a, b in _chunks(len(p)):
+        np.divide(np.asarray(p[a:b], dtype=np.float64), scale, out=out[a:b])
     if center:
-        out = out - np.nanmedian(out[:, Joint.PELVIS, :], axis=0)
+        out -= np.nanmedian(out[:, Joint.PELVIS, :], axis=0)
     return out
 
 
@@ -142,7 +163,11 @@ def resample_poses(*, poses: np.ndarray, fps_in: float, fps_out: float) -> np.nd
     p = _check_poses(poses)
     fps_in, fps_out = _check_fps(fps_in), _check_fps(fps_out)
     n_out = int(np.floor((p.shape[0] - 1) * fps_out / fps_in + 1e-9)) + 1
-    return resample(p, fps=fps_in, times=np.arange(n_out) / fps_out)
+    times = np.arange(n_out) / fps_out
+    out = np.empty((n_out,) + p.shape[1:])
+    for a, b in _chunks(n_out):   # resample's temporaries are 5 copies of what it returns
+        out[a:b] = resample(p, fps=fps_in, times=times[a:b])
+    return out
 
 
 # ------------------------------------------------------------------------------- speed / energy
@@ -159,12 +184,14 @@ def joint_speed(*, poses: np.ndarray, fps: float) -> np.ndarray:
     np.ndarray [shape=(T,)] in pose units per second: ``[t]`` is the forward step from frame t to t + 1
     (time (t + ½) / fps); the last frame repeats the last step.  NaN joints ignored.
     """
-    p = _check_poses(poses)
+    p = _check_shape(poses)
     fps = _check_fps(fps)
-    vel = np.diff(p, axis=0) * fps
-    speed = np.linalg.norm(vel, axis=-1)
-    with np.errstate(invalid="ignore"):
-        out = np.nanmean(np.where(np.isfinite(speed), speed, np.nan), axis=1)
+    out = np.empty(len(p) - 1)
+    for a, b in _chunks(len(p) - 1):
+        vel = np.diff(np.asarray(p[a:b + 1], dtype=np.float64), axis=0) * fps
+        speed = np.linalg.norm(vel, axis=-1)
+        with np.errstate(invalid="ignore"):
+            out[a:b] = np.nanmean(np.where(np.isfinite(speed), speed, np.nan), axis=1)
     out = np.nan_to_num(out, nan=0.0)
     return np.append(out, out[-1])
 
@@ -202,11 +229,18 @@ def pose_spectrum(*, poses: np.ndarray, fps: float, segment_s: float = JITTER_SE
     (freqs [shape=(n,)] Hz, power [shape=(n,)] pose units² / Hz).
     """
     fps = _check_fps(fps)
-    x = _pelvis_relative(poses).reshape(len(poses), -1)
-    nper = max(4, min(len(x), int(round(segment_s * fps))))
-    freqs, power = signal.welch(x, fs=fps, window="hann", nperseg=nper, noverlap=nper // 2,
-                                detrend="linear", scaling="density", axis=0)
-    return freqs, power.sum(axis=1)
+    p = _check_shape(poses)
+    nper = max(4, min(len(p), int(round(segment_s * fps))))
+    # three joints at a time: Welch's segments of every coordinate at once take ~1.3 KB per frame (140 MB
+    # for an hour); one coordinate at a time would be 8x slower (scipy's per-call cost)
+    pelvis = np.asarray(p[:, Joint.PELVIS:Joint.PELVIS + 1, :], dtype=np.float64)
+    columns = []
+    for j in range(0, p.shape[1], 3):
+        x = np.nan_to_num(np.asarray(p[:, j:j + 3, :], dtype=np.float64) - pelvis).reshape(len(p), -1)
+        freqs, power = signal.welch(x, fs=fps, window="hann", nperseg=nper, noverlap=nper // 2,
+                                    detrend="linear", scaling="density", axis=0)
+        columns.append(power)
+    return freqs, np.concatenate(columns, axis=1).sum(axis=1)
 
 
 def high_frequency_share(*, poses: np.ndarray, fps: float, cutoff_hz: float = JITTER_CUTOFF_HZ,
@@ -239,11 +273,17 @@ def step_ratio(*, poses: np.ndarray) -> float:
     -------
     float; inf for a pure alternation (no central step), NaN for a still figure or fewer than 3 frames.
     """
-    r = _pelvis_relative(poses)
-    if len(r) < 3:
+    p = _check_shape(poses)
+    if len(p) < 3:
         return float("nan")
-    fwd = float(np.linalg.norm(r[2:] - r[1:-1], axis=-1).mean())
-    cen = float(np.linalg.norm(r[2:] - r[:-2], axis=-1).mean()) / 2.0
+    fwd_steps = np.empty((len(p) - 2, p.shape[1]))
+    cen_steps = np.empty((len(p) - 2, p.shape[1]))
+    for a, b in _chunks(len(p) - 2):
+        r = _pelvis_relative(p[a:b + 2])
+        fwd_steps[a:b] = np.linalg.norm(r[2:] - r[1:-1], axis=-1)
+        cen_steps[a:b] = np.linalg.norm(r[2:] - r[:-2], axis=-1)
+    fwd = float(fwd_steps.mean())
+    cen = float(cen_steps.mean()) / 2.0
     if cen > 0:
         return fwd / cen
     return float("inf") if fwd > 0 else float("nan")
@@ -426,18 +466,23 @@ def motion_signal(*, poses: np.ndarray, fps: float, signal_kind: str = "vertical
     forward differences of the pelvis-relative joints) [shape=(T, 1)] — the accents of the motion, where a
     twitch shows.  Motion slower than ``drift_s`` is removed as well.
     """
-    p = _check_poses(poses)
     fps = _check_fps(fps)
     if signal_kind == "speed":
-        x = joint_speed(poses=_pelvis_relative(p), fps=fps)[:, None]
+        x = joint_speed(poses=_pelvis_relative(_check_poses(poses)), fps=fps)[:, None]
+    elif signal_kind == "vertical":   # remove_drift's arithmetic, a chunk of frames at a time
+        p = _check_shape(poses)
+        size = max(1, int(round(drift_s * fps)))
+        pelvis = ndimage.uniform_filter1d(np.asarray(p[:, Joint.PELVIS, :], dtype=np.float64), size=size,
+                                          axis=0, mode="nearest")
+        x = np.empty((len(p), 1))
+        for a, b in _chunks(len(p)):
+            seg = np.nan_to_num(np.asarray(p[a:b], dtype=np.float64) - pelvis[a:b, None, :])
+            x[a:b] = seg[..., 1].mean(axis=1, keepdims=True)
+    elif signal_kind == "all":
+        p = np.nan_to_num(remove_drift(poses=_check_poses(poses), fps=fps, window_s=drift_s))
+        x = p.reshape(p.shape[0], -1)
     else:
-        p = np.nan_to_num(remove_drift(poses=p, fps=fps, window_s=drift_s))
-        if signal_kind == "vertical":
-            x = p[..., 1].mean(axis=1, keepdims=True)
-        elif signal_kind == "all":
-            x = p.reshape(p.shape[0], -1)
-        else:
-            raise ParameterError(f"signal_kind must be 'vertical', 'all' or 'speed', got {signal_kind!r}")
+        raise ParameterError(f"signal_kind must be 'vertical', 'all' or 'speed', got {signal_kind!r}")
     x = x - ndimage.uniform_filter1d(x, size=max(1, int(round(drift_s * fps))), axis=0, mode="nearest")
     return x - x.mean(axis=0)
 
@@ -544,23 +589,28 @@ def kinetic_features(*, poses: np.ndarray, fps: float, window_s: float = 2.0,
     mean speed, mean acceleration magnitude and spread (RMS distance from the window mean), grouped
     feature-major (all speeds, then all accelerations, then all spreads).  ``n_windows`` may be 0.
     """
-    p = _check_poses(poses)
+    p = _check_shape(poses)
     fps = _check_fps(fps)
     hop_s = window_s if hop_s is None else hop_s
     w = max(3, int(round(window_s * fps)))
     h = max(1, int(round(hop_s * fps)))
     keep = [j for j in range(p.shape[1]) if j != Joint.PELVIS]
-    rel = np.nan_to_num(p[:, keep, :] - p[:, Joint.PELVIS:Joint.PELVIS + 1, :])
-    vel = np.diff(rel, axis=0) * fps   # [t]: frame t → t + 1
-    acc = np.diff(vel, axis=0) * fps   # [t]: around frame t + 1
-    speed = np.linalg.norm(vel, axis=-1)
-    accm = np.linalg.norm(acc, axis=-1)
+    starts = list(range(0, p.shape[0] - w + 1, h))
+    per_chunk = max(1, CHUNK_FRAMES // h)     # windows whose frames are converted together
     rows = []
-    for s in range(0, p.shape[0] - w + 1, h):
-        seg = rel[s:s + w]
-        spread = np.sqrt(np.mean(np.sum((seg - seg.mean(axis=0)) ** 2, axis=-1), axis=0))
-        # the w - 1 steps and w - 2 accelerations inside the window's w frames
-        rows.append(np.concatenate([speed[s:s + w - 1].mean(0), accm[s:s + w - 2].mean(0), spread]))
+    for i in range(0, len(starts), per_chunk):
+        first, last = starts[i], starts[min(len(starts), i + per_chunk) - 1]
+        q = np.asarray(p[first:last + w], dtype=np.float64)
+        rel = np.nan_to_num(q[:, keep, :] - q[:, Joint.PELVIS:Joint.PELVIS + 1, :])
+        vel = np.diff(rel, axis=0) * fps   # [t]: frame t → t + 1
+        acc = np.diff(vel, axis=0) * fps   # [t]: around frame t + 1
+        speed = np.linalg.norm(vel, axis=-1)
+        accm = np.linalg.norm(acc, axis=-1)
+        for s in (s - first for s in starts[i:i + per_chunk]):
+            seg = rel[s:s + w]
+            spread = np.sqrt(np.mean(np.sum((seg - seg.mean(axis=0)) ** 2, axis=-1), axis=0))
+            # the w - 1 steps and w - 2 accelerations inside the window's w frames
+            rows.append(np.concatenate([speed[s:s + w - 1].mean(0), accm[s:s + w - 2].mean(0), spread]))
     return np.array(rows).reshape(len(rows), 3 * len(keep))
 
 
@@ -638,14 +688,16 @@ def limb_plausibility(*, poses: np.ndarray, factor: float = LIMB_STRETCH,
     dict: ``stretched_frames`` (fraction of frames with any stretched limb), ``max_ratio`` (largest
     length / reference over all frames and limbs), ``worst_limb`` (index into ``LIMBS``).
     """
-    p = _check_poses(poses)
-    lengths = limb_lengths(p)
+    p = _check_shape(poses)
+    lengths = np.empty((len(p), len(LIMBS)))
+    for a, b in _chunks(len(p)):
+        lengths[a:b] = limb_lengths(np.asarray(p[a:b], dtype=np.float64))
     ref = np.nanpercentile(lengths, 75, axis=0) if reference is None else np.asarray(reference, dtype=np.float64)
     if ref.shape != (len(LIMBS),):
         raise ParameterError(f"reference must have shape ({len(LIMBS)},), got {ref.shape}")
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = lengths / np.where(ref > 1e-9, ref, np.nan)
-    ratio = np.nan_to_num(ratio, nan=1.0)
+        ratio = np.divide(lengths, np.where(ref > 1e-9, ref, np.nan), out=lengths)
+    ratio = np.nan_to_num(ratio, nan=1.0, copy=False)
     stretched = (ratio > factor).any(axis=1)
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)[1]
     return {"stretched_frames": float(stretched.mean()), "max_ratio": float(ratio.max()),

@@ -1,12 +1,16 @@
-"""``dancepose run``: the one command — extract pose from a dance video, train a dancer, render a song.
+"""``dancepose run``: the one command — extract pose from a dance video, learn the person's dancer, render a song.
 
-All inputs (video with its soundtrack, song, background) and the outputs are checked first, before
-minutes of extraction and training (:func:`_check_inputs`).
+The dancer is a personal one (``dancepose learn``, :mod:`dancepose.offline.learn`): the person's moves,
+re-timed by the dancer it builds on (``base``, the shipped default) — one minute of video is far too
+little to train a generator from scratch, and no training is needed.
+
+All inputs (video, song, background) and the outputs are checked first, before minutes of extraction
+(:func:`_check_inputs`).
 
 Work goes to ``out_dir``::
 
     out_dir/pose/<video stem>.pose.npz   (extract; skipped when already there — extraction resumes)
-    out_dir/model/                       (train; skipped when the model is newer than the pose file)
+    out_dir/model/                       (learn; skipped when the model is newer than the pose file)
     out_dir/<audio stem>.mp4             (render, with the song)
     out_dir/<audio stem>.pose.npz        (the rendered motion)
 """
@@ -16,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from dancepose.models.errors import InputError, ParameterError
+from dancepose.models.errors import InputError
 
 
 def _model_is_fresh(model_dir: Path, pose_file: Path) -> bool:
@@ -30,8 +34,8 @@ def _check_inputs(*, video: Path, audio: Path, background: str | os.PathLike | N
                   fps: int, size: tuple[int, int]) -> None:
     """Everything ``run`` needs, checked before extraction and training start (minutes of work).
 
-    The video has a picture and a soundtrack (the music the pose is paired with), the song decodes and
-    is not silent, the background is an image, the outputs can be written with room for the render.
+    The video has a picture, the song decodes and is not silent, the background is an image, the outputs
+    can be written with room for the render.
 
     Raises
     ------
@@ -50,8 +54,6 @@ def _check_inputs(*, video: Path, audio: Path, background: str | os.PathLike | N
     info = probe_streams(video)
     if info["video"] is None:
         raise InputError(f"{video.name} has no video stream")
-    if info["audio"] is None:
-        raise InputError(f"{video.name} has no soundtrack: the dancer learns from the music of the video")
     y = load_audio(audio, sr=SAMPLE_RATE)
     if len(y) == 0 or is_silent(y):
         raise InputError(f"{audio.name}: audio is silent")
@@ -66,22 +68,24 @@ def _check_inputs(*, video: Path, audio: Path, background: str | os.PathLike | N
 
 def run_pipeline(*, video: str | os.PathLike, audio: str | os.PathLike,
                  background: str | os.PathLike | None = None, out_dir: str | os.PathLike,
-                 epochs: int = 6, fps: int = 30, size: tuple[int, int] = (1280, 720),
-                 quiet: bool = False) -> Path:
-    """Extract → train → render in one go.
+                 base: str | os.PathLike | None = None, mirror: bool = False, fps: int = 30,
+                 size: tuple[int, int] = (1280, 720), quiet: bool = False) -> Path:
+    """Extract → learn → render in one go.
 
     Parameters
     ----------
     video : path
-        A dance video with its music (the audio beside the pose is the video's soundtrack).
+        A dance video (its soundtrack, when it has music, sets the beats the moves are cut at).
     audio : path
         The song to dance to.
     background : path or None
         Background image for the render.
     out_dir : path
         Work and output folder (see module docstring).
-    epochs : int > 0
-        Training epochs.
+    base : path or None
+        The dancer whose timing the personal dancer builds on (None: the shipped default).
+    mirror : bool
+        Also learn the moves mirrored.
     fps, size : see :func:`dancepose.offline.render.render_video`.
     quiet : bool
         No progress output.
@@ -90,34 +94,29 @@ def run_pipeline(*, video: str | os.PathLike, audio: str | os.PathLike,
     -------
     Path of the rendered MP4.
     """
-    from dancepose.offline.extract import extract_pose
+    from dancepose.offline.learn import learn_dancer
     from dancepose.offline.render import render_video
-    from dancepose.offline.train import train_dancer
 
     video, audio, out = Path(video), Path(audio), Path(out_dir)
-    if epochs < 1:
-        raise ParameterError(f"epochs must be >= 1, got {epochs}")
     mp4 = out / f"{audio.stem}.mp4"
     _check_inputs(video=video, audio=audio, background=background, out=out, mp4=mp4, fps=fps, size=size)
+    if base is not None:
+        from dancepose.models.dancer import Dancer
+
+        Dancer.load(base)  # a bad base fails now, not after the extraction
 
     def say(msg: str) -> None:
         if not quiet:
             print(f"run: {msg}", file=sys.stderr)
 
-    say(f"1/3 extracting pose from {video.name}")
-    pose_files = extract_pose(sources=[video], out_dir=out / "pose", quiet=quiet)
-    if not pose_files:
-        raise InputError(f"{video.name}: no pose extracted")
-    pose_file = Path(pose_files[0])
-
     model_dir = out / "model"
-    if _model_is_fresh(model_dir, pose_file):
-        say(f"2/3 model {model_dir} is up to date (delete it to retrain)")
+    pose_file = out / "pose" / f"{video.stem}.pose.npz"
+    if pose_file.is_file() and _model_is_fresh(model_dir, pose_file):
+        say(f"1-2/3 model {model_dir} is up to date (delete it to learn again)")
     else:
-        say(f"2/3 training a dancer ({epochs} epochs)")
-        train_dancer(data=[pose_file], out_dir=model_dir, epochs=epochs, seed=0, val_songs=0,
-                     max_minutes=None, quiet=quiet)
-
+        say(f"1-2/3 extracting pose from {video.name} and learning the dancer")
+        learn_dancer(sources=[video], out_dir=model_dir, base=base, mirror_moves=mirror, work_dir=out / "pose",
+                     quiet=quiet)
     say(f"3/3 rendering {mp4}")
     render_video(audio=audio, model_dir=model_dir, out=mp4, fps=fps, size=size, background=background,
                  save_pose=out / f"{audio.stem}.pose.npz", seed=0, quiet=quiet)

@@ -176,16 +176,26 @@ def compute_stats(songs: list[Song], sampler: WindowSampler, rng: np.random.Gene
     pmean, pstd = resid.mean(0), resid.std(0)
     pstd = np.where(pstd < 1e-3, 1.0, pstd)
     extra["pose_modes"] = fit_pose_modes((resid - pmean) / pstd)
-    # Rest pose: frames facing the camera (wide shoulders), oriented with the right side on image left.
-    width = pts[:, Joint.L_SHOULDER, 0] - pts[:, Joint.R_SHOULDER, 0]
-    front = pts[np.abs(width) >= np.quantile(np.abs(width), 0.7)]
-    w = front[:, Joint.L_SHOULDER, 0] - front[:, Joint.R_SHOULDER, 0]
-    front = np.where((w < 0)[:, None, None], mirror(front), front)
-    rest = np.median(front, axis=0)
-    limb_max = 1.1 * np.quantile(limb_lengths_by_child(pts), 0.99, axis=0)
+    rest, limb_max = rest_and_limb_max(pts)
     return {"feature_mean": fmean.astype(np.float32), "feature_std": fstd.astype(np.float32),
             "pose_mean": pmean.astype(np.float32), "pose_std": pstd.astype(np.float32),
             "rest_pose": rest.astype(np.float32), "limb_max": limb_max.astype(np.float32), **extra}
+
+
+def rest_and_limb_max(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rest pose and the longest plausible length of every limb of a dancer's poses.
+
+    points [shape=(n, J, 2)] body units, all finite → rest pose [shape=(J, 2)]: the median of the frames
+    facing the camera (the widest 30 % of shoulders), oriented with the right side on image left; limb
+    maxima [shape=(J,)]: 1.1 × the 99th percentile of the length of the limb ending at each joint.
+    """
+    width = points[:, Joint.L_SHOULDER, 0] - points[:, Joint.R_SHOULDER, 0]
+    front = points[np.abs(width) >= np.quantile(np.abs(width), 0.7)]
+    w = front[:, Joint.L_SHOULDER, 0] - front[:, Joint.R_SHOULDER, 0]
+    front = np.where((w < 0)[:, None, None], mirror(front), front)
+    rest = np.median(front, axis=0)
+    limb_max = 1.1 * np.quantile(limb_lengths_by_child(points), 0.99, axis=0)
+    return rest.astype(np.float32), limb_max.astype(np.float32)
 
 
 def save_model_dir(out_dir: Path, *, model, stats: dict, net: NetworkConfig, cfg: TrainConfig,

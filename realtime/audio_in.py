@@ -551,24 +551,34 @@ class PlaybackSource(_DeviceSource):
         return st[1] + (index * self.rate / SAMPLE_RATE - st[0]) / self.rate
 
     def _watchdog(self) -> None:
-        """Restart a stalled output stream (no callback for ``STALL_RESTART_S``)."""
+        """Restart a stalled output stream (no callback for ``STALL_RESTART_S``).
+
+        A restart counts as failed until the callback runs again, whether ``start()`` raised or returned:
+        ALSA's pulse plugin can take a restart and still never ask for data (a corked stream), and a show
+        that waited on it would wait forever.  ``MAX_FAILED_RESTARTS`` in a row (10 s without a callback)
+        end the show with a :class:`DeviceError`.
+        """
         t = time.monotonic()
         if self._ring.written != self._last_written:
             self._last_written, self._last_progress = self._ring.written, t
+            self._failed_restarts = 0
         elif self._stream is not None and not self._done and t - self._last_progress > STALL_RESTART_S:
             self.restarts += 1
             self._last_progress = t
+            self._failed_restarts += 1
+            error = ""
             try:
                 from dancepose.models.cli import silence_native_stderr
 
                 with silence_native_stderr():
                     self._stream.abort()
                 self._start_stream()
-                self._failed_restarts = 0
             except Exception as exc:  # retried after the next STALL_RESTART_S; fatal only if it persists
-                self._failed_restarts += 1
-                if self._failed_restarts >= MAX_FAILED_RESTARTS:
-                    raise DeviceError(f"audio output stopped working: {exc}") from None
+                error = f": {exc}"
+            if self._failed_restarts >= MAX_FAILED_RESTARTS:
+                raise DeviceError(f"audio output stopped working: no sound played for "
+                                  f"{MAX_FAILED_RESTARTS * STALL_RESTART_S:.0f} s, {MAX_FAILED_RESTARTS} "
+                                  f"restarts{error}") from None
 
     def read(self) -> np.ndarray:
         self._watchdog()

@@ -445,7 +445,7 @@ class WindowSink:
         self.style = style
         self._recording = recording
         self.last_hud: HudInfo | None = None
-        if window is not None:  # (None: only hud_info() is used, e.g. to check what the HUD would say)
+        if window is not None:  # None: only the HUD read-out (hud_info) is used
             window.scene_for(style)
 
     def poll(self) -> list[str]:

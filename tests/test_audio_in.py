@@ -177,3 +177,42 @@ def test_mic_capture_with_nan_samples_is_cleaned_with_one_warning(capsys):
     assert np.isfinite(cap).all() and np.abs(cap).max() > 0.2  # the tone came through, the NaN did not
     err = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
     assert len(err) == 1 and "NaN or infinite samples set to silence" in err[0], err
+
+
+@pytest.mark.audio
+def test_playback_whose_restarts_never_play_ends_with_one_error_not_a_hang():
+    """A playback stream that stops calling back and whose restarts are taken but never play (ALSA's pulse
+    plugin with a corked stream: a 50-s benchmark show waited 19 min) ends in a DeviceError after
+    MAX_FAILED_RESTARTS restarts without sound; a stream that plays again after a restart carries on."""
+    from dancepose.realtime import audio_in
+
+    y = (0.1 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE * 60) / SAMPLE_RATE)).astype(np.float32)
+    if not pulse_ready():
+        pytest.skip("no PulseAudio server (run .ci/pulse.sh)")
+    src = audio_in.PlaybackSource(y)
+    src.start()
+    try:
+        t0 = time.monotonic()
+        while src.samples_read == 0 and time.monotonic() - t0 < 5:
+            src.read()
+            time.sleep(1 / DISPLAY_FPS)
+        assert src.samples_read > 0
+        # 1. one stall, a restart that plays: no error, the sound comes back
+        src._stream.stop()
+        before, t0 = src.samples_read, time.monotonic()
+        while time.monotonic() - t0 < 3:
+            src.read()
+            time.sleep(1 / DISPLAY_FPS)
+        assert src.restarts >= 1 and src.samples_read > before + SAMPLE_RATE
+        # 2. restarts that are taken and never play
+        src._stream.stop()
+        src._start_stream = lambda: None
+        limit = audio_in.MAX_FAILED_RESTARTS * audio_in.STALL_RESTART_S + 5.0
+        t0 = time.monotonic()
+        with pytest.raises(DeviceError, match="audio output stopped working"):
+            while time.monotonic() - t0 < limit:
+                src.read()
+                time.sleep(1 / DISPLAY_FPS)
+        assert time.monotonic() - t0 > audio_in.MAX_FAILED_RESTARTS * audio_in.STALL_RESTART_S - 1
+    finally:
+        src.stop()

@@ -4,7 +4,9 @@ Real songs (Dance-with-Melody songs put end to end with ffmpeg), real ``dancepos
 ``dancepose evaluate`` commands, each in a fresh process whose own peak RSS (``ru_maxrss``) is compared:
 a 5-minute song against a 30-second one.  Holding the song whole cost about 400 MB more for the 5-minute
 render (its 44.1 kHz stereo track, the features of the whole signal at once) and 700 MB more for its
-evaluation (librosa's tempogram of the whole song); streaming keeps both within a few MB.
+evaluation (librosa's tempogram of the whole song); streaming keeps both within a few MB.  The pose side
+of evaluate (an hour of poses is only 12 MB, but the metrics' float64 copies of it were 26 MB each) is
+checked by its traced allocations.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 import imageio_ffmpeg
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -72,3 +75,46 @@ def test_evaluate_memory_does_not_grow_with_the_song(rendered, tmp_path):
     peaks = {s: _peak_mb(["evaluate", str(pose), "--audio", str(song), "--no-model", "-o", str(tmp_path / f"r{s}"),
                           "-q"]) for s, (song, pose, _) in rendered.items()}
     assert peaks[300.0] < peaks[30.0] + MARGIN_MB, f"evaluate peak RSS {peaks}"
+
+
+def _hour_of_real_dance(shared: Path) -> np.ndarray:
+    """An hour (108,000 frames at 30 fps) of real dance: a Dance-with-Melody sequence looped, in pixels."""
+    from dancepose.offline.evaluation.load import load_dwm_2d
+
+    p, _, _ = load_dwm_2d(shared / "dance_with_melody" / "DANCE_C_4")
+    n = 3600 * 30
+    p = np.concatenate([p, p[::-1]])  # back and forth: no jump at the seams
+    p = np.tile(p, (n // len(p) + 1, 1, 1))[:n]
+    return (p * 100.0 + np.array([640.0, 360.0], np.float32)).astype(np.float32)
+
+
+def test_scoring_an_hour_of_dance_holds_no_whole_song_copies(shared_data, tmp_path):
+    """Loading and scoring a 1-hour pose file (12 MB of float32 poses) does not hold float64 copies,
+    differences and spectra of the whole track at once: numpy's allocations, traced, peak below 80 MB over
+    what the track keeps (59 MB; 177 MB before: Welch's segments of every coordinate at once, resampling's
+    and the metrics' float64 copies of the whole track).  Deterministic, unlike RSS: the same arrays
+    whatever the load.  The song is short here (the music side is measured by the commands above)."""
+    import tracemalloc
+
+    from dancepose.models.posefile import PoseSequence
+    from dancepose.models.clock import SAMPLE_RATE
+    from dancepose.offline.evaluation.load import load_pose_track, track_beats
+    from dancepose.offline.evaluation.score import score_track
+
+    px = _hour_of_real_dance(shared_data)
+    path = tmp_path / "hour.pose.npz"
+    PoseSequence(keypoints=px, confidence=np.ones(px.shape[:2], np.float32), fps=30.0, image_size=(1280, 720),
+                 source="generated:test").save(path)
+    song = _song(shared_data, tmp_path / "song.mp3", 5.0)
+    del px
+    track_beats(y=np.zeros(SAMPLE_RATE * 2, np.float32) + 0.1 * np.sin(np.arange(SAMPLE_RATE * 2)))  # imports, JIT
+    tracemalloc.start()
+    try:
+        track = load_pose_track(path, audio=song)
+        kept = tracemalloc.get_traced_memory()[0]
+        row = score_track(track, beats=(120.0, np.arange(0.0, 3600.0, 0.5)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert row["seconds"] == pytest.approx(3600.0, abs=0.1) and np.isfinite(row["jitter"])
+    assert (peak - kept) / 2**20 < 80.0, f"peak {peak / 2**20:.0f} MB traced, {kept / 2**20:.0f} MB kept"

@@ -336,3 +336,46 @@ def test_bar_marked_in_joint_speed(bar_beats):
     assert m.bar_marked_right(marked=r["marked"], beats_per_bar=3 if bar_beats == 3 else 4), r
     with pytest.raises(ParameterError):
         m.motion_signal(poses=poses, fps=FPS, signal_kind="wobble")
+
+
+def test_per_frame_figures_a_chunk_at_a_time_equal_the_whole_track(shared_data, monkeypatch):
+    """The metrics work on CHUNK_FRAMES frames at a time (an hour of poses never has its float64 copies in
+    memory at once): with chunks of 97 frames (chunk edges everywhere, windows straddling them) every figure
+    equals the one-chunk result bit for bit — jitter to float64 round-off (Welch in groups of joints)."""
+    from dancepose.offline.evaluation.load import load_dwm_2d
+
+    p, _, _ = load_dwm_2d(shared_data / "dance_with_melody" / "DANCE_C_4")
+    p = p.copy()
+    p[200:230, 5] = np.nan  # a lost joint
+    figures = {
+        "speed": lambda: m.joint_speed(poses=p, fps=30.0),
+        "beats": lambda: m.kinematic_beats(poses=p, fps=30.0),
+        "period": lambda: m.motion_period(poses=p, fps=30.0),
+        "signal": lambda: m.motion_signal(poses=p, fps=30.0),
+        "steps": lambda: m.step_ratio(poses=p),
+        "kinetic": lambda: m.kinetic_features(poses=p, fps=30.0, window_s=4.0),
+        "kinetic_overlap": lambda: m.kinetic_features(poses=p, fps=30.0, window_s=2.0, hop_s=0.5),
+        "normalised": lambda: m.normalise_poses(poses=p),
+        "limbs": lambda: m.limb_plausibility(poses=p)["max_ratio"],
+        "resampled": lambda: m.resample_poses(poses=p, fps_in=30.0, fps_out=25.0),
+        "freeze": lambda: m.freeze_ratio(poses=p, fps=30.0),
+    }
+    with np.errstate(all="ignore"):
+        monkeypatch.setattr(m, "CHUNK_FRAMES", 10 ** 9)
+        whole = {k: np.asarray(f()) for k, f in figures.items()}
+        jitter = m.high_frequency_share(poses=p, fps=30.0)
+        monkeypatch.setattr(m, "CHUNK_FRAMES", 97)
+        chunked = {k: np.asarray(f()) for k, f in figures.items()}
+    for k in figures:
+        assert whole[k].shape == chunked[k].shape and np.array_equal(whole[k], chunked[k], equal_nan=True), k
+    assert m.high_frequency_share(poses=p, fps=30.0) == pytest.approx(jitter, rel=1e-12)
+    assert np.isnan(whole["speed"]).sum() == 0 and len(whole["kinetic"]) > 10
+    # and the windows are where the definition puts them: the last 4-s window, written out
+    keep = [j for j in range(p.shape[1]) if j != Joint.PELVIS]
+    s = (len(p) - 120) // 120 * 120
+    rel = np.nan_to_num(p[s:s + 120, keep].astype(np.float64) - p[s:s + 120, Joint.PELVIS:Joint.PELVIS + 1])
+    vel = np.diff(rel, axis=0) * 30.0
+    spread = np.sqrt(np.mean(np.sum((rel - rel.mean(axis=0)) ** 2, axis=-1), axis=0))
+    want = np.concatenate([np.linalg.norm(vel, axis=-1).mean(0),
+                           np.linalg.norm(np.diff(vel, axis=0) * 30.0, axis=-1).mean(0), spread])
+    np.testing.assert_allclose(chunked["kinetic"][-1], want, rtol=1e-12)

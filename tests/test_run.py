@@ -1,4 +1,4 @@
-"""``dancepose run`` — the seed's one command (extract → train → render) on a real video, for real."""
+"""``dancepose run`` — the seed's one command (extract → learn → render) on a real video, for real."""
 from __future__ import annotations
 
 import subprocess
@@ -20,11 +20,11 @@ def test_run_video_to_dancing_mp4(shared_data, tmp_path):
     out = tmp_path / "work dir"
     code = main(["run", "--video", str(shared_data / "dance_videos" / "dancer_studio_portrait_13s.mp4"),
                  "--audio", str(song), "--background", str(shared_data / "images" / "p3_dance.png"),
-                 "-o", str(out), "--epochs", "1", "--size", "320x240", "-q"])
+                 "-o", str(out), "--size", "320x240", "-q"])
     assert code == 0
     pose = PoseSequence.load(out / "pose" / "dancer_studio_portrait_13s.pose.npz")
     assert len(pose) > 350 and (pose.flags == 0).mean() > 0.8
-    assert (out / "model" / "dancer.npz").is_file()
+    assert (out / "model" / "dancer.npz").is_file() and (out / "model" / "moves.npz").is_file()  # learned
     info = probe_streams(out / "song with spaces.mp4")
     assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "aac"
     assert info["video"]["duration"] == pytest.approx(5.0, abs=0.1)
@@ -39,8 +39,8 @@ def test_run_bad_input(tmp_path, capsys):
 
 
 def test_run_checks_every_input_before_extraction(shared_data, tmp_path, capsys):
-    """Bad song, video without music, bad background, unwritable output: one line each, before any
-    extraction or training (the work folder gets no pose and no model)."""
+    """Bad song, video without a picture, bad background, unwritable output, bad base dancer: one line
+    each, before any extraction (the work folder gets no pose and no model)."""
     video = shared_data / "dance_videos" / "dancer_studio_portrait_13s.mp4"
     song = tmp_path / "song.wav"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", "40", "-t", "3",
@@ -48,21 +48,22 @@ def test_run_checks_every_input_before_extraction(shared_data, tmp_path, capsys)
                    check=True)
     corrupt = tmp_path / "corrupt.mp3"
     corrupt.write_bytes(b"ID3 this is not an mp3 at all" * 100)
-    mute_video = tmp_path / "no_music.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video), "-map", "0:v:0",
-                    "-c", "copy", str(mute_video)], check=True)
+    sound_only = tmp_path / "no_picture.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video), "-map", "0:a:0",
+                    "-c", "copy", str(sound_only)], check=True)
     bad_bg = tmp_path / "bg.png"
     bad_bg.write_text("not an image")
     (tmp_path / "afile").write_text("x")
     cases = [
         (["--video", str(video), "--audio", str(corrupt)], 3),
-        (["--video", str(mute_video), "--audio", str(song)], 3),
+        (["--video", str(sound_only), "--audio", str(song)], 3),
+        (["--video", str(video), "--audio", str(song), "--base", str(tmp_path)], 4),
         (["--video", str(video), "--audio", str(song), "--background", str(bad_bg)], 3),
         (["--video", str(video), "--audio", str(song), "-o", str(tmp_path / "afile" / "work")], 6),
     ]
     for args, code in cases:
         work = tmp_path / "work"
-        argv = ["run", *args, "--epochs", "1", "--size", "320x240", "-q"]
+        argv = ["run", *args, "--size", "320x240", "-q"]
         if "-o" not in args:
             argv += ["-o", str(work)]
         assert main(argv) == code, args

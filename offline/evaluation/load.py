@@ -29,8 +29,9 @@ from dancepose.offline import metrics
 BEAT_HOP: int = 256
 #: FFT size of the beat tracker's onset envelope (librosa's default).
 BEAT_N_FFT: int = 2048
-#: Seconds of audio read and analysed at a time.
-BLOCK_SECONDS: float = 30.0
+#: Seconds of audio read and analysed at a time (results do not depend on it; a block's spectrogram
+#: costs about 1 MB per second: 30-s blocks added 30 MB to the peak).
+BLOCK_SECONDS: float = 10.0
 #: Frames quieter than this (0.5-s RMS, dBFS) count as silence for the freeze ratio.
 AUDIBLE_DBFS = -45.0
 
@@ -296,13 +297,14 @@ def load_pose_track(path: Path, *, audio: Path | None) -> Track:
     from dancepose.offline.dataset import find_audio_for
 
     seq = PoseSequence.load(path)
-    kp = seq.keypoints.astype(np.float64).copy()
+    kp = seq.keypoints.astype(np.float64)
     kp[seq.flags == MISSING] = np.nan
     if len(seq) < 2 or not np.isfinite(kp).any():
         raise InputError(f"{path} holds no usable pose")
     audio_path = Path(audio) if audio else find_audio_for(Path(path), seq)
+    (w, h), fps, duration = seq.image_size, seq.fps, seq.duration
+    del seq  # its arrays: 0.2 KB a frame
     ok = np.isfinite(kp).all(axis=-1)
-    w, h = seq.image_size
     inside = ok & (kp[..., 0] >= 0) & (kp[..., 0] <= w) & (kp[..., 1] >= 0) & (kp[..., 1] <= h)
     in_frame = float(inside.all(axis=1).mean())
     # interpolate short NaN gaps so derivatives exist, then resample to the model clock
@@ -312,12 +314,14 @@ def load_pose_track(path: Path, *, audio: Path | None) -> Track:
         if good.sum() >= 2:
             for c in range(2):
                 kp[:, j, c] = np.interp(idx, idx[good], kp[good, j, c])
-    p = metrics.resample_poses(poses=kp, fps_in=seq.fps, fps_out=MODEL_FPS)
+    p = metrics.resample_poses(poses=kp, fps_in=fps, fps_out=MODEL_FPS)
     del kp
-    blocks = file_blocks(audio_path, duration=seq.duration + 0.1)
-    loudness = loudness_from_power(hop_power(blocks, n_frames=len(p)))
+    poses = to_body_units(p, fps=MODEL_FPS)
+    del p
+    blocks = file_blocks(audio_path, duration=duration + 0.1)
+    loudness = loudness_from_power(hop_power(blocks, n_frames=len(poses)))
     name = Path(path).name.removesuffix(".pose.npz")
-    return Track(name=name, kind="file", poses=to_body_units(p, fps=MODEL_FPS), y=None, in_frame=in_frame,
+    return Track(name=name, kind="file", poses=poses, y=None, in_frame=in_frame,
                  extra={"audio": str(audio_path), "image_size": [w, h]}, loudness=loudness,
                  music=track_beats_blocks(blocks))
 

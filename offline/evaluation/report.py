@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dancepose.models.audio import load_audio
-from dancepose.models.clock import MODEL_FPS, SAMPLE_RATE
+from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import InputError, ParameterError
 from dancepose.offline import drumloops, metrics
 from dancepose.offline.dataset import VALIDATION_SONGS
@@ -34,6 +34,7 @@ from dancepose.offline.evaluation.load import (AUDIBLE_DBFS, Track, dwm_dir, in_
 from dancepose.offline.evaluation.plots import plot_song
 from dancepose.offline.evaluation.score import (GAP_BPM, EvalConfig, reactivity, real_limb_reference,
                                                 score_track, summarise)
+from dancepose.offline.evaluation.style import StyleMusic, format_style, loop_music, style_report
 from dancepose.offline.evaluation.targets import TARGETS, check_targets
 
 
@@ -171,12 +172,15 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
     rows: list[dict] = []
     plots: list[str] = []
     notes: list[str] = []
+    style_music: list[StyleMusic] = []  # what a personal dancer's style is judged on
 
     # ---------------------------------------------------------------- pose files
     for i, p in enumerate(progress(list(poses), desc="pose files", unit="file", quiet=quiet)):
         tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)   # music read in blocks
         row = score_track(tr, config=config, seed=seed, beats=tr.music)
         rows.append(row)
+        style_music.append(StyleMusic(name=tr.name, y=Path(tr.extra["audio"]), bpm=row["music_bpm"],
+                                      seconds=len(tr.poses) / MODEL_FPS))
         png = out_dir / f"eval_{tr.name}.png"
         plot_song(path=png, title=tr.name, panels=[("file", tr.poses, None)], loudness={"file": tr.loudness},
                   beats={"file": (row["_music_beats"], row["_kinematic_beats"])})
@@ -210,6 +214,8 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
                 tempo, mb = track_beats(y=y_seg)
             meter = ref.beats_per_bar if ref is not None else None
             loaded[name] = (gt, offset, y_song, y_seg, (tempo, mb))
+            style_music.append(StyleMusic(name=name, y=y_seg[:len(gt) * HOP_LENGTH], bpm=tempo,
+                                          beats_per_bar=meter or 4))
             panels = [("real", gt, y_seg)]
             gt_row = score_track(Track(name=name, kind="gt", poses=gt, y=y_seg, beats_per_bar=meter),
                                  config=config, beats=(tempo, mb), limb_reference=limb_ref, seed=seed)
@@ -279,13 +285,18 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
                              source="validation songs, concatenated and looped" if data is not None
                              else "drum loops 80–160 BPM, concatenated and looped")
 
+    style = None
+    if dancer is not None and dancer.moves is not None:  # a personal dancer: its style against its source
+        style = style_report(dancer=dancer, music=style_music or loop_music(seed=seed), out_dir=out_dir,
+                             seed=seed, groove=groove)
+        plots.append(style["picture"])
     summary = summarise(rows=rows, react=react, long_run=long_run, ref_feats=ref_feats, config=config,
                         notes=notes)
     report = {"rows": [_public(r) for r in rows], "summary": summary,
               "targets": check_targets(summary["figures"], targets=TARGETS),
               "reactivity": react, "long_run": long_run, "notes": notes, "plots": plots,
               "config": asdict(config), "model": None if dancer is None else str(model_dir or "default"),
-              "groove": dancer.stages.groove.enabled if dancer is not None else None}
+              "groove": dancer.stages.groove.enabled if dancer is not None else None, "style": style}
     with atomic_output(out_dir / "report.json") as tmp:
         tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False))
     if not quiet:
@@ -394,6 +405,8 @@ def format_report(report: dict) -> str:
             value = float("nan") if t["value"] is None else float(t["value"])
             lines.append(f"  {_check(value, t['ok'])} {key:16s} {_fmt(t['value'])} "
                          f"(target {_threshold_text(t)}: {t['rule']})")
+    if report.get("style"):
+        lines += format_style(report["style"])
     for n in report.get("notes", []):
         lines.append(f"note: {n}")
     return "\n".join(lines)
