@@ -264,9 +264,19 @@ def run(cfg: RecorderConfig) -> int:
         raise
     ring.set_text(1, "" if out is None else str(out))
     h[H_STATE] = DONE
-    if os.getppid() != cfg.parent and out is not None and not cfg.quiet:
-        print(f"dancepose-live: recorded {out} (finished after the show's process ended)", file=sys.stderr)
+    if os.getppid() != cfg.parent:
+        if out is not None and not cfg.quiet:
+            print(f"dancepose-live: recorded {out} (finished after the show's process ended)", file=sys.stderr)
+        _remove_segment(cfg.ring)  # the show is gone (killed with its resource tracker): nobody else will
     return 0
+
+
+def _remove_segment(name: str) -> None:
+    """Remove the ring's shared-memory segment (Linux: its file in /dev/shm), if it is still there."""
+    try:
+        os.unlink(f"/dev/shm/{name.lstrip('/')}")
+    except OSError:
+        pass
 
 
 def _failed(ring: FrameRing, exc: BaseException) -> int:

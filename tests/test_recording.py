@@ -173,12 +173,18 @@ def test_killed_show_the_recorder_finishes_the_file(tmp_path):
     out = tmp_path / "show.mp4"
     proc = subprocess.Popen(live_cmd("--input", "demo", *model_args(), "--headless", "--sim-clock", "--duration",
                                      "60", "--size", "320x240", "--record", str(out)),
-                            env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         rec_pid = _recorder_pid(proc.pid)
         _wait_recording(tmp_path, proc)
         time.sleep(3.0)
-        proc.kill()  # SIGKILL: no finally, no atexit in the show
+        segments = {ln.split()[-1] for ln in Path(f"/proc/{rec_pid}/maps").read_text().splitlines()
+                    if "/dev/shm/" in ln}
+        assert segments  # the ring
+        # SIGKILL to the show's process group (the recorder has its own): no finally, no atexit, and no
+        # resource tracker left to remove the ring either
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         t_end = time.monotonic() + 60
         while Path(f"/proc/{rec_pid}").exists() and time.monotonic() < t_end:
@@ -191,6 +197,7 @@ def test_killed_show_the_recorder_finishes_the_file(tmp_path):
     assert info["video"]["duration"] > 1.0  # all the show sent, however far behind the encoder was
     assert abs(info["audio"]["duration"] - info["video"]["duration"]) <= 1.0 / DISPLAY_FPS
     assert [q.name for q in tmp_path.iterdir()] == ["show.mp4"]
+    assert not any(Path(seg).exists() for seg in segments), "the ring's shared memory was left behind"
 
 
 def test_stopped_recorder_the_show_never_waits(tmp_path):
