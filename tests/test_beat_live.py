@@ -123,7 +123,7 @@ def _ncc(seg: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 def align_capture(y: np.ndarray, cap: np.ndarray, *, r_min: float = 0.7,
-                  start_lag_s: tuple[float, float] = (0.0, 3.0)) -> list[tuple[int, int]]:
+                  start_lag_s: tuple[float, float] = (-0.5, 3.0)) -> list[tuple[int, int]]:
     """Where each half second of the capture is in the song: ``[(capture start, lag)]``, lag = capture
     sample − song sample, for the windows found with certainty: normalised correlation above ``r_min``
     and the next window (a quarter second on) found at the same lag, within 10 ms.
@@ -132,8 +132,10 @@ def align_capture(y: np.ndarray, cap: np.ndarray, *, r_min: float = 0.7,
     (silence inserted: the lag grows) and the capture drops blocks (the lag shrinks), so the lag moves in
     steps; a window holding a step is simply not placed.  (Searching each *second of the song* in the
     capture lost every second holding a step: 14 s of 40 were found at load 3.5.)  Music repeats, so the
-    lag is searched where it can be: the capture starts before the song (``start_lag_s``), and after that
-    within half a second of the last lag placed, a quarter second wider for every second since.
+    lag is searched where it can be: near the song's start (``start_lag_s``: a null sink's monitor delivers
+    nothing while the sink is idle, so the capture may start with the song's first block, measured 7.5 ms
+    late), and after that within half a second of the last lag placed, a quarter second wider for every
+    second since.
     """
     placed: list[tuple[int, int]] = []
     pending: tuple[int, int] | None = None  # a window found, waiting for its neighbour to agree
