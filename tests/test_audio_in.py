@@ -200,7 +200,7 @@ def test_playback_whose_restarts_never_play_ends_with_one_error_not_a_hang():
         # 1. one stall, a restart that plays: no error, the sound comes back
         src._stream.stop()
         before, t0 = src.samples_read, time.monotonic()
-        while time.monotonic() - t0 < 3:
+        while time.monotonic() - t0 < 8 and src.samples_read <= before + SAMPLE_RATE:  # a restart may take a few
             src.read()
             time.sleep(1 / DISPLAY_FPS)
         assert src.restarts >= 1 and src.samples_read > before + SAMPLE_RATE
