@@ -311,13 +311,20 @@ def train_beatnet(*, clips: Sequence[Clip], out: str | os.PathLike | None,
 
 
 # -------------------------------------------------------------------------------------- evaluation
-def phase_wraps(phase: np.ndarray) -> np.ndarray:
-    """Times (s) where a per-frame phase (0…1) wraps, interpolated inside the frame."""
+def phase_wrap_frames(phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a per-frame phase (0…1) wraps: ``(i, frac)`` for each wrap between frame ``i`` and ``i + 1``,
+    ``frac`` (0…1) the point inside that frame, interpolated.  [each shape=(n_wraps,)]"""
     phase = np.asarray(phase, np.float64)
     d = np.diff(phase)
     idx = np.nonzero(d < -0.5)[0]  # wrap between frame i and i+1
     a, b = phase[idx], phase[idx + 1] + 1.0
     frac = np.clip((1.0 - a) / np.maximum(b - a, 1e-9), 0.0, 1.0)
+    return idx, frac
+
+
+def phase_wraps(phase: np.ndarray) -> np.ndarray:
+    """Times (s) where a per-frame phase (0…1) wraps, interpolated inside the frame."""
+    idx, frac = phase_wrap_frames(phase)
     return (idx + frac) / MODEL_FPS
 
 

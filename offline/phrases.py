@@ -153,18 +153,16 @@ def music_beat_times(audio: str | Path, *, seconds: float, min_confidence: float
     """Beats of a soundtrack from the causal tracker: (times s [shape=(n,)], confidence per model frame
     [shape=(T,)]) over its first ``seconds``; only beats where the confidence is ≥ ``min_confidence``."""
     from dancepose.models.audio import load_audio
-    from dancepose.models.features import COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, music_features
+    from dancepose.models.features import COL_BEAT_CONF, music_features
+    from dancepose.models.network import beat_phase_of
+    from dancepose.offline.beats import phase_wrap_frames
 
     y = load_audio(audio, duration=seconds + 0.1)
     f = music_features(y=y)
-    phase = (np.arctan2(f[:, COL_BEAT_SIN], f[:, COL_BEAT_COS]) / (2 * np.pi)) % 1.0
     conf = f[:, COL_BEAT_CONF]
-    a, b = phase[:-1], phase[1:]
-    wrap = np.flatnonzero((a > 0.75) & (b < 0.25)) + 1
-    frac = b[wrap - 1] / np.maximum(b[wrap - 1] + 1.0 - a[wrap - 1], 1e-6)
-    times = (wrap - frac) / MODEL_FPS
-    keep = conf[wrap] >= min_confidence
-    return times[keep], conf
+    idx, frac = phase_wrap_frames(beat_phase_of(f))
+    keep = conf[idx + 1] >= min_confidence  # the confidence of the frame after the wrap
+    return ((idx + frac) / MODEL_FPS)[keep], conf
 
 
 def units_from_beats(beats: np.ndarray, *, n_frames: int, config: PhraseConfig = PhraseConfig()
