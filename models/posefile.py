@@ -155,15 +155,35 @@ class PoseSequence:
         pts = np.full((len(files), 18, 2), np.nan, dtype=np.float32)
         conf = np.zeros((len(files), 18), dtype=np.float32)
         for t, f in enumerate(files):
-            try:
-                people = json.loads(f.read_text()).get("people", [])
-            except (OSError, json.JSONDecodeError) as exc:
-                raise InputError(f"cannot read {f}: {exc}") from None
-            if len(people) <= person:
-                continue
-            arr = np.asarray(people[person]["pose_keypoints_2d"], dtype=np.float32).reshape(-1, 3)[:18]
-            ok = arr[:, 2] > 0
-            pts[t, ok] = arr[ok, :2]
-            conf[t, ok] = arr[ok, 2]
+            people, _ = read_openpose_people(f)
+            if len(people) > person:
+                pts[t], conf[t] = people[person]
         kp, c = adapt(pts, conf, source="coco18")
         return cls(keypoints=kp, confidence=c, fps=fps, image_size=image_size, source=str(directory))
+
+
+def read_openpose_people(path: str | os.PathLike) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[int, int] | None]:
+    """One OpenPose ``*_keypoints.json``: every person's first 18 keypoints (COCO-18, or BODY_25's first 18)
+    as ``(points [shape=(18, 2)] px, NaN where missing; confidence [shape=(18,)], 0 where missing)``, and
+    the canvas size ``(width, height)`` when the file gives one (OpenPose writes none; ControlNet's editors do).
+
+    Raises
+    ------
+    InputError
+        An unreadable file or a person with fewer than 18 keypoints.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+        people = []
+        for person in doc.get("people", []):
+            arr = np.asarray(person["pose_keypoints_2d"], dtype=np.float32).reshape(-1, 3)[:18]
+            if arr.shape[0] < 18:
+                raise ValueError("fewer than 18 keypoints")
+            ok = arr[:, 2] > 0
+            people.append((np.where(ok[:, None], arr[:, :2], np.nan).astype(np.float32),
+                           np.where(ok, arr[:, 2], 0).astype(np.float32)))
+        w, h = doc.get("canvas_width"), doc.get("canvas_height")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    return people, ((int(w), int(h)) if w and h else None)

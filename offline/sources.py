@@ -22,7 +22,6 @@ sources reach the clean-stretch selection (:mod:`.stretches`) in the same form: 
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from typing import Sequence, TextIO
 import numpy as np
 
 from dancepose.models.errors import DanceposeError, InputError, ParameterError
-from dancepose.models.posefile import MISSING, PoseSequence
+from dancepose.models.posefile import MISSING, PoseSequence, read_openpose_people
 from dancepose.models.skeleton import Joint, adapt, torso_length
 
 from .clean import CleanConfig, clean_sequence
@@ -176,21 +175,9 @@ def read_openpose_folder(path: Path, *, fps: float) -> SourceMotion:
     files = sorted(path.glob("*_keypoints.json"))
     frames, size = [], None
     for f in files:
-        try:
-            doc = json.loads(f.read_text())
-            people = []
-            for person in doc.get("people", []):
-                arr = np.asarray(person["pose_keypoints_2d"], dtype=np.float32).reshape(-1, 3)[:18]
-                if arr.shape[0] < 18:
-                    raise ValueError("fewer than 18 keypoints")
-                ok = arr[:, 2] > 0
-                pts = np.where(ok[:, None], arr[:, :2], np.nan).astype(np.float32)
-                people.append(Person(points=pts, confidence=np.where(ok, arr[:, 2], 0).astype(np.float32)))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InputError(f"cannot read {f}: {exc}") from None
-        if size is None and doc.get("canvas_width") and doc.get("canvas_height"):
-            size = (int(doc["canvas_width"]), int(doc["canvas_height"]))
-        frames.append(people)
+        people, canvas = read_openpose_people(f)
+        size = size or canvas
+        frames.append([Person(points=pts, confidence=conf) for pts, conf in people])
     pts_all = [p.points for f in frames for p in f]
     if not pts_all:
         raise InputError(f"{path}: nobody in any of its {len(files)} OpenPose frames")
