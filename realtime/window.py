@@ -65,6 +65,16 @@ class HudInfo:
                    beats_per_bar=int(v[8]), beat_in_bar=int(v[9]), tempo_fixed=bool(v[10]),
                    tempo_note=tempo_note)
 
+    @classmethod
+    def of(cls, frame, *, recording: bool) -> "HudInfo":
+        """What the HUD shows for a performance :class:`~dancepose.realtime.performance.Frame`."""
+        st = frame.state
+        return cls(fps=frame.fps, tempo_bpm=st.tempo_bpm, beat_phase=st.beat_phase,
+                   beat_confidence=st.beat_confidence, level_db=st.level_db, xruns=frame.xruns,
+                   recording=recording, paused=frame.paused, source=frame.source,
+                   beats_per_bar=st.beats_per_bar, beat_in_bar=st.beat_in_bar,
+                   tempo_fixed=frame.tempo_held, tempo_note=frame.tempo_note)
+
 
 def _pygame():
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -445,8 +455,7 @@ class WindowSink:
         self.style = style
         self._recording = recording
         self.last_hud: HudInfo | None = None
-        if window is not None:  # None: only the HUD read-out (hud_info) is used
-            window.scene_for(style)
+        window.scene_for(style)
 
     def poll(self) -> list[str]:
         return self.window.poll()
@@ -457,16 +466,8 @@ class WindowSink:
         elif action == "fullscreen":
             self.window.toggle_fullscreen()
 
-    def hud_info(self, frame) -> HudInfo:
-        st = frame.state
-        return HudInfo(fps=frame.fps, tempo_bpm=st.tempo_bpm, beat_phase=st.beat_phase,
-                       beat_confidence=st.beat_confidence, level_db=st.level_db, xruns=frame.xruns,
-                       recording=bool(self._recording()), paused=frame.paused, source=frame.source,
-                       beats_per_bar=st.beats_per_bar, beat_in_bar=st.beat_in_bar,
-                       tempo_fixed=frame.tempo_held, tempo_note=frame.tempo_note)
-
     def send(self, frame) -> None:
         w = self.window
-        self.last_hud = self.hud_info(frame) if w.show_hud else None
+        self.last_hud = HudInfo.of(frame, recording=bool(self._recording())) if w.show_hud else None
         w.draw(frame.pose, style=self.style, hud=self.last_hud)
         w.present()

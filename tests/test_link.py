@@ -146,7 +146,7 @@ def test_session_tempo_outside_the_range_is_folded_not_fatal(session, danced):
     """Issue 17: a peer at 230 (drum and bass) or 40 BPM ended the show with exit 2 after 1.5 s.  Now the
     figure dances at the musical multiple inside the range, its beats on the session's (every other session
     beat at 230), and the HUD says where the tempo comes from."""
-    from dancepose.realtime.window import WindowSink
+    from dancepose.realtime.window import HudInfo
 
     with _show_with_a_peer() as (perf, sync, peer, frames, rows):
         _set_session_tempo(peer, session)
@@ -159,7 +159,7 @@ def test_session_tempo_outside_the_range_is_folded_not_fatal(session, danced):
         assert rows.rows[-1][COL_TEMPO] == pytest.approx(np.log2(danced / 120.0), abs=1e-3)
         assert _beat_period(frames.frames) == pytest.approx(60.0 / danced, abs=1.5 / DISPLAY_FPS)
         # the HUD: held, and where the tempo comes from
-        hud = WindowSink(window=None, style=None).hud_info(last[-1])
+        hud = HudInfo.of(last[-1], recording=False)
         word = "half time" if danced < session else "double time"
         assert hud.tempo_fixed and hud.tempo_note == f"Link {session:.0f} BPM, {word}"
         # back inside the range: followed as it is, the note goes
