@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from live_helpers import click_envelope, click_track, motion_speed, pulse_ready  # noqa: E402
+from pressure import SHOW_OVER, busy_loop, children, status_kib, stop  # noqa: E402
 
 from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE  # noqa: E402
 
@@ -95,47 +96,17 @@ LATE_MS = 25.0
 def _tree_hwm(pid: int) -> dict[str, float]:
     """Peak RSS (VmHWM, MB) of a process and of its recorder (+ the recorder's ffmpeg)."""
     def hwm(p: int) -> float:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return 0.0
-
-    def kids(p: int) -> list[int]:
-        try:
-            return [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except OSError:
-            return []
+        return status_kib(p, "VmHWM") / 1024.0
 
     out = {"show": hwm(pid), "recorder": 0.0}
-    for k in kids(pid):
+    for k in children(pid):
         try:
             is_rec = b"recorder_process" in Path(f"/proc/{k}/cmdline").read_bytes()
         except OSError:
             continue
         if is_rec:
-            out["recorder"] = hwm(k) + sum(hwm(g) for g in kids(k))
+            out["recorder"] = hwm(k) + sum(hwm(g) for g in children(k))
     return out
-
-
-#: What dancepose-live prints when the show is over and only the recording is being finished.
-SHOW_OVER = "finishing the recording"
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for b in procs:
-        if b.poll() is None:
-            b.kill()
-            b.wait()
-
-
-def busy_loop(*, own_session: bool = True) -> subprocess.Popen:
-    """A busy-loop neighbour (``python -c 'while True: pass'``).  In its own session by default, as another
-    application is: with the kernel's scheduling autogroups (on by default on desktop Linux) a busy loop in
-    the show's own session shares the show's slice of the machine, which no browser or DAW does."""
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=own_session)
 
 
 def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: bool = True,
@@ -170,12 +141,12 @@ def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: 
                 peaks[k] = max(peaks[k], v)
             if load1 is None and any(SHOW_OVER in ln for ln in lines):
                 load1 = os.getloadavg()[0]
-                _stop(busy)  # the show is over: the recording's finishing is not part of the figure
+                stop(busy)  # the show is over: the recording's finishing is not part of the figure
             time.sleep(0.5)
         reader.join(timeout=10)
         err = "".join(lines)
     finally:
-        _stop(busy)
+        stop(busy)
     load1 = os.getloadavg()[0] if load1 is None else load1
     if p.returncode != 0:
         raise SystemExit(f"dancepose-live failed ({tag}): {err.strip()[-600:]}")

@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from live_helpers import live_cmd, live_env, pulse_ready  # noqa: E402
+from pressure import SHOW_OVER, busy_loop, children, status_kib, stop  # noqa: E402
 
 from dancepose.models.audio import ffmpeg_exe  # noqa: E402
 from dancepose.models.clock import DISPLAY_FPS, SAMPLE_RATE  # noqa: E402
@@ -71,38 +72,9 @@ def long_track(seconds: float, out: Path) -> Path:
     return out
 
 
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def tree_rss_kib(pid: int) -> int:
     """RSS of every descendant of ``pid`` (the recorder process and its ffmpeg, Python's resource tracker)."""
-    kids = children(pid)
-    return sum(rss_kib(c) + tree_rss_kib(c) for c in kids)
-
-
-#: What ``dancepose-live`` prints when the show is over and only the recording is being finished.
-SHOW_OVER = "finishing the recording"
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for b in procs:
-        if b.poll() is None:
-            b.kill()
-            b.wait()
+    return sum(status_kib(c, "VmRSS") + tree_rss_kib(c) for c in children(pid))
 
 
 def soak(*, minutes: float, load: int, size: str, out_dir: Path, sim_clock: bool = False) -> dict:
@@ -110,10 +82,7 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path, sim_clock: bool
     out_dir.mkdir(parents=True, exist_ok=True)
     song = long_track(seconds, out_dir / "track.wav")
     rec = out_dir / "soak.mp4"
-    # each in its own session, as other applications are (see benchmarks/live.py busy_loop: in the show's
-    # own session a busy loop would share the show's scheduling autogroup)
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
-            for _ in range(load)]
+    busy = [busy_loop() for _ in range(load)]  # each in its own session, as other applications are
     samples: list[tuple[float, int, int, float]] = []  # (t, live RSS, children RSS, load1)
     try:
         time.sleep(2.0 if load else 0.0)
@@ -129,10 +98,10 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path, sim_clock: bool
         while proc.poll() is None:
             if show_over is None and any(SHOW_OVER in ln for ln in lines):
                 show_over = time.monotonic() - t0
-                _stop(busy)  # the neighbours made the show's load; the recording's finishing is not timed
+                stop(busy)  # the neighbours made the show's load; the recording's finishing is not timed
             if show_over is None:  # the show's RSS, not the finishing recorder's wait
                 kids = tree_rss_kib(proc.pid)
-                rss = rss_kib(proc.pid)
+                rss = status_kib(proc.pid, "VmRSS")
                 if rss > 0:  # 0: the process ended between poll() and the read
                     samples.append((time.monotonic() - t0, rss, kids, os.getloadavg()[0]))
             if not stopped and show_over is None and time.monotonic() - t0 > seconds + WALL_MARGIN_S:
@@ -146,7 +115,7 @@ def soak(*, minutes: float, load: int, size: str, out_dir: Path, sim_clock: bool
         reader.join(timeout=10)
         err = "".join(lines)
     finally:
-        _stop(busy)
+        stop(busy)
     summary = re.search(r"(\d+) frames in ([\d.]+) s, ([\d.]+) s of audio, first frame after ([\d.]+) s, "
                         r"xruns (\d+), dropped video frames (\d+)", err)
     if proc.returncode not in (0, 143) or summary is None:
