@@ -74,3 +74,22 @@ def small_disk(tmp_path):
     yield mount
     for mnt in mounts:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill_disk(folder: Path) -> None:
+    import errno
+
+    with open(folder / "filler", "wb", buffering=0) as fh:
+        for chunk in (b"\0" * 65536, b"\0"):
+            try:
+                while True:
+                    fh.write(chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+
+
+@pytest.fixture
+def fill_disk():
+    """``fill_disk(folder)``: fill the disk of ``folder`` (a :func:`small_disk`) to the last byte, a real
+    ENOSPC for everyone writing there."""
+    return _fill_disk

@@ -3,7 +3,6 @@ recorded against what was shown, A/V sync, and the failures — a killed recorde
 recorder, a full disk, a hardware encoder that does not work here."""
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import subprocess
@@ -227,17 +226,7 @@ def test_stopped_recorder_the_show_never_waits(tmp_path):
     assert d["frame_ms"].max() < 500  # no frame waited for the frozen recorder
 
 
-def _fill(folder: Path) -> None:
-    with open(folder / "filler", "wb", buffering=0) as fh:
-        for chunk in (b"\0" * 65536, b"\0"):
-            try:
-                while True:
-                    fh.write(chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-
-
-def test_disk_full_while_recording(tmp_path, small_disk):
+def test_disk_full_while_recording(tmp_path, small_disk, fill_disk):
     """The disk fills during the show: the show goes on, one line says the recording stopped; at the end
     one error line, exit 6, nothing left on the disk but the filler."""
     disk = small_disk("8M")
@@ -248,7 +237,7 @@ def test_disk_full_while_recording(tmp_path, small_disk):
     try:
         _wait_recording(disk, proc)
         time.sleep(1.0)
-        _fill(disk)
+        fill_disk(disk)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -4,7 +4,6 @@ Real files, real training, real processes and signals; full disks are real 1 MiB
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import signal
@@ -102,18 +101,7 @@ def test_render_onto_a_small_disk_fails_early_with_one_line(shared_data, tmp_pat
     assert os.listdir(disk) == []
 
 
-def _fill(folder):
-    """Fill the disk of ``folder`` to the last byte (a real ENOSPC for everyone writing there)."""
-    with open(folder / "filler", "wb", buffering=0) as fh:
-        for chunk in (b"\0" * 65536, b"\0"):
-            try:
-                while True:
-                    fh.write(chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-
-
-def test_disk_full_at_mux_time_leaves_nothing_and_one_error(small_disk):
+def test_disk_full_at_mux_time_leaves_nothing_and_one_error(small_disk, fill_disk):
     """The issue's case: the disk fills before the final mux.  No file at the final name, no temporaries."""
     from dancepose.models.media.recorder import Mp4Recorder
 
@@ -126,13 +114,13 @@ def test_disk_full_at_mux_time_leaves_nothing_and_one_error(small_disk):
         img[:, : (i * 5) % 320] = 200
         rec.process(img)
     rec.add_audio(0.2 * np.sin(np.arange(2 * SAMPLE_RATE) / 7.0).astype(np.float32))
-    _fill(disk)
+    fill_disk(disk)
     with pytest.raises(OutputError, match="no space left"):
         rec.close()
     assert os.listdir(disk) == ["filler"]
 
 
-def test_render_disk_fills_during_render(shared_data, tmp_path, small_disk):
+def test_render_disk_fills_during_render(shared_data, tmp_path, small_disk, fill_disk):
     """A real render, the disk filled by another writer while it encodes: exit 6, one line, nothing left."""
     song = _excerpt(shared_data, tmp_path, 20)
     disk = small_disk("8M")
@@ -144,7 +132,7 @@ def test_render_disk_fills_during_render(shared_data, tmp_path, small_disk):
         while not any(p.name.startswith(".out.rec-") for p in disk.iterdir()):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
             time.sleep(0.05)
-        _fill(disk)
+        fill_disk(disk)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
