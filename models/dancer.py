@@ -960,11 +960,14 @@ class Dancer:
         if self.moves is not None:  # a personal dancer: the person's moves, re-timed onto the beat
             from .moves import MovePlayer
 
-            head = [("moves", MovePlayer(self.moves[0], config=self.moves[1]))]
+            player = MovePlayer(self.moves[0], config=self.moves[1])
+            head = [("moves", player)]
         tail = [("dynamics", DynamicsStage(s.dynamics, rest_pose=self.rest_pose)) if s.dynamics.enabled else None,
                 ("groove", GrooveStage(s.groove)) if s.groove.enabled else None,
                 ("limbs", LimbClamp(limb_max=self.limb_max)) if s.limbs.enabled else None,
                 ("silence", SilenceGate(s.silence, rest_pose=self.rest_pose))]
+        if self.moves is not None and player.copies is not None:  # the player watches what is shown
+            tail.append(("copies", player.copies))
         return StageChain(head + [t for t in tail if t is not None])
 
     # ------------------------------------------------------------------ variants

@@ -18,6 +18,10 @@ engines and ChoreoMaster's graph of beat-long motion nodes:
   from the person's moves, not a replay of the source.  One of the ``candidates`` best is drawn (seeded).
 * **Blending.**  The difference between the pose shown and the new unit's start (position and
   velocity) decays as a critically damped spring (inertialisation), so nothing jumps.
+* **Phrasing.**  The units chosen fill a bar, a phrase, which is danced up to four times before the
+  next is chosen, so the body's rise and fall repeats with the bar (the report card's tempo measure);
+  a repeat is danced only while it cannot copy the source for more than 2 bars, as the replay test
+  counts copies, watched on the poses shown (:class:`CopyTracker`).
 
 One step costs a few microseconds (an interpolation of two frames and a 2-term offset); a unit change,
 a vectorised cost over all units (tens of microseconds for ten minutes of source).
@@ -45,6 +49,9 @@ MOVES_VERSION = 1
 MOVES_FILE = "moves.npz"
 #: Points per unit at which moves are compared (:func:`_same_moves`).
 SHAPE_SAMPLES = 9
+#: Libraries of at most this many source frames (30 s, mirrored copies not counted) have their copies
+#: watched as they are shown (:class:`CopyTracker`, ≈ 0.1 ms a frame); larger ones use ``min_excursion``.
+WATCH_FRAMES = 900
 #: The beats a unit may span (:meth:`MovePlayer._span_for`).
 SPANS = (1.0, 2.0, 4.0)
 
@@ -91,6 +98,23 @@ class MovesConfig:
     lock_beats : float
         Time constant (beats) of the phase-locked loop that moves the beat position with the tracked
         phase (:meth:`MovePlayer._advance`).
+    phrase_bars, phrase_repeats : float
+        The units chosen are grouped into phrases of ``phrase_bars`` bars (units that would overrun the
+        phrase are chosen last), and a phrase is danced ``phrase_repeats`` times before the next is
+        chosen — as dancers repeat a bar's figure while the music repeats (ChoreoMaster keeps the
+        choreography's structure with the music's).  The body's rise and fall then repeats with the bar:
+        freely recombined units gave it the period of the person's cycle of moves (5–8 beats), which is no
+        multiple of the beat.  1: no repeats (the previous player).
+    max_copy_bars : float
+        A phrase is repeated only while that cannot copy the source for longer than this many bars (the
+        issue's limit) — the copy run so far, plus the phrase, plus a blend, as the replay test
+        (``evaluation.style.longest_copy``) counts it on the poses shown (:class:`CopyTracker`, libraries
+        of up to ``WATCH_FRAMES`` source frames); and, once a copy run is half that long, units that could
+        go on with it are not chosen.  0: not watched.
+    min_excursion : float
+        In larger libraries (copies not watched), a phrase is repeated only when one of its units moves at
+        least this far (torso lengths per joint, pelvis-relative) from the pose nearest all of it: a
+        nearly still phrase, repeated, reads as the source standing still (:func:`_excursion`).
     """
 
     max_run_bars: float = 1.0
@@ -104,11 +128,17 @@ class MovesConfig:
     lock_beats: float = 1.5
     max_speedup: float = 1.0
     accent: float = 0.2
+    phrase_bars: float = 1.0
+    phrase_repeats: float = 4.0
+    max_copy_bars: float = 2.0
+    min_excursion: float = 0.45
 
     def __post_init__(self) -> None:
         if not (self.max_run_bars > 0 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
                 and self.velocity_weight >= 0 and self.rise_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1
-                and self.lock_beats > 0 and 0 <= self.accent < 1 and self.max_speedup >= 1):
+                and self.lock_beats > 0 and 0 <= self.accent < 1 and self.max_speedup >= 1
+                and self.phrase_bars > 0 and self.phrase_repeats >= 1 and self.max_copy_bars >= 0
+                and self.min_excursion >= 0):
             raise ParameterError(f"invalid MovesConfig {self}")
 
 
@@ -306,6 +336,103 @@ def _same_moves(shape: np.ndarray, *, threshold: float) -> np.ndarray:
     return same
 
 
+class CopyTracker:
+    """The replay test (``evaluation.style.longest_copy``) run online: after every pose shown, the length
+    (frames) of the longest run of recent poses that copies the person's source frame for frame.
+
+    Same arithmetic as the test: a pose copies source segment n → n + 1 when it is on average within
+    ``tolerance`` torso lengths per joint (pelvis-relative) of the segment's nearest point; a run goes on
+    from segment m to n when 0 ≤ n − m ≤ 2.  One update costs O(source frames).
+    """
+
+    def __init__(self, library: MoveLibrary, *, tolerance: float = 0.15, max_advance: int = 2) -> None:
+        keep = [j for j in range(N_JOINTS) if j != Joint.PELVIS]
+        parts = []
+        for r in library.runs(mirrored=False) or library.runs():
+            rel = (r[:, keep] - r[:, Joint.PELVIS:Joint.PELVIS + 1]).reshape(len(r), -1)
+            parts += [rel, np.full((1, rel.shape[1]), np.nan, np.float32)]
+        s = np.concatenate(parts).astype(np.float32)
+        ok = np.isfinite(s).all(axis=1)
+        s = np.where(ok[:, None], s, 0.0)
+        self.a, self.v = s[:-1], s[1:] - s[:-1]
+        self.ok = ok[:-1] & ok[1:]
+        self.vv = np.maximum((self.v * self.v).sum(axis=1), 1e-12)
+        self.keep, self.tolerance, self.max_advance = keep, np.float32(tolerance), max_advance
+        self._d, self._t = np.empty_like(self.a), np.empty_like(self.a)  # work space of update
+        self.reset()
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        self.run = np.zeros(len(self.a), np.int32)
+        self.current = 0  # the longest run ending at the last pose
+
+    def __call__(self, pose: np.ndarray, frame) -> np.ndarray:
+        """As the last stage of a personal dancer's chain: watch the pose shown, pass it on unchanged."""
+        self.update(pose)
+        return pose
+
+    def continuing(self, poses: np.ndarray, *, after: np.ndarray, min_run: int) -> np.ndarray:
+        """Which of ``poses`` [shape=(U, N_JOINTS, 2)], shown ``after`` [shape=(U,)] frames from now, could
+        still belong to a copy run now at least ``min_run`` frames long: the source within reach of such a
+        run by then (0 … 2 frames per frame) holds a frame they copy. [shape=(U,)] bool"""
+        live = np.flatnonzero(self.run >= max(min_run, 1))
+        out = np.zeros(len(poses), bool)
+        if len(live) == 0 or len(poses) == 0:
+            return out
+        reach_end = live + int(np.ceil(self.max_advance * float(np.max(after))))
+        window = np.zeros(len(self.a) + 1, np.int32)           # the source frames any live run can reach
+        np.add.at(window, live, 1)
+        np.add.at(window, np.minimum(reach_end + 1, len(self.a)), -1)
+        idx = np.flatnonzero((np.cumsum(window)[:-1] > 0) & self.ok)
+        g = (poses[:, self.keep] - poses[:, Joint.PELVIS:Joint.PELVIS + 1]).reshape(len(poses), -1)
+        a, v = self.a[idx], self.v[idx]
+        d = g[:, None] - a[None]                                               # (U, S, D)
+        alpha = np.clip((d * v[None]).sum(axis=2) / self.vv[idx][None], 0.0, 1.0)
+        r = (d - alpha[..., None] * v[None]).reshape(len(poses), len(idx), -1, 2)
+        near = np.sqrt((r * r).sum(axis=3)).mean(axis=2) <= self.tolerance  # (U, S)
+        for u in np.flatnonzero(near.any(axis=1)):
+            hits = idx[near[u]]
+            k = np.searchsorted(live, hits, side="right") - 1  # the nearest live run at or before each hit
+            ok = k >= 0
+            out[u] = bool(np.any(hits[ok] - live[k[ok]] <= self.max_advance * after[u]))
+        return out
+
+    def update(self, pose: np.ndarray) -> int:
+        """pose [shape=(N_JOINTS, 2)] shown → the longest copy run ending with it (frames)."""
+        g = (pose[self.keep] - pose[Joint.PELVIS]).reshape(-1).astype(np.float32)
+        d, t = self._d, self._t
+        np.subtract(g, self.a, out=d)
+        alpha = np.einsum("nd,nd->n", d, self.v)
+        alpha /= self.vv
+        np.clip(alpha, 0.0, 1.0, out=alpha)
+        np.multiply(self.v, alpha[:, None], out=t)
+        d -= t
+        d *= d
+        dist = np.sqrt(d.reshape(len(d), -1, 2).sum(axis=2)).mean(axis=1)
+        near = (dist <= self.tolerance) & self.ok
+        prev = self.run.copy()
+        for k in range(1, self.max_advance + 1):
+            np.maximum(prev[k:], self.run[:-k], out=prev[k:])
+        self.run = np.where(near, prev + 1, 0).astype(np.int32)
+        self.current = int(self.run.max())
+        return self.current
+
+
+def _excursion(lib: MoveLibrary) -> np.ndarray:
+    """How far every unit's pelvis-relative pose moves from the pose nearest all of it: the smallest, over
+    the unit's frames, of the largest mean joint distance (torso lengths) to any other of its frames.
+    A unit of little excursion stays near one pose throughout. [shape=(U,)]"""
+    f = lib.frames.astype(np.float32)
+    rel = np.delete(f - f[:, Joint.PELVIS:Joint.PELVIS + 1], Joint.PELVIS, axis=1)
+    out = np.zeros(lib.n_units, np.float32)
+    for u, (s, e) in enumerate(zip(lib.unit_start, lib.unit_end)):
+        seg = rel[int(np.ceil(s)):int(np.floor(e)) + 1:2]
+        if len(seg) < 2:
+            continue
+        d = np.linalg.norm(seg[:, None] - seg[None], axis=-1).mean(axis=-1)
+        out[u] = d.max(axis=1).min()
+    return out
+
+
 class MovePlayer:
     """The move library as the first stage of a dancer's chain: ``stage(pose, frame) -> pose``.
 
@@ -327,6 +454,11 @@ class MovePlayer:
         half = SHAPE_SAMPLES // 2 + 1
         self.continues_like = self.similar | _same_moves(feats["shape"][:, :half], threshold=config.same_move)
         self.rise = feats["rise"].astype(np.float32)
+        self.excursion = _excursion(library)
+        # a small library's moves are few and look alike: a repeated phrase can copy the source, so the
+        # player watches the copy as the replay test measures it (O(source frames) a frame: small ones only)
+        small = sum(len(r) for r in library.runs(mirrored=False)) <= WATCH_FRAMES
+        self.copies = CopyTracker(library) if config.max_copy_bars > 0 and small else None
         self.length_s = (feats["length"] / MODEL_FPS).astype(np.float64)
         runs = library.unit_run
         medians = {r: float(np.median(self.length_s[runs == r])) for r in np.unique(runs)}
@@ -350,6 +482,10 @@ class MovePlayer:
         self.q0 = 0.0              # beat position where the current unit started
         self.run_beats = 1.0       # beats played in source order up to the current unit's end
         self.run_units = [self.unit]  # the units of that run
+        self.phrase: list[tuple[int, float]] = []  # the phrase being danced: (unit, span) chosen since it began
+        self.phrase_beats = 0.0    # beats it spans so far
+        self.replay: list[tuple[int, float]] = []  # (unit, span) still to dance in the phrase's repeats
+        self.repeats_done = 0      # times the phrase has been repeated
         self.beats_per_bar = 4
         self.last_phase: float | None = None
         self.played = np.full(self.library.n_units, -np.inf)  # beat position each unit was last started
@@ -413,7 +549,7 @@ class MovePlayer:
         return out
 
     # ------------------------------------------------------------------ choosing
-    def _choose(self, beat_s: float) -> tuple[int, bool]:
+    def _choose(self, beat_s: float, room: float = np.inf) -> tuple[int, bool]:
         """The next unit, and whether it continues the source's order: motion matching on the pose and
         velocity shown, runs in source order (or a repeat of the same move) limited."""
         c = self.config
@@ -427,7 +563,8 @@ class MovePlayer:
         same = np.zeros(len(soft), bool)
         if nxt >= 0:
             same = self.continues_like[nxt]
-            if self.run_beats + self._span_for(nxt, beat_s) <= c.max_run_bars * self.beats_per_bar:
+            if self.run_beats + self._span_for(nxt, beat_s) <= c.max_run_bars * self.beats_per_bar \
+                    and self._span_for(nxt, beat_s) <= room + 1e-6:
                 return nxt, True
             # the run ends here: its continuation in the source — the next bar of units, and any repeat
             # of them elsewhere — stays out for a while, so the copy is not resumed by a detour
@@ -446,11 +583,23 @@ class MovePlayer:
         rhythm = self.rise[nxt if nxt >= 0 else self.unit]  # the rise and fall the person would do next
         cost += c.rise_weight * ((self.rise - rhythm) ** 2).mean(axis=1)
         # keep the rhythm's level: units spanning as many beats as the current one
-        cost += self.span_of_runs(beat_s) != self.span
+        spans = self.span_of_runs(beat_s)
+        cost += spans != self.span
+        too_long = spans > room + 1e-6  # would overrun the phrase (the bar)
         # a small library runs out of fresh moves: variety gives way first, then the copy limit
         only_current = np.arange(len(soft)) == self.unit
         again = self.similar[self.unit]  # the move being danced now
-        for banned in (hard | soft, hard, again | ((self.avoid_until > self.q) & same), again, only_current):
+        if self.copies is not None:  # nor a unit that goes on with a copy of the source already long
+            bar_frames = self.beats_per_bar * beat_s * MODEL_FPS
+            if self.copies.current >= 0.5 * c.max_copy_bars * bar_frames - 3.0 * c.blend_s * MODEL_FPS:
+                # the best few candidates, looked at mid-way (the blend has hidden the seam by then)
+                order = np.argsort(np.where(hard | soft | too_long, np.inf, cost))[:4 * c.candidates]
+                mid = self.frames[np.minimum((0.5 * (self.library.unit_start[order]
+                                                     + self.library.unit_end[order])).astype(int), len(self.frames) - 1)]
+                after = 0.5 * spans[order] * beat_s * MODEL_FPS
+                hard[order[self.copies.continuing(mid, after=after, min_run=int(0.5 * self.copies.current))]] = True
+        for banned in (hard | soft | too_long, hard | too_long, hard | soft, hard,
+                       again | ((self.avoid_until > self.q) & same), again, only_current):
             if not banned.all():
                 break
         cost[banned] = np.inf
@@ -459,17 +608,54 @@ class MovePlayer:
         choice = int(self._rng.choice(best))
         return choice, bool(same[choice])
 
+    def _next(self, beat_s: float) -> tuple[int, bool, float]:
+        """The next unit, whether it continues the source's order, and the beats it spans: the phrase's
+        repeat while one is due, else a new choice, which starts or extends a phrase.  A phrase fills
+        ``phrase_bars`` bars and is danced ``phrase_repeats`` times (with the spans it had)."""
+        c = self.config
+        bar = c.phrase_bars * self.beats_per_bar
+        if not self.replay and self.phrase_beats >= bar - 1e-6:
+            # complete: repeat it, unless it overran the bar or its end runs on into its start in the
+            # source (the repeat would go on copying the source)
+            first, last = self.phrase[0][0], self.phrase[-1][0]
+            after = self.successor[self.continues_like[last]]  # what follows the last move in the source
+            wraps = bool(self.continues_like[after[after >= 0], first].any())
+            if self.copies is not None:  # the copy it would make at worst: the run so far goes on through it
+                # and through the next unit's blend
+                worst = self.copies.current + (self.phrase_beats * beat_s + 3.0 * c.blend_s) * MODEL_FPS
+                safe = worst <= c.max_copy_bars * self.beats_per_bar * beat_s * MODEL_FPS
+            else:
+                safe = max(self.excursion[u] for u, _ in self.phrase) >= c.min_excursion
+            if self.phrase_beats <= bar + 1e-6 and not wraps and safe and self.repeats_done + 1 < c.phrase_repeats:
+                self.repeats_done += 1
+                self.replay = list(self.phrase)
+            else:
+                self.repeats_done = 0
+                self.phrase, self.phrase_beats = [], 0.0
+        if self.replay and self._span_for(self.replay[0][0], beat_s) > self.replay[0][1]:
+            # the tempo went up since: the repeat would play the unit faster than the person danced it
+            self.replay, self.repeats_done = [], 0
+            self.phrase, self.phrase_beats = [], 0.0
+        if self.replay:
+            nxt, span = self.replay.pop(0)
+            return nxt, nxt == int(self.successor[self.unit]), span
+        nxt, follows = self._choose(beat_s, room=bar - self.phrase_beats)
+        span = self._span_for(nxt, beat_s)
+        self.phrase.append((nxt, span))
+        self.phrase_beats += span
+        return nxt, follows, span
+
     def _change(self, beat_s: float, base_end: np.ndarray) -> None:
         """End of the current unit (``base_end``: its last pose): pick the next.  The unit that follows in
         the source goes on from the same pose (only its different warp rate is a step in velocity, blended
         away); any other starts from what is shown — the offset between the two, in pose and velocity,
         then decays (inertialisation)."""
-        nxt, follows = self._choose(beat_s)
+        nxt, follows, span = self._next(beat_s)
         continues = nxt == int(self.successor[self.unit])
         old_end_vel = self.end_vel[self.unit] / (self.span * beat_s)
         self.q0 += self.span
         self.unit = nxt
-        self.span = self._span_for(nxt, beat_s)
+        self.span = span
         self.run_beats = self.run_beats + self.span if follows else self.span
         self.run_units = self.run_units + [nxt] if follows else [nxt]
         self.played[nxt] = self.q0

@@ -171,3 +171,31 @@ def test_held_out_never_copies_two_bars_on_a_song(held_out, shared_data):
     for seed in (0, 1):
         moves = unscaled(dancer).generate(feats, seed=seed)
         assert longest_copy(generated=moves, source=source) / MODEL_FPS / bar_s <= 2.0, seed
+
+
+def test_held_out_rise_and_fall_follows_the_loops(held_out):
+    """The report card's tempo measure: the period of the body's rise and fall (``motion_period``, its
+    default vertical signal) is ½, 1, 2, 3 or 4 beats to 5 % on at least 8 of the 10 loops.  The previous
+    player recombined units freely: the rise and fall had the period of its cycle of moves (5–8 beats),
+    7 of 10 on ch05.  Now a bar's phrase of moves is danced again while that copies the source for less
+    than 2 bars (the copy watched as it is shown), so the rise and fall repeats with the bar."""
+    _, loops = held_out
+    followed = []
+    for bpm, poses, _ in loops:
+        period = metrics.motion_period(poses=poses, fps=MODEL_FPS)
+        followed.append(metrics.tempo_match(motion_period_s=period, beat_period_s=60.0 / bpm, tolerance=0.05,
+                                            octaves=(0.5, 1, 2, 3, 4))["followed"])
+    assert sum(followed) >= 8, followed
+
+
+def test_copy_tracker_counts_as_the_replay_test(personal):
+    """The player's online copy watch gives the replay test's own figure (``longest_copy``), frame by
+    frame, on a dance and on the source itself moved a little."""
+    from dancepose.models.moves import CopyTracker
+
+    dancer = Dancer.load(personal)
+    lib = dancer.moves[0]
+    y = drumloops.drum_loop(bpm=120, seconds=12.0, seed=0)
+    for poses in (unscaled(dancer).generate(music_features(y=y), seed=1), lib.frames[:300] + 0.03):
+        tracker = CopyTracker(lib)
+        assert max(tracker.update(p) for p in poses) == longest_copy(generated=poses, source=_source(lib))
