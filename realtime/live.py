@@ -273,10 +273,14 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     engine.keep_model_poses = config.log_poses is not None
     perf = Performance(engine=engine, source=source, sinks=sinks, inputs=[sinks[0]],
                        tempo_sources=[link] if link is not None and link.enabled else [],
-                       duration_s=config.duration, bpm=config.bpm, log=log)
+                       duration_s=config.duration, bpm=config.bpm, log=log, display=window)
     interrupted: KeyboardInterrupt | None = None
     show_end: float | None = None
     try:
+        # Before the first frame: the model's first calls, and the recorder's start-up (its imports and
+        # encoder, on the other core), would otherwise make the show's first frames late.
+        engine.warm_up()
+        recorder.wait_ready()
         with perf:
             perf.run(pace=window.tick)
             show_end = time.monotonic()  # before the recorder's finishing (the sinks' close)
