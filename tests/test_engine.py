@@ -99,3 +99,22 @@ def test_warm_up_leaves_the_dance_unchanged():
     np.testing.assert_array_equal(rows_warm, rows_cold)
     assert len(cold.model_poses) >= len(y) // HOP_LENGTH - 1
     np.testing.assert_array_equal(np.stack(warm.model_poses), np.stack(cold.model_poses))
+
+
+def test_a_frame_is_made_for_the_moment_it_is_shown():
+    """update(..., ahead_s=): the frame's display time, shown pose time and beat read-outs are those of
+    now + ahead_s (the window presents it then), with the same model steps."""
+    y, _ = click_track(seconds=5.0, bpm=120.0)
+    per_frame = SAMPLE_RATE // 60
+    blocks = [y[i:i + per_frame] for i in range(0, len(y), per_frame)]
+    now, ahead = Engine(dancer=Dancer.load(None)), Engine(dancer=Dancer.load(None))
+    _run(now, blocks[:-1])
+    _run(ahead, blocks[:-1])
+    clock = _Clock()
+    clock.t = sum(len(b) for b in blocks) / SAMPLE_RATE
+    a = now.update(blocks[-1], source=clock)
+    b = ahead.update(blocks[-1], source=clock, ahead_s=0.008)
+    assert b.display_time - a.display_time == pytest.approx(0.008)
+    assert b.pose_time - a.pose_time == pytest.approx(0.008, abs=1e-3)
+    assert a.model_steps == b.model_steps and a.tempo_bpm == b.tempo_bpm
+    assert b.beat_position - a.beat_position == pytest.approx(0.008 * a.tempo_bpm / 60.0, rel=1e-6)
