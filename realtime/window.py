@@ -312,6 +312,9 @@ class Window:
     floor_units : float or None
         Floor line in torso lengths below the pelvis (``draw.floor_units_for(dancer.rest_pose)``).
     title : str
+    present_lead_s : float
+        How long before its deadline a frame's work starts (:data:`PRESENT_LEAD_S`; 0: at the deadline,
+        shown when done — the newest audio, for a microphone).
 
     Raises
     ------
@@ -321,7 +324,7 @@ class Window:
 
     def __init__(self, *, size: tuple[int, int], headless: bool = False, fullscreen: bool = False,
                  background: str | os.PathLike | None = None, floor_units: float | None = None,
-                 title: str = "dancepose-live") -> None:
+                 title: str = "dancepose-live", present_lead_s: float = PRESENT_LEAD_S) -> None:
         if headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -349,7 +352,7 @@ class Window:
         if headless:
             self.surface = pg.Surface(self._windowed_size, pg.SRCALPHA if self.transparent else 0)
         self.show_hud = True
-        self._pacer = FramePacer(DISPLAY_FPS, lead_s=PRESENT_LEAD_S)
+        self._pacer = FramePacer(DISPLAY_FPS, lead_s=present_lead_s)
         self._changed: list | None = None
         #: Seconds the last :meth:`present` waited for its deadline (not work: the frame was ready).
         self.waited_s = 0.0
