@@ -507,6 +507,10 @@ class BeatTracker:
         period = 60.0 / bpm
         since = (now - self._taps[-1]) / period  # beats since the last tap
         self.filter.set_phase(bpm=bpm, beats_since=since - self.net.lag * bpm / (60.0 * MODEL_FPS))
-        self.beat_phase = since % 1.0
+        # The tap moves the beat, not the count: a tap just ahead of the analysed audio (since < 0) puts the
+        # phase back before a beat the count may already have passed; keep the position continuous.
+        phase = since % 1.0
+        self.beat_count = round(self.beat_count + self.beat_phase - phase)
+        self.beat_phase = phase
         if self._fixed_bpm is None:
             self.tempo_bpm = bpm

@@ -91,9 +91,20 @@ class Performer:
         -------
         np.ndarray [shape=(n_new, N_JOINTS, 2)] float32, body units (``n_new`` may be 0).
         """
+        return self.dance(self.analyse(chunk))
+
+    def analyse(self, chunk: np.ndarray) -> np.ndarray:
+        """The first half of :meth:`process`: the feature rows [shape=(n_new, N_FEATURES)] of the frames
+        ``chunk`` completed (also kept as :attr:`last_features`); :meth:`dance` them, in order, later.
+        The live engine analyses in one display frame and dances in the next (half the work each)."""
         feats = self.features.process(np.asarray(chunk, dtype=np.float32).reshape(-1))
         self.last_features = feats
-        return self.dancer.steps(feats)
+        return feats
+
+    def dance(self, rows: np.ndarray) -> np.ndarray:
+        """The second half of :meth:`process`: the dancer's poses [shape=(n, N_JOINTS, 2)] for feature
+        rows [shape=(n, N_FEATURES)] from :meth:`analyse`, every row once and in order."""
+        return self.dancer.steps(rows)
 
 
 def perform(audio: np.ndarray | str | os.PathLike, *, dancer, seed: int = 0,

@@ -46,6 +46,7 @@ import numpy as np
 from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from dancepose.models.errors import ParameterError
 from dancepose.models.outputs import atomic_output
+from dancepose.models.features import N_FEATURES
 from dancepose.models.skeleton import N_JOINTS
 
 
@@ -77,6 +78,11 @@ class EngineConfig:
     latency_offset_s : float
         How much later the audience hears the sound than it sees the picture (s); see the module notes.
         Between -1 and +2 s.
+    split_steps : bool
+        A model step in two halves on two display frames: the features in the frame its audio completes,
+        the dancer in the next one (half the work, and half the data gone cold during the frame's sleep,
+        per frame; the pose comes one display frame, 16.7 ms, later).  A frame does both halves only
+        when two model frames are waiting besides (audio in a burst, a late frame) or while catching up.
     """
 
     lookback_s: float = 0.5 / MODEL_FPS
@@ -88,6 +94,7 @@ class EngineConfig:
     max_steps_per_frame: int = 4
     max_lag_s: float = 1.0
     latency_offset_s: float = 0.0
+    split_steps: bool = True
 
     def __post_init__(self) -> None:
         if not (1 <= self.steps_per_frame <= self.max_steps_per_frame) or not self.catch_up_s > 0:
@@ -162,6 +169,8 @@ class Engine:
         self.dancer = dancer
         self.config = config
         self.performer = Performer(dancer=dancer, seed=config.seed)
+        #: Keep every model step's (time, pose) in :attr:`model_times` / :attr:`model_poses` (pose logs).
+        self.keep_model_poses = False
         self.reset()
 
     @property
@@ -184,12 +193,29 @@ class Engine:
         # audio read but not analysed yet (its step waits for a later frame): preallocated, grows if needed
         self._pending = np.zeros(4 * HOP_LENGTH, dtype=np.float32)
         self._n_pending = 0
+        # feature rows analysed but not danced yet (split steps), the first one's model-frame index
+        self._rows = np.zeros((8, N_FEATURES), dtype=np.float32)
+        self._n_rows = 0
+        self._danced = 0
         #: (time, pose) of every model step, for pose logs and analysis.
         self.model_times: list[float] = []
         self.model_poses: list[np.ndarray] = []
-        self.keep_model_poses = False
 
-    def update(self, samples: np.ndarray, *, source) -> FrameState:
+    def warm_up(self, *, seconds: float = 1.0) -> None:
+        """Run the features and the dancer once over ``seconds`` of a click track in noise, then
+        :meth:`reset`: the first calls of every code path (the BLAS buffers, the dancer's first draws,
+        lazy set-up) cost 15–20 ms each, which the show's first frames would otherwise pay.  The show's
+        poses do not change (the reset restores the seed)."""
+        n = int(seconds * SAMPLE_RATE)
+        t = np.arange(n, dtype=np.float32) / SAMPLE_RATE
+        clicks = np.sin(2000.0 * np.pi * t) * np.exp(-(t % 0.5) / 0.01)  # 1-kHz clicks at 120 BPM
+        noise = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+        y = (0.5 * clicks + 0.05 * noise).astype(np.float32)
+        for i in range(0, n, HOP_LENGTH // 2):
+            self.performer.process(y[i:i + HOP_LENGTH // 2])
+        self.reset()
+
+    def update(self, samples: np.ndarray, *, source, ahead_s: float = 0.0) -> FrameState:
         """Consume new samples and return the pose to show now.
 
         Parameters
@@ -198,12 +224,14 @@ class Engine:
             New analysis samples (mono float32 at ``SAMPLE_RATE``), as returned by ``source.read()``.
         source : dancepose.realtime.audio_in.AudioSource
             Gives the stream clock (``now``, ``sample_time``).
+        ahead_s : float
+            How long from now until this frame is shown: the frame is made for that moment.
 
         Returns
         -------
         FrameState
         """
-        now = source.now()
+        now = source.now() + ahead_s
         t0 = time.perf_counter()
         offset = self.config.latency_offset_s
         delay = self._delay or 0.0
@@ -212,10 +240,10 @@ class Engine:
         # kinematic beats land on the beats the audience hears (see the module notes).
         behind = max(delay + self.config.lookback_s + offset, delay)
         self.dancer.lead_s = behind - offset
-        first_frame = self.performer.frames_done
-        chunk = self._budget(samples)
-        poses = self.performer.process(chunk) if len(chunk) or not first_frame else ()
-        self._samples += len(chunk)
+        first_frame = self._danced
+        rows = self._work(samples)
+        poses = self.performer.dance(rows) if len(rows) else ()
+        self._danced += len(poses)
         for i, pose in enumerate(poses):
             t_k = source.sample_time((first_frame + i) * HOP_LENGTH)
             self._hist.append((t_k, pose))
@@ -251,34 +279,76 @@ class Engine:
                           beat_confidence=float(f.beat_confidence), new_samples=len(samples),
                           beat_position=position, beats_per_bar=bpb, beat_in_bar=in_bar)
 
-    def _budget(self, samples: np.ndarray) -> np.ndarray:
-        """The audio to analyse this frame: the pending audio and ``samples``, cut where the frame's step
-        budget is spent (the rest stays pending).  Chunking does not change the features or the poses."""
-        n_new = len(samples)
-        if n_new == 0 and self._n_pending == 0:
-            return samples
-        n = self._n_pending + n_new
+    def _work(self, samples: np.ndarray) -> np.ndarray:
+        """This frame's share of the model work: append ``samples`` to the pending audio, analyse what the
+        frame's budget allows, and return the feature rows to dance now [shape=(n, N_FEATURES)].
+
+        The budget: ``steps_per_frame`` model steps (one more per ``catch_up_s`` of audio behind, up to
+        ``max_steps_per_frame``; all of it beyond ``max_lag_s``).  With ``split_steps`` and no catching
+        up, a frame either analyses one model frame or dances the row analysed before, not both —
+        unless two more model frames are waiting; otherwise it analyses and dances up to ``steps`` each
+        (the oldest rows first).  Neither the chunking nor the split changes the poses.
+        """
+        n = self._append(samples)
+        c, perf = self.config, self.performer
+        done, fed = perf.frames_done, self._samples
+        ready = max(0, (fed + n) // HOP_LENGTH + 1 - done)  # frames whose audio is all here
+        behind = n / SAMPLE_RATE
+        steps = min(c.steps_per_frame + int(behind / c.catch_up_s), c.max_steps_per_frame)
+        if behind > c.max_lag_s:
+            steps = ready + self._n_rows
+        if c.split_steps and steps == 1 and self._n_rows + ready < 3:
+            if self._n_rows:  # analysed last frame: dance now, analyse next frame
+                return self._take_rows(1)
+            self._keep_rows(self._analyse(min(ready, 1)))
+            return self._rows[:0]
+        self._keep_rows(self._analyse(min(ready, steps)))
+        return self._take_rows(steps)
+
+    def _append(self, samples: np.ndarray) -> int:
+        """Add ``samples`` to the pending audio (grown if needed); the number of pending samples."""
+        n = self._n_pending + len(samples)
         if n > len(self._pending):
             grown = np.zeros(max(n, 2 * len(self._pending)), dtype=np.float32)
             grown[:self._n_pending] = self._pending[:self._n_pending]
             self._pending = grown
-        buf = self._pending
-        buf[self._n_pending:n] = samples
-        c = self.config
-        behind = n / SAMPLE_RATE
-        steps = min(c.steps_per_frame + int(behind / c.catch_up_s), c.max_steps_per_frame)
-        if behind > c.max_lag_s:
-            steps = n // HOP_LENGTH + 1
-        # frame t is ready once t * HOP samples have been fed: feed up to where `steps` more are, and
-        # nothing while no frame would complete (a frame without a step then costs no feature call)
-        done, fed = self.performer.frames_done, self._samples
-        take = max(0, min(n, (done + steps - 1) * HOP_LENGTH - fed))
+        self._pending[self._n_pending:n] = samples
+        self._n_pending = n
+        return n
+
+    def _analyse(self, frames: int) -> np.ndarray:
+        """Feed the pending audio up to where ``frames`` more feature frames are complete (nothing when
+        no frame would complete); their rows [shape=(≤ frames, N_FEATURES)]."""
+        done, fed, n = self.performer.frames_done, self._samples, self._n_pending
+        if frames <= 0:
+            return self._rows[:0]
+        # frame t is ready once t * HOP samples have been fed (frame 0: at once)
+        take = max(0, min(n, (done + frames - 1) * HOP_LENGTH - fed))
         if fed + take < done * HOP_LENGTH:
-            take = 0
+            return self._rows[:0]
+        buf = self._pending
         chunk = buf[:take].copy()
         buf[:n - take] = buf[take:n]
         self._n_pending = n - take
-        return chunk
+        self._samples += take
+        return self.performer.analyse(chunk)
+
+    def _keep_rows(self, rows: np.ndarray) -> None:
+        n = self._n_rows + len(rows)
+        if n > len(self._rows):
+            grown = np.zeros((max(n, 2 * len(self._rows)), N_FEATURES), dtype=np.float32)
+            grown[:self._n_rows] = self._rows[:self._n_rows]
+            self._rows = grown
+        self._rows[self._n_rows:n] = rows
+        self._n_rows = n
+
+    def _take_rows(self, limit: int) -> np.ndarray:
+        """The oldest rows analysed and not danced yet, at most ``limit``, in order."""
+        k = min(limit, self._n_rows)
+        rows = self._rows[:k].copy()
+        self._rows[:self._n_rows - k] = self._rows[k:self._n_rows]
+        self._n_rows -= k
+        return rows
 
     def heard_feature_time(self, source, *, now: float | None = None) -> float:
         """What the audience hears at stream time ``now`` (default: ``source.now()``), on the feature

@@ -121,6 +121,9 @@ class Performance:
         ``t`` still move the beat.
     log : dancepose.realtime.engine.TimingLog or None
         Per-frame timing rows.
+    display : object with ``until_present() -> float`` and ``waited_s``, or None
+        The window: each frame is made for the moment it will be shown (``until_present`` from now), and
+        the time its sink waited for that moment (``waited_s``) is not counted as frame work.
 
     Attributes
     ----------
@@ -134,7 +137,7 @@ class Performance:
 
     def __init__(self, *, engine, source, sinks: Iterable = (), inputs: Iterable = (),
                  tempo_sources: Iterable = (), duration_s: float | None = None, bpm: float | None = None,
-                 log=None) -> None:
+                 log=None, display=None) -> None:
         if duration_s is not None and not duration_s > 0:
             raise ParameterError(f"duration must be positive, got {duration_s}")
         self.engine = engine
@@ -143,6 +146,7 @@ class Performance:
         self.inputs = list(inputs)
         self.tempo_sources = list(tempo_sources)
         self.log = log
+        self.display = display
         self.limit = int(round(duration_s * SAMPLE_RATE)) if duration_s else None
         self.tempo = TempoAuthority(features=engine.features, bpm=bpm)
         self.frames = 0
@@ -238,7 +242,8 @@ class Performance:
         if self.limit is not None and src.samples_read >= self.limit:
             y = y[: max(0, len(y) - (src.samples_read - self.limit))]
             done = True
-        state = self.engine.update(y, source=src)
+        display = self.display
+        state = self.engine.update(y, source=src, ahead_s=display.until_present() if display is not None else 0.0)
         if not self.paused or self._shown is None:
             self._shown = state.pose
         frame = Frame(index=self.frames, pose=self._shown, state=state, samples=y, beat=self._beat(state),
@@ -253,8 +258,9 @@ class Performance:
             self._dt_est += 0.05 * ((wall - self._last_wall) - self._dt_est)
         self._last_wall = wall
         if self.log is not None:
+            waited = display.waited_s if display is not None else 0.0
             self.log.add(frame=self.frames, wall_time=wall, state=state,
-                         frame_ms=(time.perf_counter() - t_frame) * 1e3, xruns=src.xruns,
+                         frame_ms=(time.perf_counter() - t_frame - waited) * 1e3, xruns=src.xruns,
                          recording=any(getattr(s, "recording", False) for s in self.sinks))
         self.frames += 1
         if done:

@@ -113,6 +113,10 @@ class FrameRing:
         if self.owner:
             self.header[:] = 0
             self.header[H_MAGIC] = RING_MAGIC
+            # touch every page now: the show's first pass through the ring would otherwise pay a page
+            # fault every few frames (a new page of audio)
+            self.records[:] = 0.0
+            self.audio[:] = 0.0
         self._frames = int(self.header[H_FRAMES])
         self._samples = int(self.header[H_AUDIO])
         self._note = ""  # the tempo note of the last record written (writer)
@@ -375,6 +379,15 @@ class RecorderProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def wait_ready(self, *, timeout_s: float) -> bool:
+        """Wait until the recorder has its encoder running (or failed, or ended), at most ``timeout_s``;
+        True if it is running.  Its start-up (imports, the encoder's start) then does not compete with
+        the show's first frames."""
+        t_end = time.monotonic() + timeout_s
+        while self.state == STARTING and self.alive() and time.monotonic() < t_end:
+            time.sleep(0.01)
+        return self.state == RUNNING
+
     # ------------------------------------------------------------------ ending
     def stop(self) -> None:
         """Ask the recorder to finish what it has (returns at once)."""
@@ -561,6 +574,12 @@ class RecordingSink:
     @property
     def recording(self) -> bool:
         return self._rec is not None
+
+    def wait_ready(self, *, timeout_s: float = 5.0) -> None:
+        """Before the show: wait for the recorder started with ``path`` to be encoding (at most
+        ``timeout_s``; a recorder that fails is reported by the first health check, as always)."""
+        if self._rec is not None:
+            self._rec.wait_ready(timeout_s=timeout_s)
 
     def handle(self, action: str) -> None:
         if action != "record":

@@ -255,23 +255,45 @@ class Scene:
         return None
 
 
-class FramePacer:
-    """Sleep until the next display frame: absolute deadlines ``1 / fps`` apart, so a frame that ran long
-    is made up by the next (the rate stays exact); after falling more than a frame behind it restarts
-    from now instead of rushing."""
+#: How long before its presentation deadline a display frame's work starts (s).  The frame is computed
+#: for the moment it will be shown and presented on time, so a frame whose work is held up by up to this
+#: much (another process taking the core for a scheduler slice: 5–13 ms measured beside a busy loop)
+#: still comes on time.  Costs nothing in what is shown (the pose is that of the presentation time); the
+#: newest audio is this much older when the pose is chosen.
+PRESENT_LEAD_S = 0.008
 
-    def __init__(self, fps: float = DISPLAY_FPS) -> None:
+
+class FramePacer:
+    """Paces display frames on absolute presentation deadlines ``1 / fps`` apart: :meth:`wait` sleeps until
+    the next frame's work starts (``lead_s`` before its deadline), :meth:`wait_present` until the deadline
+    itself.  A frame that ran long is made up by the next (the rate stays exact); after falling more than
+    a frame behind it restarts from now instead of rushing."""
+
+    def __init__(self, fps: float = DISPLAY_FPS, *, lead_s: float = 0.0) -> None:
         self.period = 1.0 / float(fps)
+        self.lead_s = float(lead_s)
         self._next: float | None = None
 
     def wait(self) -> None:
         now = time.perf_counter()
         nxt = now + self.period if self._next is None else self._next + self.period
-        if nxt < now - self.period:
+        if nxt - self.lead_s < now - self.period:
             nxt = now + self.period
         self._next = nxt
-        if nxt > now:
-            time.sleep(nxt - now)
+        start = nxt - self.lead_s
+        if start > now:
+            time.sleep(start - now)
+
+    def until_present(self) -> float:
+        """Seconds from now to the current frame's deadline (0 before the first :meth:`wait`)."""
+        return 0.0 if self._next is None else max(0.0, self._next - time.perf_counter())
+
+    def wait_present(self) -> float:
+        """Sleep until the current frame's deadline; the seconds slept."""
+        left = self.until_present()
+        if left > 0:
+            time.sleep(left)
+        return left
 
 
 class Window:
@@ -290,6 +312,9 @@ class Window:
     floor_units : float or None
         Floor line in torso lengths below the pelvis (``draw.floor_units_for(dancer.rest_pose)``).
     title : str
+    present_lead_s : float
+        How long before its deadline a frame's work starts (:data:`PRESENT_LEAD_S`; 0: at the deadline,
+        shown when done — the newest audio, for a microphone).
 
     Raises
     ------
@@ -299,7 +324,7 @@ class Window:
 
     def __init__(self, *, size: tuple[int, int], headless: bool = False, fullscreen: bool = False,
                  background: str | os.PathLike | None = None, floor_units: float | None = None,
-                 title: str = "dancepose-live") -> None:
+                 title: str = "dancepose-live", present_lead_s: float = PRESENT_LEAD_S) -> None:
         if headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -327,8 +352,10 @@ class Window:
         if headless:
             self.surface = pg.Surface(self._windowed_size, pg.SRCALPHA if self.transparent else 0)
         self.show_hud = True
-        self._pacer = FramePacer(DISPLAY_FPS)
+        self._pacer = FramePacer(DISPLAY_FPS, lead_s=present_lead_s)
         self._changed: list | None = None
+        #: Seconds the last :meth:`present` waited for its deadline (not work: the frame was ready).
+        self.waited_s = 0.0
 
     def _open(self, size: tuple[int, int], *, fullscreen: bool) -> None:
         pg = self.pg
@@ -394,15 +421,23 @@ class Window:
         return actions
 
     def tick(self) -> None:
-        """Wait for the next display frame (``DISPLAY_FPS``, absolute deadlines)."""
+        """Wait until the next display frame's work starts (``PRESENT_LEAD_S`` before its deadline;
+        ``DISPLAY_FPS``, absolute deadlines)."""
+        self.waited_s = 0.0
         self._pacer.wait()
+
+    def until_present(self) -> float:
+        """Seconds until the frame being made is shown (what the engine adds to "now")."""
+        return self._pacer.until_present()
 
     def draw(self, pose_norm: np.ndarray, *, style, hud: HudInfo | None = None) -> None:
         """Stage + figure (+ HUD) onto :attr:`surface`; only what changed is redrawn (:class:`Scene`)."""
         self._changed = self.scene_for(style).draw(self.surface, pose_norm, hud)
 
     def present(self) -> None:
-        """Show the frame: only the changed rectangles (a no-op headless: the surface is the result)."""
+        """Show the frame at its deadline: only the changed rectangles (headless: only the wait — the
+        surface is the result)."""
+        self.waited_s = self._pacer.wait_present()
         if self.headless:
             return
         if self.transparent:

@@ -31,10 +31,16 @@ class _Clock:
 def _run(engine: Engine, blocks: list[np.ndarray]) -> tuple[list[int], np.ndarray]:
     """Feed the blocks one display frame each; (model steps per frame, every feature row the dancer got)."""
     clock, steps, rows = _Clock(), [], []
+    dance = engine.performer.dance
+
+    def recorded(r: np.ndarray) -> np.ndarray:
+        rows.append(np.array(r))
+        return dance(r)
+
+    engine.performer.dance = recorded
     for b in blocks:
         clock.t += len(b) / SAMPLE_RATE
         steps.append(engine.update(b, source=clock).model_steps)
-        rows.append(engine.performer.last_features if steps[-1] else np.zeros((0, 35), np.float32))
     return steps, np.concatenate(rows)
 
 
@@ -72,4 +78,43 @@ def test_a_stall_is_made_up_over_the_next_frames():
     assert engine._n_pending < 2 * HOP_LENGTH  # caught up
     big = Engine(dancer=Dancer.load(None), config=EngineConfig(max_lag_s=1.0))
     steps, _ = _run(big, [y[:SAMPLE_RATE // 60], y[SAMPLE_RATE // 60:int(2.5 * SAMPLE_RATE)]])
-    assert steps[1] == int(2.5 * SAMPLE_RATE) // HOP_LENGTH  # 2.5 s behind: all of it now
+    assert steps[1] >= int(2.5 * SAMPLE_RATE) // HOP_LENGTH  # 2.5 s behind: all of it now
+    assert sum(steps) == int(2.5 * SAMPLE_RATE) // HOP_LENGTH + 1  # (frame 0 included: nothing left)
+
+
+def test_warm_up_leaves_the_dance_unchanged():
+    """warm_up() runs the model over a second of clicks and resets: the show's poses are the same bit for
+    bit as without it (the seed's random stream, the feature state and the dancer state all restored)."""
+    y, _ = click_track(seconds=4.0, bpm=100.0)
+    per_frame = SAMPLE_RATE // 60
+    blocks = [y[i:i + per_frame] for i in range(0, len(y), per_frame)]
+    cold = Engine(dancer=Dancer.load(None), config=EngineConfig(seed=3))
+    warm = Engine(dancer=Dancer.load(None), config=EngineConfig(seed=3))
+    warm.warm_up()
+    assert warm.performer.frames_done == 0 and warm._n_rows == 0 and warm._n_pending == 0
+    for e in (cold, warm):
+        e.keep_model_poses = True
+    _, rows_cold = _run(cold, blocks)
+    _, rows_warm = _run(warm, blocks)
+    np.testing.assert_array_equal(rows_warm, rows_cold)
+    assert len(cold.model_poses) >= len(y) // HOP_LENGTH - 1
+    np.testing.assert_array_equal(np.stack(warm.model_poses), np.stack(cold.model_poses))
+
+
+def test_a_frame_is_made_for_the_moment_it_is_shown():
+    """update(..., ahead_s=): the frame's display time, shown pose time and beat read-outs are those of
+    now + ahead_s (the window presents it then), with the same model steps."""
+    y, _ = click_track(seconds=5.0, bpm=120.0)
+    per_frame = SAMPLE_RATE // 60
+    blocks = [y[i:i + per_frame] for i in range(0, len(y), per_frame)]
+    now, ahead = Engine(dancer=Dancer.load(None)), Engine(dancer=Dancer.load(None))
+    _run(now, blocks[:-1])
+    _run(ahead, blocks[:-1])
+    clock = _Clock()
+    clock.t = sum(len(b) for b in blocks) / SAMPLE_RATE
+    a = now.update(blocks[-1], source=clock)
+    b = ahead.update(blocks[-1], source=clock, ahead_s=0.008)
+    assert b.display_time - a.display_time == pytest.approx(0.008)
+    assert b.pose_time - a.pose_time == pytest.approx(0.008, abs=1e-3)
+    assert a.model_steps == b.model_steps and a.tempo_bpm == b.tempo_bpm
+    assert b.beat_position - a.beat_position == pytest.approx(0.008 * a.tempo_bpm / 60.0, rel=1e-6)

@@ -104,7 +104,8 @@ def test_beats_follow_the_clicks_and_count_the_bar():
     f = perf.features
     assert f.beats_per_bar in (3, 4) and 0 <= f.bar_phase < 1 and 0 <= f.beat_phase < 1
     assert f.tempo_bpm == pytest.approx(120, rel=0.03) and f.beat_confidence > 0.2
-    assert f.beat_count >= 20 and f.frames_done == 12 * 30 + 1
+    # every model frame analysed (the last may wait for a display frame after the audio: split steps)
+    assert f.beat_count >= 20 and f.frames_done in (12 * 30, 12 * 30 + 1)
     assert max(fr.state.level_db for fr in sink.frames) > -30 and f.level_db < -60  # clicks, then silence
 
 

@@ -74,3 +74,31 @@ def test_frame_pacer_keeps_absolute_deadlines(monkeypatch):
     t0 = clock["t"]
     pacer.wait()
     assert clock["t"] - t0 == pytest.approx(period)
+
+
+def test_frame_pacer_starts_work_ahead_and_presents_on_the_deadline(monkeypatch):
+    """With a lead: each frame's work starts `lead_s` before its deadline and the frame is presented on the
+    deadline, so frames whose work takes up to the lead (a preempted frame) are all shown exactly one period
+    apart; only work longer than the lead makes a frame late, and the grid stays put."""
+    from dancepose.realtime import window as win
+
+    clock = {"t": 50.0}
+    monkeypatch.setattr(win.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(win.time, "sleep", lambda s: clock.__setitem__("t", clock["t"] + s))
+    period, lead = 1 / 60, 0.008
+    pacer = win.FramePacer(60.0, lead_s=lead)
+    assert pacer.until_present() == 0.0  # before the first wait: shown at once
+    pacer.wait()
+    deadlines, shown = [], []
+    work = [0.001, 0.007, 0.0079, 0.002, 0.012, 0.001, 0.001]  # frame 4 takes longer than the lead
+    for w in work:
+        deadlines.append(clock["t"] + pacer.until_present())
+        assert pacer.until_present() == pytest.approx(lead)  # the work starts lead_s before the deadline
+        clock["t"] += w
+        pacer.wait_present()
+        shown.append(clock["t"])
+        pacer.wait()
+    np.testing.assert_allclose(np.diff(deadlines), period, atol=1e-9)  # the grid stays put
+    late = np.array(shown) - np.array(deadlines)
+    np.testing.assert_allclose(np.delete(late, 4), 0.0, atol=1e-9)  # on time, however long the work up to the lead
+    assert late[4] == pytest.approx(0.012 - lead)
