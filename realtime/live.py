@@ -211,6 +211,23 @@ def _check_outputs(config: LiveConfig) -> None:
         check_output_dir(config.save_openpose)
 
 
+def pacing_for(config: LiveConfig):
+    """The engine's config and the window's presentation lead (s) for a show.
+
+    A microphone's sound reaches the audience at once: there every millisecond between the sound and the
+    picture shows, so the model step is not split and each frame is made at its deadline (click →
+    kinematic beat through a microphone: 42 ms with both, 20 ms without).  A played song or the demo
+    gets the split step and the 8-ms lead (no frame pays for features and dancer at once; a frame held up
+    by another program for a scheduler slice is still on time).
+    """
+    from dancepose.realtime.engine import EngineConfig
+    from dancepose.realtime.window import PRESENT_LEAD_S
+
+    mic = config.input == "mic"
+    engine = EngineConfig(seed=config.seed, split_steps=not mic, latency_offset_s=config.latency_offset_ms / 1e3)
+    return engine, (0.0 if mic else PRESENT_LEAD_S)
+
+
 def run_live(*, config: LiveConfig) -> LiveResult:
     """Perform live until the song ends, ``duration`` is reached, the window closes or Ctrl-C.
 
@@ -236,22 +253,18 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     from dancepose.models.dancer import Dancer
     from dancepose.models.media.draw import floor_units_for, look
     from dancepose.realtime.audio_in import open_source
-    from dancepose.realtime.engine import Engine, EngineConfig, TimingLog
+    from dancepose.realtime.engine import Engine, TimingLog
     from dancepose.realtime.performance import Performance
     from dancepose.realtime.recording import RecordingSink
-    from dancepose.realtime.window import PRESENT_LEAD_S, Window, WindowSink
+    from dancepose.realtime.window import Window, WindowSink
 
     _check_outputs(config)
     style, background = look(style=config.style, background=config.background)
     dancer = Dancer.load(config.model_dir).with_groove(config.groove)
-    # A microphone's sound reaches the audience at once: there every millisecond between the sound and the
-    # picture shows, so the model step is not split and the frame is made at its deadline (click →
-    # kinematic beat 42 ms with both, ~20 ms without).  A played song gets the smoother pacing.
-    live_mic = config.input == "mic"
-    engine = Engine(dancer=dancer, config=EngineConfig(seed=config.seed, split_steps=not live_mic,
-                                                       latency_offset_s=config.latency_offset_ms / 1e3))
+    engine_config, lead_s = pacing_for(config)
+    engine = Engine(dancer=dancer, config=engine_config)
     window = Window(size=config.size, headless=config.headless, fullscreen=config.fullscreen,
-                    present_lead_s=0.0 if live_mic else PRESENT_LEAD_S,
+                    present_lead_s=lead_s,
                     background=background, floor_units=floor_units_for(dancer.rest_pose))
     # A HUD over a chroma-key or ControlNet picture spoils it: off by default there (h shows it).
     window.show_hud = not (isinstance(background, tuple) or config.style == "openpose")

@@ -203,3 +203,17 @@ def test_save_openpose_under_a_file(tmp_path):
              "--save-openpose", str(tmp_path / "f" / "json"))
     assert p.returncode == 6
     assert "not a directory" in _one_error_line(p.stderr)
+
+
+def test_pacing_favours_latency_for_a_microphone_and_smoothness_for_a_song():
+    """--input mic: whole model steps, each frame made at its deadline (the picture's lag behind the room's
+    sound counts most); a song or the demo: the step split over two frames, work 8 ms ahead of the deadline."""
+    from dancepose.realtime.live import LiveConfig, pacing_for
+    from dancepose.realtime.window import PRESENT_LEAD_S
+
+    mic, lead = pacing_for(LiveConfig(input="mic", latency_offset_ms=120.0, seed=4))
+    assert not mic.split_steps and lead == 0.0
+    assert mic.latency_offset_s == pytest.approx(0.12) and mic.seed == 4
+    for spec in ("demo", __file__):
+        song, lead = pacing_for(LiveConfig(input=spec))
+        assert song.split_steps and lead == PRESENT_LEAD_S == pytest.approx(0.008)
