@@ -337,29 +337,36 @@ def _same_moves(shape: np.ndarray, *, threshold: float) -> np.ndarray:
 
 
 class CopyTracker:
-    """The replay test (``evaluation.style.longest_copy``) run online: after every pose shown, the length
-    (frames) of the longest run of recent poses that copies the person's source frame for frame.
+    """The replay test, one pose at a time: after every pose shown, the length (frames) of the longest
+    run of recent poses that copies the person's source frame for frame.  ``evaluation.style.longest_copy``
+    is this tracker run over a whole dance (one dynamic programme for the test and the player).
 
-    Same arithmetic as the test: a pose copies source segment n → n + 1 when it is on average within
+    The arithmetic: a pose copies source segment n → n + 1 when it is on average within
     ``tolerance`` torso lengths per joint (pelvis-relative) of the segment's nearest point; a run goes on
     from segment m to n when 0 ≤ n − m ≤ 2.  One update costs O(source frames).
     """
 
-    def __init__(self, library: MoveLibrary, *, tolerance: float = 0.15, max_advance: int = 2) -> None:
+    def __init__(self, source: np.ndarray, *, tolerance: float = 0.15, max_advance: int = 2) -> None:
+        """source [shape=(N, N_JOINTS, 2)]: the person's poses (body units), passages separated by a NaN
+        frame (:meth:`of_library` builds it from a move library)."""
         keep = [j for j in range(N_JOINTS) if j != Joint.PELVIS]
-        parts = []
-        for r in library.runs(mirrored=False) or library.runs():
-            rel = (r[:, keep] - r[:, Joint.PELVIS:Joint.PELVIS + 1]).reshape(len(r), -1)
-            parts += [rel, np.full((1, rel.shape[1]), np.nan, np.float32)]
-        s = np.concatenate(parts).astype(np.float32)
-        ok = np.isfinite(s).all(axis=1)
-        s = np.where(ok[:, None], s, 0.0)
+        s_all = np.asarray(source, dtype=np.float64)
+        ok = np.isfinite(s_all).all(axis=(1, 2))
+        s = np.where(ok[:, None, None], s_all, 0.0)
+        s = (s[:, keep] - s[:, Joint.PELVIS:Joint.PELVIS + 1]).reshape(len(s), -1).astype(np.float32)
         self.a, self.v = s[:-1], s[1:] - s[:-1]
         self.ok = ok[:-1] & ok[1:]
         self.vv = np.maximum((self.v * self.v).sum(axis=1), 1e-12)
         self.keep, self.tolerance, self.max_advance = keep, np.float32(tolerance), max_advance
         self._d, self._t = np.empty_like(self.a), np.empty_like(self.a)  # work space of update
         self.reset()
+
+    @classmethod
+    def of_library(cls, library: MoveLibrary, **kw) -> "CopyTracker":
+        """The tracker of a personal dancer: its library's unmirrored source passages."""
+        gap = np.full((1, N_JOINTS, 2), np.nan, np.float32)
+        runs = library.runs(mirrored=False) or library.runs()
+        return cls(np.concatenate([x for r in runs for x in (r, gap)]), **kw)
 
     def reset(self, rng: np.random.Generator | None = None) -> None:
         self.run = np.zeros(len(self.a), np.int32)
@@ -458,7 +465,7 @@ class MovePlayer:
         # a small library's moves are few and look alike: a repeated phrase can copy the source, so the
         # player watches the copy as the replay test measures it (O(source frames) a frame: small ones only)
         small = sum(len(r) for r in library.runs(mirrored=False)) <= WATCH_FRAMES
-        self.copies = CopyTracker(library) if config.max_copy_bars > 0 and small else None
+        self.copies = CopyTracker.of_library(library) if config.max_copy_bars > 0 and small else None
         self.length_s = (feats["length"] / MODEL_FPS).astype(np.float64)
         runs = library.unit_run
         medians = {r: float(np.median(self.length_s[runs == r])) for r in np.unique(runs)}

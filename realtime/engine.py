@@ -196,21 +196,19 @@ class Engine:
         # feature rows analysed but not danced yet (split steps), the first one's model-frame index
         self._rows = np.zeros((8, N_FEATURES), dtype=np.float32)
         self._n_rows = 0
-        self._danced = 0
         #: (time, pose) of every model step, for pose logs and analysis.
         self.model_times: list[float] = []
         self.model_poses: list[np.ndarray] = []
 
     def warm_up(self, *, seconds: float = 1.0) -> None:
-        """Run the features and the dancer once over ``seconds`` of a click track in noise, then
+        """Run the features and the dancer once over ``seconds`` of the built-in demo loop, then
         :meth:`reset`: the first calls of every code path (the BLAS buffers, the dancer's first draws,
         lazy set-up) cost 15–20 ms each, which the show's first frames would otherwise pay.  The show's
         poses do not change (the reset restores the seed)."""
+        from dancepose.realtime.demo_loop import demo_loop
+
         n = int(seconds * SAMPLE_RATE)
-        t = np.arange(n, dtype=np.float32) / SAMPLE_RATE
-        clicks = np.sin(2000.0 * np.pi * t) * np.exp(-(t % 0.5) / 0.01)  # 1-kHz clicks at 120 BPM
-        noise = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-        y = (0.5 * clicks + 0.05 * noise).astype(np.float32)
+        y = demo_loop(bars=2)[:n]  # (the loop's last bar is near silence)
         for i in range(0, n, HOP_LENGTH // 2):
             self.performer.process(y[i:i + HOP_LENGTH // 2])
         self.reset()
@@ -240,10 +238,9 @@ class Engine:
         # kinematic beats land on the beats the audience hears (see the module notes).
         behind = max(delay + self.config.lookback_s + offset, delay)
         self.dancer.lead_s = behind - offset
-        first_frame = self._danced
         rows = self._work(samples)
+        first_frame = self.performer.frames_done - self._n_rows - len(rows)  # model frame of rows[0]
         poses = self.performer.dance(rows) if len(rows) else ()
-        self._danced += len(poses)
         for i, pose in enumerate(poses):
             t_k = source.sample_time((first_frame + i) * HOP_LENGTH)
             self._hist.append((t_k, pose))
@@ -308,10 +305,7 @@ class Engine:
     def _append(self, samples: np.ndarray) -> int:
         """Add ``samples`` to the pending audio (grown if needed); the number of pending samples."""
         n = self._n_pending + len(samples)
-        if n > len(self._pending):
-            grown = np.zeros(max(n, 2 * len(self._pending)), dtype=np.float32)
-            grown[:self._n_pending] = self._pending[:self._n_pending]
-            self._pending = grown
+        self._pending = _room(self._pending, used=self._n_pending, need=n)
         self._pending[self._n_pending:n] = samples
         self._n_pending = n
         return n
@@ -335,10 +329,7 @@ class Engine:
 
     def _keep_rows(self, rows: np.ndarray) -> None:
         n = self._n_rows + len(rows)
-        if n > len(self._rows):
-            grown = np.zeros((max(n, 2 * len(self._rows)), N_FEATURES), dtype=np.float32)
-            grown[:self._n_rows] = self._rows[:self._n_rows]
-            self._rows = grown
+        self._rows = _room(self._rows, used=self._n_rows, need=n)
         self._rows[self._n_rows:n] = rows
         self._n_rows = n
 
@@ -378,6 +369,16 @@ class Engine:
             return p1
         a = (t - t0) / (t1 - t0)
         return (1.0 - a) * p0 + a * p1
+
+
+def _room(buf: np.ndarray, *, used: int, need: int) -> np.ndarray:
+    """``buf`` if it holds ``need`` rows, else a buffer twice as long (at least ``need``) with its first
+    ``used`` rows: the engine's preallocated stores grow rarely, never per frame."""
+    if need <= len(buf):
+        return buf
+    grown = np.zeros((max(need, 2 * len(buf)),) + buf.shape[1:], dtype=buf.dtype)
+    grown[:used] = buf[:used]
+    return grown
 
 
 # ------------------------------------------------------------------------------------ timing log

@@ -197,5 +197,5 @@ def test_copy_tracker_counts_as_the_replay_test(personal):
     lib = dancer.moves[0]
     y = drumloops.drum_loop(bpm=120, seconds=12.0, seed=0)
     for poses in (unscaled(dancer).generate(music_features(y=y), seed=1), lib.frames[:300] + 0.03):
-        tracker = CopyTracker(lib)
+        tracker = CopyTracker.of_library(lib)
         assert max(tracker.update(p) for p in poses) == longest_copy(generated=poses, source=_source(lib))

@@ -94,28 +94,15 @@ def longest_copy(*, generated: np.ndarray, source: np.ndarray, tolerance: float 
     generated, source : np.ndarray [shape=(T, J, 2)], [shape=(N, J, 2)]
         Body units at the same frame rate; concatenate several sources with a NaN frame between them.
     """
-    g = relative_poses(generated).astype(np.float32)
-    s_all = np.asarray(source, dtype=np.float64)
-    ok = np.isfinite(s_all).all(axis=(1, 2))
-    s = np.where(ok[:, None, None], s_all, 0.0)
-    s = (s[:, _NON_PELVIS] - s[:, Joint.PELVIS:Joint.PELVIS + 1]).reshape(len(s), -1).astype(np.float32)
-    if len(s) < 2 or len(g) == 0:
+    from dancepose.models.moves import CopyTracker
+
+    relative_poses(generated)  # (checks the shape)
+    g = np.asarray(generated, dtype=np.float64)
+    g = g[np.isfinite(g).all(axis=(1, 2))]  # frames with a missing joint are left out
+    if len(source) < 2 or len(g) == 0:
         return 0
-    a, v = s[:-1], s[1:] - s[:-1]                     # segments n → n + 1
-    seg_ok = ok[:-1] & ok[1:]
-    vv = np.maximum((v * v).sum(axis=1), 1e-12)
-    run = np.zeros(len(a), np.int32)
-    best = 0
-    for t in range(len(g)):
-        alpha = np.clip(((g[t] - a) * v).sum(axis=1) / vv, 0.0, 1.0)
-        r = (g[t] - a - alpha[:, None] * v).reshape(len(a), -1, 2)
-        near = (np.linalg.norm(r, axis=-1).mean(axis=1) <= tolerance) & seg_ok
-        prev = run.copy()
-        for k in range(1, max_advance + 1):
-            prev[k:] = np.maximum(prev[k:], run[:-k])
-        run = np.where(near, prev + 1, 0).astype(np.int32)
-        best = max(best, int(run.max()))
-    return best
+    tracker = CopyTracker(source, tolerance=tolerance, max_advance=max_advance)
+    return max(tracker.update(pose) for pose in g)
 
 
 @dataclass(frozen=True)
