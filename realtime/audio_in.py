@@ -293,6 +293,10 @@ class AudioSource:
     label: str = "audio"
     #: Whether :meth:`read` returns what a listener hears (playback) rather than a captured signal.
     is_playback: bool = False
+    #: Whether :meth:`now` is the time of the display frame being made (a clock stepped once per frame,
+    #: :class:`SimulatedPlayback`) rather than a running clock: such a frame is already made for its
+    #: own moment, and adding the wall-clock wait until it is presented would only add that wait's noise.
+    frame_clock: bool = False
 
     def __init__(self) -> None:
         self.samples_read = 0  # analysis samples returned by read() so far
@@ -603,6 +607,7 @@ class SimulatedPlayback(AudioSource):
     """
 
     is_playback = True
+    frame_clock = True
 
     def __init__(self, samples: np.ndarray, *, loop: bool = False, label: str = "file",
                  wall_clock: bool = False) -> None:

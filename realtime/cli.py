@@ -104,9 +104,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    # The live loop multiplies tiny matrices: OpenBLAS worker threads only spin (≈ a whole core of
-    # system time on a 2-core machine).  Must be set before numpy is imported.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
     return run_cli(_run, args, prog="dancepose-live")
 

@@ -81,8 +81,12 @@ class EngineConfig:
     split_steps : bool
         A model step in two halves on two display frames: the features in the frame its audio completes,
         the dancer in the next one (half the work, and half the data gone cold during the frame's sleep,
-        per frame; the pose comes one display frame, 16.7 ms, later).  A frame does both halves only
-        when two model frames are waiting besides (audio in a burst, a late frame) or while catching up.
+        per frame; the pose comes one display frame, 16.7 ms, later — two when the hops' audio completes
+        on the frames that dance, as on the simulated clock, where the first hop sets that phase: bringing
+        the split back in step costs a frame with both halves each time, and audio in device blocks
+        puts it out of step again every few frames (6–8 % of frames with both halves, simulated).  A frame
+        does both halves only when two model frames are waiting besides (audio in a burst, a late frame)
+        or while catching up.
     """
 
     lookback_s: float = 0.5 / MODEL_FPS

@@ -122,8 +122,9 @@ class Performance:
     log : dancepose.realtime.engine.TimingLog or None
         Per-frame timing rows.
     display : object with ``until_present() -> float`` and ``waited_s``, or None
-        The window: each frame is made for the moment it will be shown (``until_present`` from now), and
-        the time its sink waited for that moment (``waited_s``) is not counted as frame work.
+        The window: each frame is made for the moment it will be shown (``until_present`` from now, unless
+        the source's clock is stepped per frame, ``frame_clock``), and the time its sink waited for that
+        moment (``waited_s``) is not counted as frame work.
 
     Attributes
     ----------
@@ -243,7 +244,8 @@ class Performance:
             y = y[: max(0, len(y) - (src.samples_read - self.limit))]
             done = True
         display = self.display
-        state = self.engine.update(y, source=src, ahead_s=display.until_present() if display is not None else 0.0)
+        ahead = display.until_present() if display is not None and not src.frame_clock else 0.0
+        state = self.engine.update(y, source=src, ahead_s=ahead)
         if not self.paused or self._shown is None:
             self._shown = state.pose
         frame = Frame(index=self.frames, pose=self._shown, state=state, samples=y, beat=self._beat(state),

@@ -43,13 +43,24 @@ from dancepose.realtime.recording import (
 IDLE_S = 0.004
 
 
-def lower_priority(nice: int) -> None:
-    """Add ``nice`` to the calling thread's niceness (Linux: per thread; elsewhere the whole process), which
-    the threads and processes it starts inherit."""
+def lower_priority(nice: int, *, idle: bool = True) -> None:
+    """Add ``nice`` to the calling thread's niceness (Linux: per thread; elsewhere the whole process) and,
+    with ``idle`` where the system has it, put the thread in the ``SCHED_IDLE`` class; the threads and
+    processes it starts inherit both.
+
+    ``SCHED_IDLE`` runs only on what the other threads leave, and a waking thread of any other class
+    preempts it at once, where a nice-19 thread may finish its slice first: the show never waits for the
+    encoder's slice to end.
+    """
     if nice > 0:
         try:
             os.nice(nice)
         except OSError:  # pragma: no cover - not allowed: record at the same priority
+            pass
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:  # pragma: no cover - not allowed (some containers): the niceness still holds
             pass
 
 
@@ -122,7 +133,7 @@ class _Encoder(threading.Thread):
         from dancepose.models.media.recorder import Mp4Recorder
 
         cfg, ring, scene, surface, encoding, fmt, alpha, stop = self.args
-        lower_priority(cfg.nice)
+        lower_priority(cfg.nice, idle=cfg.nice > 0)
         try:
             self.rec = Mp4Recorder(cfg.path, width=cfg.width, height=cfg.height, fps=cfg.fps,
                                    sample_rate=cfg.sample_rate, drop_when_behind=False, quiet=True,

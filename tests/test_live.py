@@ -1,6 +1,7 @@
 """dancepose-live end to end (headless, SDL dummy driver): recording length, Ctrl-C, bad input."""
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import time
@@ -87,6 +88,23 @@ def test_run_live_in_process_sim_clock(tmp_path):
     assert np.isfinite(z["poses"]).all()
     assert z["model_poses"].shape[0] >= 60
     assert (tmp_path / "shot.png").stat().st_size > 1000
+
+
+def test_the_show_leaves_the_other_core_free():
+    """numpy's BLAS runs one thread in the show: OpenBLAS's idle worker spun on ``sched_yield`` between the
+    live step's small products, 60–80 % of a core of system time (found with py-spy and strace).  An
+    8-s headless show, start-up included, now takes well under half a core (was above one)."""
+    env = live_env()
+    env.pop("OPENBLAS_NUM_THREADS", None)  # the show must not depend on the caller's environment
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    subprocess.run(live_cmd("--input", "demo", *model_args(), "--headless", "--sim-clock", "--duration", "8",
+                            "--size", "320x240", "-q"), env=env, check=True, timeout=120)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert wall >= 8.0
+    assert cpu < 0.5 * wall, f"{cpu:.1f} s of CPU in {wall:.1f} s"
 
 
 def test_rig_outputs_end_to_end(tmp_path):

@@ -209,6 +209,7 @@ def test_stopped_recorder_the_show_never_waits(tmp_path):
     try:
         rec_pid = _recorder_pid(proc.pid)
         _wait_recording(tmp_path, proc)
+        policies = _policies(rec_pid)
         os.kill(rec_pid, signal.SIGSTOP)
         time.sleep(3.0)
         os.kill(rec_pid, signal.SIGCONT)
@@ -224,6 +225,21 @@ def test_stopped_recorder_the_show_never_waits(tmp_path):
     assert behind > 2.0, err
     d = np.genfromtxt(csv, delimiter=",", names=True)
     assert d["frame_ms"].max() < 500  # no frame waited for the frozen recorder
+    # the drawing and encoding (a thread, the threads it starts and its ffmpeg) run only on what the show
+    # leaves (SCHED_IDLE); the recorder's main thread, which finishes the file after the show, does not
+    if hasattr(os, "SCHED_IDLE"):
+        assert policies["main"] == os.SCHED_OTHER and os.SCHED_IDLE in policies["threads"], policies
+        assert policies["children"] and set(policies["children"]) == {os.SCHED_IDLE}, policies
+
+
+def _policies(pid: int) -> dict:
+    """Scheduling classes of a process's threads and of its child processes' main threads."""
+    threads, children = [], []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        threads.append(os.sched_getscheduler(int(task.name)))
+        for kid in (task / "children").read_text().split():
+            children.append(os.sched_getscheduler(int(kid)))
+    return {"main": os.sched_getscheduler(pid), "threads": threads, "children": children}
 
 
 def test_disk_full_while_recording(tmp_path, small_disk, fill_disk):
