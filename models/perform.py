@@ -107,6 +107,20 @@ class Performer:
         return self.dancer.steps(rows)
 
 
+def one_blas_thread():
+    """A context in which numpy's BLAS (OpenBLAS) uses one thread.
+
+    A model step multiplies matrices of a few hundred numbers: a second BLAS thread has nothing to share,
+    and OpenBLAS's idle worker spins on ``sched_yield`` between the calls — measured beside
+    ``dancepose-live`` 60–80 % of a core of system time (a 2-core machine then has one core left for the
+    show, its recorder and any neighbour; offline, for ffmpeg).  Set at run time (``threadpoolctl``): the
+    environment variable only counts before numpy's first import.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def perform(audio: np.ndarray | str | os.PathLike, *, dancer, seed: int = 0,
             feature_config: FeatureConfig = FeatureConfig()) -> Performance:
     """The dancer dancing to a whole signal (or audio file), exactly as it would live.
@@ -134,5 +148,6 @@ def perform(audio: np.ndarray | str | os.PathLike, *, dancer, seed: int = 0,
         if y.ndim != 1:
             raise ParameterError(f"audio must be mono (n_samples,), got shape {y.shape}")
     performer = Performer(dancer=dancer, seed=seed, feature_config=feature_config)
-    poses = performer.process(y)
+    with one_blas_thread():
+        poses = performer.process(y)
     return Performance(poses=poses, features=performer.last_features)

@@ -228,20 +228,6 @@ def pacing_for(config: LiveConfig):
     return engine, (0.0 if mic else PRESENT_LEAD_S)
 
 
-def one_blas_thread():
-    """A context in which numpy's BLAS (OpenBLAS) uses one thread.
-
-    The live step multiplies matrices of a few hundred numbers 30 times a second: a second BLAS thread
-    has nothing to share, and OpenBLAS's idle worker spins on ``sched_yield`` between calls — measured
-    here 60–80 % of a core of system time beside the show (a 2-core machine then has one core for the
-    show, the recorder and any neighbour).  Set at run time (``threadpoolctl``): the environment variable
-    only counts before numpy's first import, which the command line's imports already did.
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def run_live(*, config: LiveConfig) -> LiveResult:
     """Perform live until the song ends, ``duration`` is reached, the window closes or Ctrl-C.
 
@@ -266,6 +252,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     t_start = time.monotonic()
     from dancepose.models.dancer import Dancer
     from dancepose.models.media.draw import floor_units_for, look
+    from dancepose.models.perform import one_blas_thread
     from dancepose.realtime.audio_in import open_source
     from dancepose.realtime.engine import Engine, TimingLog
     from dancepose.realtime.performance import Performance
@@ -309,7 +296,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     interrupted: KeyboardInterrupt | None = None
     show_end: float | None = None
     try:
-        with one_blas_thread():
+        with one_blas_thread():  # (OpenBLAS's idle worker would spin beside the show)
             # Before the first frame: the model's first calls, and the recorder's start-up (its imports
             # and encoder, on the other core), would otherwise make the show's first frames late.
             engine.warm_up()

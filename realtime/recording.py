@@ -395,6 +395,15 @@ class RecorderProcess:
             self.ring.header[H_STOP] = 1
             self.stopped_at = time.monotonic()
 
+    def finish_now(self) -> None:
+        """Ask the recorder process to finish its file now with what it has encoded (its SIGTERM; its
+        ffmpeg, in the same process group, is left to close the file)."""
+        self.stop()
+        try:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def backlog_s(self) -> float:
         """Seconds of display frames handed over but not yet encoded."""
         if self.ring.header is None:
@@ -419,6 +428,7 @@ class RecorderProcess:
     def _wait_progress(self, *, quiet: bool) -> None:
         told = False
         last, t_last = -1, time.monotonic()
+        t_start = t_last
         while self.proc.poll() is None:
             h = self.ring.header
             progress = int(h[H_READ]) + int(h[H_ENCODED]) + int(h[H_STATE])
@@ -428,7 +438,7 @@ class RecorderProcess:
                 self._kill()
                 self.stuck = True
                 return
-            if not told and not quiet and self.backlog_s() > 2.0:
+            if not told and not quiet and (self.backlog_s() > 2.0 or time.monotonic() - t_start > 2.0):
                 print(f"dancepose-live: finishing the recording ({self.backlog_s():.1f} s of video to encode) …",
                       file=sys.stderr)
                 told = True
@@ -631,20 +641,33 @@ class RecordingSink:
             self._finishing.append(rec)
 
     def close(self) -> None:
-        """Stop recording, wait for every recorder to finish, report; raise the first failure."""
+        """Stop recording, wait for every recorder to finish, report; raise the first failure.
+
+        Ctrl-C or SIGTERM while a recorder finishes asks it to finish now with what it has encoded; the
+        file is still written and reported, then the signal is raised again (a second signal exits at
+        once, :func:`dancepose.models.cli.run_cli`)."""
         self.stop()
+        interrupted: KeyboardInterrupt | None = None
         for rec in self._finishing:
-            try:
-                out = rec.wait(quiet=self.quiet)
-            except DanceposeError as exc:
-                self._errors.append(exc)
-                out = None
+            while True:
+                try:
+                    out = rec.wait(quiet=self.quiet)
+                    break
+                except DanceposeError as exc:
+                    self._errors.append(exc)
+                    out = None
+                    break
+                except KeyboardInterrupt as exc:
+                    interrupted = interrupted or exc
+                    rec.finish_now()
             self.dropped_frames += rec.dropped
             if out is not None:
                 self.recordings.append(out)
                 if not self.quiet:
                     print(f"dancepose-live: recorded {out} ({self._summary(rec)})", file=sys.stderr)
         self._finishing = []
+        if interrupted is not None:
+            raise interrupted
         if self._errors:
             err, self._errors = self._errors[0], []
             raise err

@@ -232,6 +232,49 @@ def test_stopped_recorder_the_show_never_waits(tmp_path):
         assert policies["children"] and set(policies["children"]) == {os.SCHED_IDLE}, policies
 
 
+def test_sigterm_while_the_recording_finishes_keeps_the_file(tmp_path):
+    """The show is over and the recorder still has video to encode (frozen by SIGSTOP): a SIGTERM then
+    asks it to finish now with what it encoded — the file is written, valid and reported, and the show
+    exits 143.  (Before, the live process left at once and reported nothing; the soak found no file.)"""
+    import threading
+
+    out = tmp_path / "show.mp4"
+    proc = subprocess.Popen(live_cmd("--input", "demo", *model_args(), "--headless", "--sim-clock", "--duration",
+                                     "6", "--size", "320x240", "--record", str(out)),
+                            env=live_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    rec_pid = None
+    try:
+        rec_pid = _recorder_pid(proc.pid)
+        _wait_recording(tmp_path, proc, video_bytes=1)
+        os.kill(rec_pid, signal.SIGSTOP)
+        t_end = time.monotonic() + 60
+        while not any("finishing the recording" in ln for ln in lines):
+            assert proc.poll() is None and time.monotonic() < t_end, "".join(lines)
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        os.kill(rec_pid, signal.SIGCONT)
+        proc.wait(timeout=60)
+    finally:
+        if rec_pid is not None:
+            try:
+                os.kill(rec_pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(timeout=10)
+    err = "".join(lines)
+    assert proc.returncode == 143, err
+    assert f"recorded {out}" in err, err
+    assert "Traceback" not in err
+    info = verify_media(out, video=True, audio=True)
+    assert 0.0 < info["video"]["duration"] < 6.0  # what was encoded when the signal came
+
+
 def _policies(pid: int) -> dict:
     """Scheduling classes of a process's threads and of its child processes' main threads."""
     threads, children = [], []
