@@ -11,7 +11,8 @@ engines and ChoreoMaster's graph of beat-long motion nodes:
   as it will be seen) drives a beat position; the current unit is played
   time-warped so that it starts and ends on beats (it spans 1, 2 or 4 beats: the fewest that do not
   play it faster than the person danced it).  Unit ends are the person's kinematic beats, so their speed minima land
-  on the beats heard — live and offline alike, causally.
+  on the beats heard — live and offline alike, causally.  Time slows into every beat (the accent) as
+  much as the person's own speed minima need to read as kinematic beats (:func:`library_accent`).
 * **Choosing.**  At every unit end the next unit is the best match of the pose and velocity being shown
   (motion matching) among the units not played recently; the unit that follows in the source wins
   while allowed, but never for more than ``max_run_bars`` bar in a row, so the dance is recombined
@@ -89,12 +90,21 @@ class MovesConfig:
     accent : float
         0…1: time runs ``1 − accent`` times as fast at every beat heard as on average (and ``1 + accent``
         times mid-way), also within a unit spanning 2 or 4 beats: a speed minimum, a kinematic beat, on
-        every beat, the way the base dancer eases into it.
+        every beat, the way the base dancer eases into it.  The least accent: a library whose speed minima
+        are shallow is played with more (``beat_depth``).
     max_speedup : float
         A unit spans one beat unless that plays it more than this many times faster than the person
         danced it; then two beats, then four (:meth:`MovePlayer._span_for`).  1: never faster than the
         person — played 1.2 × faster, a break dancer's motion had 2.5–3 × the source's power above 4 Hz
         (the spectrum moves up with the rate and falls steeply).
+    beat_depth, max_accent : float
+        Every unit is eased into its beats enough that its speed on a beat is at most ``beat_depth`` × its
+        mean speed — a clear kinematic beat — with an accent between ``accent`` and ``max_accent``
+        (:func:`library_accent`: the person's own speed at their units' ends against its mean decides how
+        much is needed).  A source whose speed minima are shallow (a 70-s video clip: its units' ends at
+        0.87 × their mean speed, against 0.55 for AIST++ ch05's break dancer) had its played minima anywhere in the
+        beat, and a phrase repeated four times made one such unit a run off the beat (BAS ÷ chance 1.2).
+        ``max_accent = accent``: the previous player.
     lock_beats : float
         Time constant (beats) of the phase-locked loop that moves the beat position with the tracked
         phase (:meth:`MovePlayer._advance`).
@@ -128,6 +138,8 @@ class MovesConfig:
     lock_beats: float = 1.5
     max_speedup: float = 1.0
     accent: float = 0.2
+    beat_depth: float = 0.6
+    max_accent: float = 0.35
     phrase_bars: float = 1.0
     phrase_repeats: float = 4.0
     max_copy_bars: float = 2.0
@@ -137,6 +149,7 @@ class MovesConfig:
         if not (self.max_run_bars > 0 and self.recent_beats >= 0 and self.same_move >= 0 and self.candidates >= 1
                 and self.velocity_weight >= 0 and self.rise_weight >= 0 and self.blend_s > 0 and self.catch_up >= 1
                 and self.lock_beats > 0 and 0 <= self.accent < 1 and self.max_speedup >= 1
+                and self.accent <= self.max_accent < 1 and self.beat_depth > 0
                 and self.phrase_bars > 0 and self.phrase_repeats >= 1 and self.max_copy_bars >= 0
                 and self.min_excursion >= 0):
             raise ParameterError(f"invalid MovesConfig {self}")
@@ -440,6 +453,30 @@ def _excursion(lib: MoveLibrary) -> np.ndarray:
     return out
 
 
+def library_accent(lib: MoveLibrary, *, config: MovesConfig) -> float:
+    """The accent a library's units are played with (``MovesConfig.beat_depth``): the least in
+    ``accent`` … ``max_accent`` that makes its typical unit's speed on a beat — ``1 − accent`` × its
+    speed at its ends — at most ``beat_depth`` × its mean speed (the median over units of ends ÷ mean).
+    One accent for all units: the warp's rate at a beat stays the same from unit to unit.  The speed is
+    the kinematic beats' (mean joint speed, forward differences, smoothed over 5/60 s as Bailando's)."""
+    from scipy import ndimage
+
+    ratio = []
+    for r, (a, b) in enumerate(lib.run_frames):  # each clean stretch on its own: no speed across a seam
+        f = lib.frames[a:b].astype(np.float64)
+        step = np.linalg.norm(np.diff(f, axis=0), axis=-1).mean(axis=1)
+        speed = ndimage.gaussian_filter1d(np.append(step, step[-1]), sigma=5.0 / 60.0 * MODEL_FPS, mode="nearest")
+        at = np.arange(len(speed))
+        for s, e in zip(lib.unit_start[lib.unit_run == r] - a, lib.unit_end[lib.unit_run == r] - a):
+            mean = speed[int(np.floor(s)):int(np.ceil(e)) + 1].mean()
+            if mean > 1e-9:
+                ratio.append(0.5 * (np.interp(s, at, speed) + np.interp(e, at, speed)) / mean)
+    if not ratio:
+        return config.accent
+    need = 1.0 - config.beat_depth / max(float(np.median(ratio)), 1e-9)
+    return float(min(max(need, config.accent), config.max_accent))
+
+
 class MovePlayer:
     """The move library as the first stage of a dancer's chain: ``stage(pose, frame) -> pose``.
 
@@ -467,6 +504,7 @@ class MovePlayer:
         small = sum(len(r) for r in library.runs(mirrored=False)) <= WATCH_FRAMES
         self.copies = CopyTracker.of_library(library) if config.max_copy_bars > 0 and small else None
         self.length_s = (feats["length"] / MODEL_FPS).astype(np.float64)
+        self.accent = library_accent(library, config=config)  # how strongly it eases into every beat
         runs = library.unit_run
         medians = {r: float(np.median(self.length_s[runs == r])) for r in np.unique(runs)}
         self.run_length_s = np.array([medians[r] for r in runs])
@@ -703,7 +741,7 @@ class MovePlayer:
         while (self.q - self.q0) >= self.span:
             self._change(beat_s, self._pose_at(self.unit, 1.0))
         x = min(max(self.q - self.q0, 0.0), self.span)  # beats into the unit
-        a = self.config.accent
+        a = self.accent
         if a:  # slower into and out of every beat, faster between: the beat is marked (0: an even warp)
             x -= a * np.sin(2.0 * np.pi * x) / (2.0 * np.pi)
         progress = x / self.span

@@ -4,6 +4,7 @@ model directory that loads, renders, dances live headless and gets a style secti
 another person keeps only the dancer's clean stretches."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -140,3 +141,41 @@ def test_video_with_cut_close_up_and_another_person(shared_data, tmp_path):
     assert s(10.3, 13.7) == 0.0 and s(24.3, 27.7) == 0.0  # the close-up and the other dancer: dropped
     assert s(0, 10) > 0.4 and s(14, 24) > 0.1 and s(28, 38) > 0.4  # the dancer: kept
     assert src["cuts"] >= 2 and src["dropped_s"]["not_in_view"] > 3.0
+
+
+def test_shallow_beats_marked_on_a_song(learned, shared_data):
+    """Sources whose own speed minima are shallow — the studio video's dancer (real MediaPipe, cut on its
+    music's beats) and two AIST++ files, mirrored — on a song it never heard (DANCE_R_8, 30 s, its
+    reference beats), seeds 0 and 1: played with its library accent (MovesConfig.beat_depth), the dance
+    slows into the beats heard more than with the previous player's accent 0.2 (speed at the reference
+    beats ÷ mean speed 0.60 / 0.54 against 0.71 / 0.61) and its speed minima land on them (BAS ÷
+    chance 3.54 / 3.50 against 2.87 / 2.91)."""
+    from dancepose.models.audio import load_audio
+    from dancepose.models.clock import MODEL_FPS
+    from dancepose.models.features import music_features
+    from dancepose.offline import metrics
+    from dancepose.offline.evaluation.load import reference_beats
+
+    dancer = Dancer.load(learned / "me")
+    assert dancer.chain["moves"].accent > 0.3  # its units' ends are near their mean speed
+    lib, cfg = dancer.moves
+    previous = Dancer(weights=dancer._weights, stats=dancer._stats, config=dancer.config, stages=dancer.stages,
+                      moves=(lib, dataclasses.replace(cfg, max_accent=cfg.accent)))
+    folder = shared_data / "dance_with_melody" / "DANCE_R_8"
+    offset = float(np.load(folder / "motion.npz")["audio_offset_s"])
+    feats = music_features(y=load_audio(folder / "audio.mp3", offset=offset, duration=30.0))
+    beats = reference_beats(path=shared_data / "beats" / "DANCE_R_8.beats", offset_s=offset, duration_s=30.0).times
+    beats = beats[beats > 4.0]  # after the beat tracker's lock-in
+    ratio, depth = {}, {}
+    for name, d in (("library", dancer), ("previous", previous)):
+        for seed in (0, 1):
+            poses = d.generate(feats, seed=seed)
+            speed = metrics.joint_speed(poses=poses, fps=MODEL_FPS)
+            kb = metrics.kinematic_beats(poses=poses, fps=MODEL_FPS)
+            ratio[name, seed] = metrics.beat_align_chance(music_beats=beats, kinematic_beats=kb,
+                                                          duration_s=len(poses) / MODEL_FPS)["ratio"]
+            depth[name, seed] = np.interp(beats * MODEL_FPS - 0.5, np.arange(len(speed)), speed).mean() \
+                / speed[4 * MODEL_FPS:].mean()
+    assert all(depth["library", s] <= 0.7 and depth["library", s] < depth["previous", s] for s in (0, 1)), depth
+    assert min(ratio["library", s] for s in (0, 1)) >= 1.5, ratio
+    assert ratio["library", 0] + ratio["library", 1] > ratio["previous", 0] + ratio["previous", 1], ratio

@@ -11,7 +11,7 @@ from dancepose.models.clock import MODEL_FPS
 from dancepose.models.dancer import Dancer
 from dancepose.models.errors import ModelError
 from dancepose.models.features import music_features
-from dancepose.models.moves import MoveLibrary, MovesConfig
+from dancepose.models.moves import MoveLibrary, MovesConfig, library_accent
 from dancepose.offline import drumloops, metrics
 from dancepose.offline.evaluation.style import jitter, longest_copy, unscaled
 from dancepose.offline.learn import learn_dancer
@@ -52,6 +52,32 @@ def test_library_round_trip_and_checks(personal, tmp_path):
 def test_config_is_checked():
     with pytest.raises(Exception, match="invalid MovesConfig"):
         MovesConfig(blend_s=0.0)
+    with pytest.raises(Exception, match="invalid MovesConfig"):
+        MovesConfig(accent=0.3, max_accent=0.25)  # the most accent below the least
+
+
+def _recut(lib: MoveLibrary, shift: float) -> MoveLibrary:
+    """The same motion with every unit moved ``shift`` of its length on (units that would leave their
+    clean stretch are dropped)."""
+    d = shift * (lib.unit_end - lib.unit_start)
+    keep = lib.unit_end + d <= lib.run_frames[lib.unit_run, 1] - 1
+    return dataclasses.replace(lib, unit_start=(lib.unit_start + d)[keep], unit_end=(lib.unit_end + d)[keep],
+                               unit_run=lib.unit_run[keep], unit_source=lib.unit_source[keep],
+                               unit_mirrored=lib.unit_mirrored[keep])
+
+
+def test_accent_where_the_persons_beats_are_shallow(personal):
+    """``library_accent``: the person's motion cut at their speed minima (as learned) needs less accent to
+    mark the beat than the same motion cut half a unit on (its ends mid-move, near speed peaks), which
+    gets the most; always within ``accent`` … ``max_accent``, and ``max_accent = accent`` is the
+    previous player's constant accent.  A stricter ``beat_depth`` never asks for less."""
+    lib = Dancer.load(personal).moves[0]
+    c = MovesConfig()
+    at_minima, mid_move = library_accent(lib, config=c), library_accent(_recut(lib, 0.5), config=c)
+    assert c.accent <= at_minima < mid_move == c.max_accent
+    assert library_accent(lib, config=MovesConfig(max_accent=c.accent)) == c.accent
+    depths = [library_accent(lib, config=MovesConfig(beat_depth=b, max_accent=0.9)) for b in (0.9, 0.6, 0.4, 0.2)]
+    assert depths == sorted(depths) and depths[-1] > depths[0]
 
 
 @pytest.mark.parametrize("bpm", [90, 150])
