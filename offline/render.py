@@ -307,7 +307,7 @@ def _perform_into(rec, *, audio: Path, dancer, seed: int, fps: int, n_frames: in
     from dancepose.models.audio import audio_blocks
     from dancepose.models.cli import progress
     from dancepose.models.media import draw
-    from dancepose.models.perform import Performer
+    from dancepose.models.perform import Performer, one_blas_thread
     from dancepose.models.skeleton import N_JOINTS
 
     performer = Performer(dancer=dancer, seed=seed)
@@ -316,6 +316,7 @@ def _perform_into(rec, *, audio: Path, dancer, seed: int, fps: int, n_frames: in
     mono = audio_blocks(audio, sr=SAMPLE_RATE, block_seconds=BLOCK_SECONDS, warn=None)  # warned once, above
     track = audio_blocks(audio, sr=OUTPUT_SAMPLE_RATE, channels=2, block_seconds=BLOCK_SECONDS, warn=None)
     bar = progress(total=n_frames, quiet=quiet, desc=f"render {name}", unit="frame")
+    blas = one_blas_thread()  # as perform() (the same round-off); the other core is ffmpeg's
     try:
         for y in _with_end(mono):
             stereo = next(track, None) if y is not None else None
@@ -334,6 +335,7 @@ def _perform_into(rec, *, audio: Path, dancer, seed: int, fps: int, n_frames: in
         for stereo in track:                     # what is left of the track (it may run a little longer)
             rec.add_audio(stereo)
     finally:   # interrupted or failed: stop both decoders now
+        blas.restore_original_limits()
         bar.close()
         mono.close()
         track.close()
