@@ -153,6 +153,23 @@ class Hud:
             dirty.append(s.blit(self._text("paused", "PAUSED", (240, 240, 240), big=True), (w // 2 - 40, pad + 2)))
 
 
+def _unaligned(rect):
+    """``rect`` grown one pixel to the left if its left edge is at a multiple of 4 pixels.
+
+    Restoring a rectangle from the stage is a copy blit.  SDL 2 copies rows whose start is 16-byte
+    aligned (x a multiple of 4 at 32 bits per pixel, with an aligned pitch) with SSE non-temporal
+    stores, and the rest of a row that is not a multiple of 64 bytes with a plain ``memcpy`` into the
+    same cache lines, which stalls: a 40 × 160 rectangle took 56 µs at x = 100 and 1.4 µs at x = 101
+    (2.6.1 / SDL 2.28 on this machine; ``benchmarks/live.py`` has the drawing rows).  One more pixel
+    takes the copy off that path: the restore went from 0.10 to 0.022 ms p50 per frame at 1280×720 and
+    from 0.16 to 0.035 ms at 1920×1080.  Growing a restored rectangle is always safe (the stage is
+    under it), and it still covers what was drawn.
+    """
+    if rect.x % 4 == 0 and rect.x > 0:
+        return type(rect)(rect.x - 1, rect.y, rect.w + 1, rect.h)
+    return rect
+
+
 class Scene:
     """Stage + figure + HUD on a surface, redrawing only the rectangles that change.
 
@@ -233,7 +250,7 @@ class Scene:
             self._hud.draw(surface, hud, rects)
         bounds = surface.get_rect()
         rects = [r.clip(bounds) for r in rects]
-        rects = [r for r in rects if r.w > 0 and r.h > 0]
+        rects = [_unaligned(r) for r in rects if r.w > 0 and r.h > 0]
         changed = None if full else self._last + rects
         self._last = rects
         self._full = False
