@@ -669,10 +669,21 @@ class MovePlayer:
             first, last = self.phrase[0][0], self.phrase[-1][0]
             after = self.successor[self.continues_like[last]]  # what follows the last move in the source
             wraps = bool(self.continues_like[after[after >= 0], first].any())
-            if self.copies is not None:  # the copy it would make at worst: the run so far goes on through it
-                # and through the next unit's blend
-                worst = self.copies.current + (self.phrase_beats * beat_s + 3.0 * c.blend_s) * MODEL_FPS
-                safe = worst <= c.max_copy_bars * self.beats_per_bar * beat_s * MODEL_FPS
+            if self.copies is not None:  # the copy it would make at worst: through the repeat and the next
+                # unit's blend, after the run so far if the repeat can go on with it (one of its units, looked
+                # at mid-way when it will be shown, is in the source within reach of that run).  Counting the
+                # run so far always, a phrase that is itself a bar of the source was never repeated: small
+                # libraries' rise and fall had 6-beat periods at 140–160 BPM (AIST++ ch05: loops 14 → 20 of 20)
+                limit = c.max_copy_bars * self.beats_per_bar * beat_s * MODEL_FPS
+                new = (self.phrase_beats * beat_s + 3.0 * c.blend_s) * MODEL_FPS
+                safe = new <= limit
+                if safe and self.copies.current + new > limit:  # only a run this long matters
+                    lib, units = self.library, np.array([u for u, _ in self.phrase])
+                    spans = np.array([s for _, s in self.phrase], np.float64)
+                    mid = self.frames[np.minimum((0.5 * (lib.unit_start[units] + lib.unit_end[units])).astype(int),
+                                                 len(self.frames) - 1)]
+                    when = (np.cumsum(spans) - 0.5 * spans) * beat_s * MODEL_FPS
+                    safe = not self.copies.continuing(mid, after=when, min_run=int(limit - new)).any()
             else:
                 safe = max(self.excursion[u] for u, _ in self.phrase) >= c.min_excursion
             if self.phrase_beats <= bar + 1e-6 and not wraps and safe and self.repeats_done + 1 < c.phrase_repeats:
