@@ -503,6 +503,9 @@ class MovePlayer:
         self.continues_like = self.similar | _same_moves(feats["shape"][:, :half], threshold=config.same_move)
         self.rise = feats["rise"].astype(np.float32)
         self.excursion = _excursion(library)
+        # every unit's pose mid-way, where a copy is looked for (a blend has hidden the seam by then)
+        mid = (0.5 * (library.unit_start + library.unit_end)).astype(int)
+        self.mid_pose = self.frames[np.minimum(mid, len(self.frames) - 1)]
         # a small library's moves are few and look alike: a repeated phrase can copy the source, so the
         # player watches the copy as the replay test measures it (O(source frames) a frame: small ones only)
         small = sum(len(r) for r in library.runs(mirrored=False)) <= WATCH_FRAMES
@@ -641,12 +644,11 @@ class MovePlayer:
         if self.copies is not None:  # nor a unit that goes on with a copy of the source already long
             bar_frames = self.beats_per_bar * beat_s * MODEL_FPS
             if self.copies.current >= 0.5 * c.max_copy_bars * bar_frames - 3.0 * c.blend_s * MODEL_FPS:
-                # the best few candidates, looked at mid-way (the blend has hidden the seam by then)
+                # the best few candidates, looked at mid-way
                 order = np.argsort(np.where(hard | soft | too_long, np.inf, cost))[:4 * c.candidates]
-                mid = self.frames[np.minimum((0.5 * (self.library.unit_start[order]
-                                                     + self.library.unit_end[order])).astype(int), len(self.frames) - 1)]
                 after = 0.5 * spans[order] * beat_s * MODEL_FPS
-                hard[order[self.copies.continuing(mid, after=after, min_run=int(0.5 * self.copies.current))]] = True
+                hard[order[self.copies.continuing(self.mid_pose[order], after=after,
+                                                  min_run=int(0.5 * self.copies.current))]] = True
         for banned in (hard | soft | too_long, hard | too_long, hard | soft, hard,
                        again | ((self.avoid_until > self.q) & same), again, only_current):
             if not banned.all():
@@ -678,12 +680,11 @@ class MovePlayer:
                 new = (self.phrase_beats * beat_s + 3.0 * c.blend_s) * MODEL_FPS
                 safe = new <= limit
                 if safe and self.copies.current + new > limit:  # only a run this long matters
-                    lib, units = self.library, np.array([u for u, _ in self.phrase])
+                    units = [u for u, _ in self.phrase]
                     spans = np.array([s for _, s in self.phrase], np.float64)
-                    mid = self.frames[np.minimum((0.5 * (lib.unit_start[units] + lib.unit_end[units])).astype(int),
-                                                 len(self.frames) - 1)]
                     when = (np.cumsum(spans) - 0.5 * spans) * beat_s * MODEL_FPS
-                    safe = not self.copies.continuing(mid, after=when, min_run=int(limit - new)).any()
+                    safe = not self.copies.continuing(self.mid_pose[units], after=when,
+                                                      min_run=int(limit - new)).any()
             else:
                 safe = max(self.excursion[u] for u, _ in self.phrase) >= c.min_excursion
             if self.phrase_beats <= bar + 1e-6 and not wraps and safe and self.repeats_done + 1 < c.phrase_repeats:
