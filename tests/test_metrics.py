@@ -122,6 +122,19 @@ def test_tempo_of_2hz_bounce_is_120_bpm():
     assert np.isnan(m.motion_period(poses=still, fps=FPS))
 
 
+@pytest.mark.parametrize("bpm", [80, 100, 120, 140, 160])
+def test_a_slower_sway_does_not_pull_the_period(bpm):
+    """A 2-beat bounce under a larger 8-beat sway, both exactly on the beat (seeded noise): the period is
+    2 beats within 2 % (a slower component tilting the autocorrelation gave 1.57–1.97 beats)."""
+    rng = np.random.default_rng(bpm)
+    t = np.arange(16 * FPS) / FPS
+    beat = 60.0 / bpm
+    y = np.sin(2 * np.pi * t / (2 * beat)) + 1.5 * np.sin(2 * np.pi * t / (8 * beat) + 0.7)
+    poses = np.repeat(base_pose()[None], len(t), axis=0)
+    poses[:, :, 1] += 0.05 * (y + 0.1 * rng.standard_normal(len(t)))[:, None]
+    assert m.motion_period(poses=poses, fps=FPS) / beat == pytest.approx(2.0, rel=0.02)
+
+
 def test_fid_and_diversity():
     rng = np.random.default_rng(1)
     a = m.kinetic_features(poses=beat_dance(seconds=40, beat_s=0.5) + rng.normal(0, 0.01, (1200, 15, 2)),
