@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -145,11 +145,49 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
     -------
     dict — the report (also written to ``out_dir/report.json``).
     """
-    from dancepose.models.cli import progress
-
-    from dancepose.models.perform import perform
-
     out_dir = check_output_dir(out_dir)  # before any work; created when the first file is written
+    reactivity_tests = _checked_inputs(poses=poses, audio=audio, data=data, generate=generate,
+                                       minutes_in_frame=minutes_in_frame, reactivity_tests=reactivity_tests)
+    dancer = None
+    if generate and (data is not None or reactivity_tests or minutes_in_frame > 0):
+        from dancepose.models.dancer import Dancer
+
+        dancer = Dancer.load(model_dir).with_groove(groove)
+    run = _Run(out_dir=out_dir, config=config, seed=seed, quiet=quiet)
+    _score_pose_files(run, poses=poses, audio=audio)
+    if data is not None:
+        _score_songs(run, dwm=dwm_dir(Path(data)), songs=songs, dancer=dancer)
+    react = _score_loops(run, dancer=dancer) if dancer is not None and reactivity_tests else None
+    long_run = None
+    if dancer is not None and minutes_in_frame > 0:
+        long_run = _long_run(dancer=dancer, features=run.features, minutes=minutes_in_frame,
+                             limb_ref=run.limb_ref, seed=seed, config=config,
+                             source="validation songs, concatenated and looped" if data is not None
+                             else "drum loops 80–160 BPM, concatenated and looped")
+    style = None
+    if dancer is not None and dancer.moves is not None:  # a personal dancer: its style against its source
+        style = style_report(dancer=dancer, music=run.style_music or loop_music(seed=seed), out_dir=out_dir,
+                             seed=seed, groove=groove)
+        run.plots.append(style["picture"])
+    summary = summarise(rows=run.rows, react=react, long_run=long_run, ref_feats=run.ref_feats, config=config,
+                        notes=run.notes)
+    report = {"rows": [_public(r) for r in run.rows], "summary": summary,
+              "targets": check_targets(summary["figures"], targets=TARGETS),
+              "reactivity": react, "long_run": long_run, "notes": run.notes, "plots": run.plots,
+              "config": asdict(config), "model": None if dancer is None else str(model_dir or "default"),
+              "groove": dancer.stages.groove.enabled if dancer is not None else None, "style": style}
+    with atomic_output(out_dir / "report.json") as tmp:
+        tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False))
+    if not quiet:
+        print(format_report(report))
+        print(f"\nreport: {out_dir / 'report.json'}  plots: {len(run.plots)} PNG in {out_dir}")
+    return report
+
+
+def _checked_inputs(*, poses: Sequence, audio: Sequence, data, generate: bool, minutes_in_frame: float,
+                    reactivity_tests: bool) -> bool:
+    """Check :func:`evaluate`'s inputs before any work; returns whether to run the drum loops (a bare
+    ``dancepose evaluate`` scores the model on them)."""
     if audio and len(audio) != len(poses):
         raise ParameterError(f"give one --audio per pose file ({len(poses)} pose files, {len(audio)} audio)")
     if minutes_in_frame < 0:
@@ -161,148 +199,130 @@ def evaluate(*, poses: Sequence[str | os.PathLike] = (), audio: Sequence[str | o
             raise InputError(f"file not found: {p}")
     if data is not None:
         dwm_dir(Path(data))
-    if not poses and data is None:
-        reactivity_tests = True  # bare `dancepose evaluate`: the model on drum loops
+    return reactivity_tests or (not poses and data is None)
 
-    dancer = None
-    if generate and (data is not None or reactivity_tests or minutes_in_frame > 0):
-        from dancepose.models.dancer import Dancer
 
-        dancer = Dancer.load(model_dir).with_groove(groove)
-    rows: list[dict] = []
-    plots: list[str] = []
-    notes: list[str] = []
-    style_music: list[StyleMusic] = []  # what a personal dancer's style is judged on
+@dataclass
+class _Run:
+    """What one :func:`evaluate` run collects as it goes (rows, plots, notes and the references)."""
 
-    # ---------------------------------------------------------------- pose files
-    for i, p in enumerate(progress(list(poses), desc="pose files", unit="file", quiet=quiet)):
-        tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)   # music read in blocks
-        row = score_track(tr, config=config, seed=seed, beats=tr.music)
-        rows.append(row)
-        style_music.append(StyleMusic(name=tr.name, y=Path(tr.extra["audio"]), bpm=row["music_bpm"],
-                                      seconds=len(tr.poses) / MODEL_FPS))
-        png = out_dir / f"eval_{tr.name}.png"
-        plot_song(path=png, title=tr.name, panels=[("file", tr.poses, None)], loudness={"file": tr.loudness},
-                  beats={"file": (row["_music_beats"], row["_kinematic_beats"])})
-        plots.append(str(png))
-
-    # ---------------------------------------------------------------- DwM songs
-    features_for_long_run: list[np.ndarray] = []
-    ref_feats: dict[str, np.ndarray] = {}
+    out_dir: Path
+    config: EvalConfig
+    seed: int
+    quiet: bool
+    rows: list[dict] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    style_music: list[StyleMusic] = field(default_factory=list)  # what a personal dancer's style is judged on
+    features: list[np.ndarray] = field(default_factory=list)  # the songs' music features, for the long run
+    ref_feats: dict[str, np.ndarray] = field(default_factory=dict)  # real-vs-real references (FID_k, diversity)
     limb_ref: np.ndarray | None = None
-    if data is not None:
-        dwm = dwm_dir(Path(data))
-        beats_dir = dwm.parent / "beats"
-        names = list(songs) if songs else [s for s in VALIDATION_SONGS if (dwm / s).is_dir()]
-        missing = [s for s in names if not (dwm / s / "motion.npz").is_file()]
-        if missing:
-            raise InputError(f"unknown Dance-with-Melody sequence(s) in {dwm}: {', '.join(missing)}")
-        if not names:
-            raise InputError(f"none of the validation songs is in {dwm}")
-        if not beats_dir.is_dir():
-            notes.append(f"no reference beats in {beats_dir}: music beats tracked with librosa, no bar figures")
-        loaded = {}
-        limb_ref = real_limb_reference([load_dwm_2d(dwm / n)[0] for n in names])
-        for name in progress(names, desc="songs", unit="song", quiet=quiet):
-            gt, offset, dur = load_dwm_2d(dwm / name)
-            y_song = load_audio(dwm / name / "audio.mp3", duration=offset + dur + 0.2)
-            y_seg = y_song[int(round(offset * SAMPLE_RATE)):]
-            ref = reference_beats(path=beats_dir / f"{name}.beats", offset_s=offset, duration_s=dur)
-            if ref is not None:
-                tempo, mb = ref.tempo_bpm, ref.times
-            else:
-                tempo, mb = track_beats(y=y_seg)
-            meter = ref.beats_per_bar if ref is not None else None
-            loaded[name] = (gt, offset, y_song, y_seg, (tempo, mb))
-            style_music.append(StyleMusic(name=name, y=y_seg[:len(gt) * HOP_LENGTH], bpm=tempo,
-                                          beats_per_bar=meter or 4))
-            panels = [("real", gt, y_seg)]
-            gt_row = score_track(Track(name=name, kind="gt", poses=gt, y=y_seg, beats_per_bar=meter),
-                                 config=config, beats=(tempo, mb), limb_reference=limb_ref, seed=seed)
-            rows.append(gt_row)
-            beat_map = {"real": (gt_row["_music_beats"], gt_row["_kinematic_beats"])}
-            if dancer is not None:
-                perf = perform(y_song, dancer=dancer, seed=seed)
-                features_for_long_run.append(perf.features)
-                gen_all = perf.poses
-                start = int(round(offset * MODEL_FPS))
-                gen = gen_all[start:start + len(gt)]
-                g_row = score_track(Track(name=name, kind="generated", poses=gen, y=y_seg, beats_per_bar=meter),
-                                    config=config, beats=(tempo, mb), limb_reference=limb_ref, seed=seed)
-                # The whole song, counting only frames where music is audible (resting in a silent
-                # intro or outro is the wanted behaviour, not a freeze).
-                audible = loudness_db(y=y_song, n_frames=len(gen_all)) > AUDIBLE_DBFS
-                g_row["freeze_whole"] = metrics.freeze_ratio(poses=gen_all, fps=MODEL_FPS, mask=audible)
-                rows.append(g_row)
-                panels.append(("generated", gen, y_seg))
-                beat_map["generated"] = (g_row["_music_beats"], g_row["_kinematic_beats"])
-            png = out_dir / f"eval_{name}.png"
-            plot_song(path=png, title=name, panels=panels, beats=beat_map)
-            plots.append(str(png))
-        # real dance against another song's beats
-        for i, name in enumerate(names):
-            if len(names) < 2:
-                break
-            other = names[(i + 1) % len(names)]
-            gt = loaded[name][0]
-            tempo, mb = loaded[other][4]
-            r = score_track(Track(name=f"{name}~{other}", kind="gt_mismatched", poses=gt, y=loaded[other][3]),
-                            config=config, beats=(tempo, mb), limb_reference=limb_ref, seed=seed)
-            rows.append(r)
-        # real-vs-real references for FID_k / diversity
-        train = [d.name for d in sorted(dwm.iterdir()) if (d / "motion.npz").is_file() and d.name not in names]
-        if train:
-            ref_feats["dwm_train"] = np.concatenate([
-                metrics.kinetic_features(poses=load_dwm_2d(dwm / t)[0], fps=MODEL_FPS, window_s=config.window_s)
-                for t in progress(train, desc="reference dance", unit="song", quiet=quiet)])
-        aist = dwm.parent / "aistpp_keypoints2d"
-        if aist.is_dir():
-            ref_feats["aistpp"] = np.concatenate([
-                metrics.kinetic_features(poses=p, fps=MODEL_FPS, window_s=config.window_s)
-                for p in load_aistpp_2d(aist)])
 
-    # ---------------------------------------------------------------- drum loops
-    react = None
-    if dancer is not None and reactivity_tests:
-        loop_rows, react = reactivity(dancer=dancer, config=config, seed=seed, quiet=quiet)
-        rows += loop_rows
-        gp, gy, _ = react.pop("_gap_track")
-        dp, dy = react.pop("_dyn_track")
-        for label, pp, yy in (("silence_gaps", gp, gy), ("quiet_loud", dp, dy)):
-            png = out_dir / f"eval_loop_{label}.png"
-            grid = np.arange(0.0, len(pp) / MODEL_FPS, 60.0 / GAP_BPM)
-            mb = grid[np.abs(yy[np.minimum((grid * SAMPLE_RATE).astype(int), len(yy) - 1)]) > 0]
-            kb = metrics.kinematic_beats(poses=pp, fps=MODEL_FPS)
-            plot_song(path=png, title=f"drum loop {GAP_BPM} BPM, {label}", panels=[("generated", pp, yy)],
-                      beats={"generated": (mb, kb)})
-            plots.append(str(png))
+    def plot(self, name: str, **kw) -> None:
+        png = self.out_dir / f"{name}.png"
+        plot_song(path=png, **kw)
+        self.plots.append(str(png))
 
-    # ---------------------------------------------------------------- long run
-    long_run = None
-    if dancer is not None and minutes_in_frame > 0:
-        long_run = _long_run(dancer=dancer, features=features_for_long_run, minutes=minutes_in_frame,
-                             limb_ref=limb_ref, seed=seed, config=config,
-                             source="validation songs, concatenated and looped" if data is not None
-                             else "drum loops 80–160 BPM, concatenated and looped")
 
-    style = None
-    if dancer is not None and dancer.moves is not None:  # a personal dancer: its style against its source
-        style = style_report(dancer=dancer, music=style_music or loop_music(seed=seed), out_dir=out_dir,
-                             seed=seed, groove=groove)
-        plots.append(style["picture"])
-    summary = summarise(rows=rows, react=react, long_run=long_run, ref_feats=ref_feats, config=config,
-                        notes=notes)
-    report = {"rows": [_public(r) for r in rows], "summary": summary,
-              "targets": check_targets(summary["figures"], targets=TARGETS),
-              "reactivity": react, "long_run": long_run, "notes": notes, "plots": plots,
-              "config": asdict(config), "model": None if dancer is None else str(model_dir or "default"),
-              "groove": dancer.stages.groove.enabled if dancer is not None else None, "style": style}
-    with atomic_output(out_dir / "report.json") as tmp:
-        tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False))
-    if not quiet:
-        print(format_report(report))
-        print(f"\nreport: {out_dir / 'report.json'}  plots: {len(plots)} PNG in {out_dir}")
-    return report
+def _score_pose_files(run: _Run, *, poses: Sequence, audio: Sequence) -> None:
+    """One ``file`` row per pose file, scored against its music."""
+    from dancepose.models.cli import progress
+
+    for i, p in enumerate(progress(list(poses), desc="pose files", unit="file", quiet=run.quiet)):
+        tr = load_pose_track(Path(p), audio=Path(audio[i]) if audio else None)   # music read in blocks
+        row = score_track(tr, config=run.config, seed=run.seed, beats=tr.music)
+        run.rows.append(row)
+        run.style_music.append(StyleMusic(name=tr.name, y=Path(tr.extra["audio"]), bpm=row["music_bpm"],
+                                          seconds=len(tr.poses) / MODEL_FPS))
+        run.plot(f"eval_{tr.name}", title=tr.name, panels=[("file", tr.poses, None)],
+                 loudness={"file": tr.loudness}, beats={"file": (row["_music_beats"], row["_kinematic_beats"])})
+
+
+def _score_songs(run: _Run, *, dwm: Path, songs: Sequence[str] | None, dancer) -> None:
+    """The Dance-with-Melody songs: real dance against its own and another song's beats, the dancer on
+    each song, and the real-vs-real references."""
+    from dancepose.models.cli import progress
+
+    beats_dir = dwm.parent / "beats"
+    names = list(songs) if songs else [s for s in VALIDATION_SONGS if (dwm / s).is_dir()]
+    missing = [s for s in names if not (dwm / s / "motion.npz").is_file()]
+    if missing:
+        raise InputError(f"unknown Dance-with-Melody sequence(s) in {dwm}: {', '.join(missing)}")
+    if not names:
+        raise InputError(f"none of the validation songs is in {dwm}")
+    if not beats_dir.is_dir():
+        run.notes.append(f"no reference beats in {beats_dir}: music beats tracked with librosa, no bar figures")
+    run.limb_ref = real_limb_reference([load_dwm_2d(dwm / n)[0] for n in names])
+    loaded = {name: _score_song(run, song_dir=dwm / name, beats_dir=beats_dir, dancer=dancer)
+              for name in progress(names, desc="songs", unit="song", quiet=run.quiet)}
+    for i, name in enumerate(names if len(names) > 1 else []):  # real dance against another song's beats
+        other = names[(i + 1) % len(names)]
+        gt, (y_other, beats) = loaded[name][0], loaded[other][1:]
+        run.rows.append(score_track(Track(name=f"{name}~{other}", kind="gt_mismatched", poses=gt, y=y_other),
+                                    config=run.config, beats=beats, limb_reference=run.limb_ref, seed=run.seed))
+    window_s = run.config.window_s
+    train = [d.name for d in sorted(dwm.iterdir()) if (d / "motion.npz").is_file() and d.name not in names]
+    if train:
+        run.ref_feats["dwm_train"] = np.concatenate([
+            metrics.kinetic_features(poses=load_dwm_2d(dwm / t)[0], fps=MODEL_FPS, window_s=window_s)
+            for t in progress(train, desc="reference dance", unit="song", quiet=run.quiet)])
+    aist = dwm.parent / "aistpp_keypoints2d"
+    if aist.is_dir():
+        run.ref_feats["aistpp"] = np.concatenate([
+            metrics.kinetic_features(poses=p, fps=MODEL_FPS, window_s=window_s) for p in load_aistpp_2d(aist)])
+
+
+def _score_song(run: _Run, *, song_dir: Path, beats_dir: Path, dancer) -> tuple:
+    """The real dance of one song (a ``gt`` row) and, with a dancer, its dance to the same song (a
+    ``generated`` row), plotted together.  Returns (real poses, danced segment of the song, its beats)."""
+    from dancepose.models.perform import perform
+
+    name = song_dir.name
+    gt, offset, dur = load_dwm_2d(song_dir)
+    y_song = load_audio(song_dir / "audio.mp3", duration=offset + dur + 0.2)
+    y_seg = y_song[int(round(offset * SAMPLE_RATE)):]
+    ref = reference_beats(path=beats_dir / f"{name}.beats", offset_s=offset, duration_s=dur)
+    beats = (ref.tempo_bpm, ref.times) if ref is not None else track_beats(y=y_seg)
+    meter = ref.beats_per_bar if ref is not None else None
+    run.style_music.append(StyleMusic(name=name, y=y_seg[:len(gt) * HOP_LENGTH], bpm=beats[0],
+                                      beats_per_bar=meter or 4))
+    gt_row = score_track(Track(name=name, kind="gt", poses=gt, y=y_seg, beats_per_bar=meter),
+                         config=run.config, beats=beats, limb_reference=run.limb_ref, seed=run.seed)
+    run.rows.append(gt_row)
+    panels = [("real", gt, y_seg)]
+    beat_map = {"real": (gt_row["_music_beats"], gt_row["_kinematic_beats"])}
+    if dancer is not None:
+        perf = perform(y_song, dancer=dancer, seed=run.seed)
+        run.features.append(perf.features)
+        start = int(round(offset * MODEL_FPS))
+        gen = perf.poses[start:start + len(gt)]
+        g_row = score_track(Track(name=name, kind="generated", poses=gen, y=y_seg, beats_per_bar=meter),
+                            config=run.config, beats=beats, limb_reference=run.limb_ref, seed=run.seed)
+        # The whole song, counting only frames where music is audible (resting in a silent intro or
+        # outro is the wanted behaviour, not a freeze).
+        audible = loudness_db(y=y_song, n_frames=len(perf.poses)) > AUDIBLE_DBFS
+        g_row["freeze_whole"] = metrics.freeze_ratio(poses=perf.poses, fps=MODEL_FPS, mask=audible)
+        run.rows.append(g_row)
+        panels.append(("generated", gen, y_seg))
+        beat_map["generated"] = (g_row["_music_beats"], g_row["_kinematic_beats"])
+    run.plot(f"eval_{name}", title=name, panels=panels, beats=beat_map)
+    return gt, y_seg, beats
+
+
+def _score_loops(run: _Run, *, dancer) -> dict:
+    """The drum-loop rows (tempo 80–160 BPM, silence gaps, quiet vs loud) and their plots; returns the
+    reactivity figures."""
+    loop_rows, react = reactivity(dancer=dancer, config=run.config, seed=run.seed, quiet=run.quiet)
+    run.rows += loop_rows
+    gp, gy, _ = react.pop("_gap_track")
+    dp, dy = react.pop("_dyn_track")
+    for label, pp, yy in (("silence_gaps", gp, gy), ("quiet_loud", dp, dy)):
+        grid = np.arange(0.0, len(pp) / MODEL_FPS, 60.0 / GAP_BPM)
+        mb = grid[np.abs(yy[np.minimum((grid * SAMPLE_RATE).astype(int), len(yy) - 1)]) > 0]
+        kb = metrics.kinematic_beats(poses=pp, fps=MODEL_FPS)
+        run.plot(f"eval_loop_{label}", title=f"drum loop {GAP_BPM} BPM, {label}", panels=[("generated", pp, yy)],
+                 beats={"generated": (mb, kb)})
+    return react
 
 
 def _long_run(*, dancer, features: list[np.ndarray], minutes: float, limb_ref: np.ndarray | None, seed: int,
