@@ -474,102 +474,135 @@ def _plan_video(path: Path, *, info: VideoInfo, parts: Path, force: bool, backen
                   segments=[(s, f"{fp}|{s.start}|{s.stop}|{block}") for s in segs])
 
 
+class _Jobs:
+    """The Ray tasks of one extraction: submitted per source, collected as they finish.
+
+    A video's segments are submitted first; its finishing task (stitch, clean, write) once the last of
+    them is back.  A failed segment fails its video once; an image is one task.
+    """
+
+    def __init__(self, ray: Any, *, out_dir: Path, backend: str, openpose_model: Path | None, overlay: bool,
+                 openpose_json: bool, clean: CleanConfig | None, log: TextIO, errors: dict[Path, str]) -> None:
+        options = dict(num_cpus=1, max_retries=TASK_RETRIES)
+        self._ray, self._log, self._errors = ray, log, errors
+        self._segment_task = ray.remote(**options)(_segment_task)
+        self._finish_task = ray.remote(**options)(_finish_task)
+        self._image_task = ray.remote(**options)(_image_task)
+        self.counter = ray.remote(num_cpus=0)(FrameCounter).remote()
+        self._out, self._backend, self._model = _absolute(out_dir), backend, openpose_model
+        self._outputs = dict(overlay=overlay, openpose_json=openpose_json)
+        self._clean = clean
+        self.pending: dict[Any, tuple[str, Path]] = {}
+        self._videos: dict[Path, _Video] = {}
+        self.total = self.already = 0  # frames to do, and found done on disk
+
+    def fail(self, path: Path, message: str) -> None:
+        self._errors[path] = message
+        print(f"{path.name}: failed: {message}", file=self._log)
+
+    def submit_image(self, path: Path) -> None:
+        model = _absolute(self._model) if self._model else None
+        ref = self._image_task.remote(path=_absolute(path), source=path, out_dir=self._out, backend=self._backend,
+                                      openpose_model=model, **self._outputs)
+        self.pending[ref] = ("image", path)
+
+    def submit_video(self, path: Path, *, force: bool, segment_seconds: float, max_frames: int | None,
+                     quiet: bool) -> None:
+        """The segments not already on disk (then the finishing task, if none is left to run)."""
+        try:
+            info = probe_video(path)
+        except InputError as exc:
+            self.fail(path, str(exc))
+            return
+        v = self._videos[path] = _plan_video(path, info=info, parts=self._out / f"{path.stem}.pose.parts",
+                                             force=force, backend=self._backend, openpose_model=self._model,
+                                             segment_seconds=segment_seconds, max_frames=max_frames)
+        block, n_points = state_block(info.fps), SOURCE_SKELETON[self._backend][1]
+        model = _absolute(self._model) if self._model else None
+        for seg, sfp in v.segments:
+            file = v.parts / seg.file_name
+            got = load_detections(file, fingerprint=sfp, n_points=n_points, log=self._log)
+            if got is not None:
+                self.already += len(got)
+                continue
+            ref = self._segment_task.remote(path=_absolute(path), segment=seg, block=block, backend=self._backend,
+                                            openpose_model=model, file=file, fingerprint=sfp, counter=self.counter)
+            self.pending[ref] = ("segment", path)
+            v.pending.add(ref)
+        self.total += v.expected
+        done = len(v.segments) - len(v.pending)
+        if done and not quiet:
+            print(f"{path.name}: resuming: {done} of {len(v.segments)} segments already done", file=self._log)
+        if not v.pending:
+            self._submit_finish(v)
+
+    def _submit_finish(self, v: _Video) -> None:
+        model = _absolute(self._model) if self._model else None
+        ref = self._finish_task.remote(path=_absolute(v.path), source=v.path, out_dir=self._out, parts=v.parts,
+                                       segments=v.segments, info=v.info, expected=v.expected,
+                                       backend=self._backend, openpose_model=model, clean=self._clean,
+                                       **self._outputs)
+        self.pending[ref] = ("finish", v.path)
+
+    def collect(self, ref: Any, *, quiet: bool) -> None:
+        """One finished task: its video goes on (or fails once), or its failure is reported."""
+        ray = self._ray
+        kind, path = self.pending.pop(ref)
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            reason = _cause_message(ray, exc)
+            if isinstance(reason, BaseException):
+                raise reason from None
+            if kind == "segment":
+                if self._videos[path].failed:
+                    return
+                self._videos[path].failed = True
+            self.fail(path, reason)
+            return
+        if kind == "segment":
+            v = self._videos[path]
+            v.pending.discard(ref)
+            if not v.pending and not v.failed:
+                self._submit_finish(v)
+        elif kind == "finish" and result[1] and not quiet:
+            print(f"{path.name}: {result[1]} segment(s) run again to keep the dancer across their start",
+                  file=self._log)
+
+    def cancel(self) -> None:
+        """Stop the cluster's work; finished segments stay on disk for a rerun."""
+        for ref in self.pending:
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished or gone
+                pass
+
+
 def _run(ray: Any, *, paths: list[Path], out_dir: Path, backend: str, openpose_model: Path | None,
          overlay: bool, openpose_json: bool, quiet: bool, force: bool, max_frames: int | None,
          clean: CleanConfig | None, segment_seconds: float, log: TextIO, cpus: int,
          errors: dict[Path, str]) -> None:
-    n_points = SOURCE_SKELETON[backend][1]
-    model = _absolute(openpose_model) if openpose_model else None
-    out_abs = _absolute(out_dir)
-    options = dict(num_cpus=1, max_retries=TASK_RETRIES)
-    segment_task = ray.remote(**options)(_segment_task)
-    finish_task = ray.remote(**options)(_finish_task)
-    image_task = ray.remote(**options)(_image_task)
-    counter = ray.remote(num_cpus=0)(FrameCounter).remote()
-    jobs: dict[Any, tuple[str, Path]] = {}
-    videos: dict[Path, _Video] = {}
-    total = already = 0
-
-    def fail(path: Path, message: str) -> None:
-        errors[path] = message
-        print(f"{path.name}: failed: {message}", file=log)
-
-    def submit_finish(v: _Video) -> None:
-        ref = finish_task.remote(path=_absolute(v.path), source=v.path, out_dir=out_abs, parts=v.parts,
-                                 segments=v.segments, info=v.info, expected=v.expected, backend=backend,
-                                 openpose_model=model, overlay=overlay, openpose_json=openpose_json,
-                                 clean=clean)
-        jobs[ref] = ("finish", v.path)
-
+    jobs = _Jobs(ray, out_dir=out_dir, backend=backend, openpose_model=openpose_model, overlay=overlay,
+                 openpose_json=openpose_json, clean=clean, log=log, errors=errors)
     for path in paths:
         if media_kind(path) == "image":
-            ref = image_task.remote(path=_absolute(path), source=path, out_dir=out_abs, backend=backend,
-                                    openpose_model=model, overlay=overlay, openpose_json=openpose_json)
-            jobs[ref] = ("image", path)
-            continue
-        try:
-            info = probe_video(path)
-        except InputError as exc:
-            fail(path, str(exc))
-            continue
-        v = videos[path] = _plan_video(path, info=info, parts=out_abs / f"{path.stem}.pose.parts", force=force,
-                                       backend=backend, openpose_model=openpose_model,
-                                       segment_seconds=segment_seconds, max_frames=max_frames)
-        block, segs = state_block(info.fps), [seg for seg, _ in v.segments]
-        for seg, sfp in v.segments:
-            file = v.parts / seg.file_name
-            got = load_detections(file, fingerprint=sfp, n_points=n_points, log=log)
-            if got is not None:
-                already += len(got)
-                continue
-            ref = segment_task.remote(path=_absolute(path), segment=seg, block=block, backend=backend,
-                                      openpose_model=model, file=file, fingerprint=sfp, counter=counter)
-            jobs[ref] = ("segment", path)
-            v.pending.add(ref)
-        total += v.expected
-        if len(v.pending) < len(segs) and not quiet:
-            print(f"{path.name}: resuming: {len(segs) - len(v.pending)} of {len(segs)} segments already done",
-                  file=log)
-        if not v.pending:
-            submit_finish(v)
-
-    bar = progress(total=total or None, initial=already, unit="frame", dynamic_ncols=True, file=log,
+            jobs.submit_image(path)
+        else:
+            jobs.submit_video(path, force=force, segment_seconds=segment_seconds, max_frames=max_frames,
+                              quiet=quiet)
+    bar = progress(total=jobs.total or None, initial=jobs.already, unit="frame", dynamic_ncols=True, file=log,
                    desc=f"extract on Ray ({cpus} CPU{'s' * (cpus != 1)})", quiet=quiet)
     shown = 0
     try:
-        while jobs:
-            ready, _ = ray.wait(list(jobs), num_returns=len(jobs), timeout=0.5)
-            count = ray.get(counter.total.remote())
+        while jobs.pending:
+            ready, _ = ray.wait(list(jobs.pending), num_returns=len(jobs.pending), timeout=0.5)
+            count = ray.get(jobs.counter.total.remote())
             bar.update(count - shown)
             shown = count
             for ref in ready:
-                kind, path = jobs.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    reason = _cause_message(ray, exc)
-                    if isinstance(reason, BaseException):
-                        raise reason from None
-                    if kind == "segment":
-                        if videos[path].failed:
-                            continue
-                        videos[path].failed = True
-                    fail(path, reason)
-                    continue
-                if kind == "segment":
-                    v = videos[path]
-                    v.pending.discard(ref)
-                    if not v.pending and not v.failed:
-                        submit_finish(v)
-                elif kind == "finish" and result[1] and not quiet:
-                    print(f"{path.name}: {result[1]} segment(s) run again to keep the dancer across their "
-                          f"start", file=log)
+                jobs.collect(ref, quiet=quiet)
     except BaseException:
-        for ref in jobs:   # stop the cluster's work; finished segments stay on disk for a rerun
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 - already finished or gone
-                pass
+        jobs.cancel()
         raise
     finally:
         bar.close()
