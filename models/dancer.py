@@ -62,8 +62,8 @@ import numpy as np
 
 from .clock import MODEL_FPS
 from .errors import ModelError
-from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_BEAT_COS, COL_BEAT_SIN, COL_METER, COL_RMS_DB,
-                       COL_TEMPO, FEATURE_VERSION, N_FEATURES)
+from .features import (COL_ACTIVITY, COL_BEAT_CONF, COL_METER, COL_RMS_DB, COL_TEMPO, FEATURE_VERSION,
+                       N_FEATURES, row_beat_phase)
 from .network import NetworkConfig, beat_advance, mdn_split, phase_inputs, phase_mean_pose, phase_mean_tables
 from .skeleton import N_JOINTS, SKELETON_NAME, SKELETON_VERSION, clamp_limb_lengths
 
@@ -357,8 +357,7 @@ class BeatReader:
         self.last_seen: float | None = None
 
     def __call__(self, features: np.ndarray) -> BeatTiming:
-        # plain floats: a handful of numpy-scalar operations would cost more than the arithmetic
-        phase = math.atan2(float(features[COL_BEAT_SIN]), float(features[COL_BEAT_COS])) / (2.0 * math.pi) % 1.0
+        phase = row_beat_phase(features)
         period = 0.5 / 2.0 ** float(features[COL_TEMPO])
         ahead = phase + self.lead_s / period
         seen = ahead % 1.0

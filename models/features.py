@@ -87,6 +87,36 @@ class FeatureConfig:
     onset_norm_tau_s: float = 3.0
 
 
+def beat_phase(*, features: np.ndarray) -> np.ndarray:
+    """The beat phase the features carry (0 … 1, 0 on the beat), decoded from their sin / cos columns.
+
+    Parameters
+    ----------
+    features : np.ndarray [shape=(..., N_FEATURES)]
+
+    Returns
+    -------
+    np.ndarray [shape=(...)]
+    """
+    return _phase(features, COL_BEAT_SIN, COL_BEAT_COS)
+
+
+def bar_phase(*, features: np.ndarray) -> np.ndarray:
+    """The bar phase the features carry (0 … 1, 0 on the downbeat); shapes as :func:`beat_phase`."""
+    return _phase(features, COL_BAR_SIN, COL_BAR_COS)
+
+
+def row_beat_phase(row: np.ndarray) -> float:
+    """:func:`beat_phase` of one feature row [shape=(N_FEATURES,)] on plain floats (the live step's
+    per-frame path, where a handful of numpy-scalar operations cost more than the arithmetic)."""
+    return math.atan2(float(row[COL_BEAT_SIN]), float(row[COL_BEAT_COS])) / (2.0 * math.pi) % 1.0
+
+
+def _phase(features: np.ndarray, col_sin: int, col_cos: int) -> np.ndarray:
+    f = np.asarray(features)
+    return np.mod(np.arctan2(f[..., col_sin], f[..., col_cos]) / (2 * np.pi), 1.0)
+
+
 def load_melbank() -> np.ndarray:
     """The mel filterbank [shape=(N_MELS, 1 + N_FFT // 2)], float32."""
     try:

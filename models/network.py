@@ -85,15 +85,15 @@ def bar_phase_of(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Features without bar columns (an older extractor) give the beat phase and weight 0 (one table).
     """
-    from .features import FEATURE_NAMES
+    from .features import FEATURE_NAMES, bar_phase, beat_phase
 
     f = np.asarray(features, dtype=np.float64)
     names = tuple(FEATURE_NAMES)
     if "bar_sin" in names and "bar_cos" in names:
-        phi = np.mod(np.arctan2(f[..., names.index("bar_sin")], f[..., names.index("bar_cos")]) / (2 * np.pi), 1.0)
+        phi = bar_phase(features=f)
         w4 = np.clip(f[..., names.index("meter")], 0.0, 1.0) if "meter" in names else np.zeros(phi.shape)
         return phi, w4
-    return beat_phase_of(f), np.zeros(f.shape[:-1])
+    return beat_phase(features=f), np.zeros(f.shape[:-1])
 
 
 def phase_mean_tables() -> int:
@@ -169,14 +169,6 @@ def fit_pose_modes(poses: np.ndarray, *, modes: int = N_POSE_MODES) -> np.ndarra
     w, v = np.linalg.eigh(cov)
     order = np.argsort(w)[::-1][:modes]
     return (v[:, order] * np.sqrt(np.maximum(w[order], 0.0))).T.astype(np.float32)
-
-
-def beat_phase_of(features: np.ndarray) -> np.ndarray:
-    """The beat phase (0…1, 0 on the beat) of feature rows [shape=(..., N_FEATURES)] → [shape=(...)]."""
-    from .features import COL_BEAT_COS, COL_BEAT_SIN
-
-    f = np.asarray(features)
-    return np.mod(np.arctan2(f[..., COL_BEAT_SIN], f[..., COL_BEAT_COS]) / (2 * np.pi), 1.0)
 
 
 def phase_inputs(features: np.ndarray, *, harmonics: int) -> np.ndarray:

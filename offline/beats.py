@@ -29,8 +29,8 @@ from dancepose.models.audio import load_audio
 from dancepose.models.beat import BEATNET_VERSION, N_BEAT_INPUTS, BeatNet, beat_inputs
 from dancepose.models.clock import HOP_LENGTH, MODEL_FPS, N_FFT, SAMPLE_RATE
 from dancepose.models.errors import InputError
-from dancepose.models.features import (COL_BAR_COS, COL_BAR_SIN, COL_BEAT_COS, COL_BEAT_SIN, COL_METER,
-                                       COL_TEMPO, FeatureConfig, FeatureStream, load_melbank, mel_db_frames)
+from dancepose.models.features import (COL_METER, COL_TEMPO, FeatureConfig, FeatureStream, bar_phase, beat_phase,
+                                       load_melbank, mel_db_frames)
 
 #: Evaluation: beats before this time are ignored (mir_eval's default trim), tolerance window (s).
 TRIM_S: float = 5.0
@@ -330,8 +330,7 @@ def phase_wraps(phase: np.ndarray) -> np.ndarray:
 
 def tracker_output(feats: np.ndarray) -> dict[str, np.ndarray]:
     """Beats, downbeats, per-frame tempo (BPM) and beats per bar from feature columns."""
-    beat = np.arctan2(feats[:, COL_BEAT_SIN], feats[:, COL_BEAT_COS]) / (2 * np.pi) % 1.0
-    bar = np.arctan2(feats[:, COL_BAR_SIN], feats[:, COL_BAR_COS]) / (2 * np.pi) % 1.0
+    beat, bar = beat_phase(features=feats), bar_phase(features=feats)
     beats = phase_wraps(beat)
     bars = phase_wraps(bar)
     # downbeat = the tracked beat nearest each bar wrap
@@ -508,8 +507,7 @@ def plot_clip(*, y: np.ndarray, ref: np.ndarray, out: str | os.PathLike, title: 
 
     feats = FeatureStream(config=config).process(y)
     t = np.arange(len(feats)) / MODEL_FPS
-    beat = np.arctan2(feats[:, COL_BEAT_SIN], feats[:, COL_BEAT_COS]) / (2 * np.pi) % 1.0
-    bar = np.arctan2(feats[:, COL_BAR_SIN], feats[:, COL_BAR_COS]) / (2 * np.pi) % 1.0
+    beat, bar = beat_phase(features=feats), bar_phase(features=feats)
     from dancepose.models.features import COL_BEAT_ACT, COL_BEAT_CONF
 
     sel = (t >= start_s) & (t <= start_s + seconds)

@@ -219,10 +219,11 @@ def to_beat_clock(song: Song, *, steps_per_beat: int) -> Song:
     moves towards it as the phase advances.  The network thus learns motion per phase step: the same
     moves at any tempo take the same number of steps.
     """
-    from dancepose.models.network import beat_advance, beat_phase_of
+    from dancepose.models.features import beat_phase
+    from dancepose.models.network import beat_advance
 
     n = int(steps_per_beat)
-    count = np.cumsum(beat_advance(beat_phase_of(song.features), float(beat_phase_of(song.features[0]))))
+    count = np.cumsum(beat_advance(beat_phase(features=song.features), float(beat_phase(features=song.features[0]))))
     steps = count * n
     k = np.arange(int(np.ceil(steps[0])), int(np.floor(steps[-1])) + 1)
     if len(k) < 2:

@@ -154,13 +154,13 @@ def music_beat_times(audio: str | Path, *, seconds: float, min_confidence: float
     [shape=(T,)]) over its first ``seconds``; only beats where the confidence is ≥ ``min_confidence``."""
     from dancepose.models.audio import load_audio
     from dancepose.models.features import COL_BEAT_CONF, music_features
-    from dancepose.models.network import beat_phase_of
+    from dancepose.models.features import beat_phase
     from dancepose.offline.beats import phase_wrap_frames
 
     y = load_audio(audio, duration=seconds + 0.1)
     f = music_features(y=y)
     conf = f[:, COL_BEAT_CONF]
-    idx, frac = phase_wrap_frames(beat_phase_of(f))
+    idx, frac = phase_wrap_frames(beat_phase(features=f))
     keep = conf[idx + 1] >= min_confidence  # the confidence of the frame after the wrap
     return ((idx + frac) / MODEL_FPS)[keep], conf
 

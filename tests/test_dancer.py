@@ -264,7 +264,7 @@ def test_stage_switches_change_only_their_stage(dancer):
 def test_a_stage_inserted_at_run_time_sees_every_frame_and_its_beat(dancer):
     """One call shape: a stage added with ``with_stage`` gets (pose, frame) on every model frame, the
     frame's beat decoded once for all stages; an identity stage changes nothing, a shift shifts the dance."""
-    from dancepose.models.network import beat_phase_of
+    from dancepose.models.features import beat_phase
 
     feats = music_features(y=pulse_train(120, 6.0))
     base = dancer.generate(feats, seed=4)
@@ -282,7 +282,7 @@ def test_a_stage_inserted_at_run_time_sees_every_frame_and_its_beat(dancer):
     assert rec.chain.names == ("network", "sampling", "recorder", "dynamics", "limbs", "silence")
     np.testing.assert_array_equal(rec.generate(feats, seed=4), base)
     assert [s[0] for s in seen] == list(range(len(feats))) and all(s[2] for s in seen)
-    np.testing.assert_allclose([s[1] for s in seen], beat_phase_of(feats), atol=1e-6)
+    np.testing.assert_allclose([s[1] for s in seen], beat_phase(features=feats), atol=1e-6)
 
     class Shift:
         def reset(self, rng):

@@ -122,3 +122,20 @@ def test_live_controls_fix_tempo_and_tap():
     before = s2.beat_count
     s2.process(np.zeros(SAMPLE_RATE, dtype=np.float32))
     assert s2.beat_count - before in (1, 2, 3)
+
+
+def test_phase_decoding_inverts_the_sin_cos_columns():
+    """beat_phase / bar_phase / row_beat_phase: the one decoding of the phase columns, any leading shape."""
+    from dancepose.models.features import COL_BAR_COS, COL_BAR_SIN, bar_phase, beat_phase, row_beat_phase
+
+    rng = np.random.default_rng(0)
+    beat, bar = rng.uniform(0.0, 1.0, (2, 7, 5))
+    f = np.zeros((7, 5, N_FEATURES), np.float32)
+    f[..., COL_BEAT_SIN], f[..., COL_BEAT_COS] = np.sin(2 * np.pi * beat), np.cos(2 * np.pi * beat)
+    f[..., COL_BAR_SIN], f[..., COL_BAR_COS] = 3 * np.sin(2 * np.pi * bar), 3 * np.cos(2 * np.pi * bar)
+    got = beat_phase(features=f)
+    assert got.shape == (7, 5) and np.all((got >= 0) & (got < 1))
+    np.testing.assert_allclose(np.exp(2j * np.pi * got), np.exp(2j * np.pi * beat), atol=1e-5)  # (mod 1)
+    np.testing.assert_allclose(np.exp(2j * np.pi * bar_phase(features=f)), np.exp(2j * np.pi * bar), atol=1e-5)
+    rows = f.reshape(-1, N_FEATURES)
+    np.testing.assert_allclose([row_beat_phase(r) for r in rows], beat_phase(features=rows), atol=1e-6)
