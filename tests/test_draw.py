@@ -121,6 +121,22 @@ def test_reused_target_gives_same_frame(shared_data):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("size", [(320, 240), (640, 360), (1000, 562), (1280, 720), (1920, 1080)])
+def test_caps_left_out_under_the_joints_change_no_pixel(shared_data, monkeypatch, size):
+    """The limb caps not drawn under larger joint circles (the cost of 27 circles a frame at 1280×720): the
+    frames are the same, pixel for pixel, as with every cap drawn (40 real poses, arms and legs in every
+    direction)."""
+    poses = _real_poses(shared_data, n=200)[::5]
+    stage = draw.make_stage(*size)
+
+    def frames():
+        return [draw.render_frame(p, stage=stage) for p in poses]
+
+    left_out = frames()
+    monkeypatch.setattr(draw, "_CAP_UNDER_JOINT_PX", 10**6)  # no joint is that large: every cap drawn
+    np.testing.assert_array_equal(np.array(left_out), np.array(frames()))
+
+
 # ------------------------------------------------------------------------- OpenPose look, colours
 def test_coco18_points_face_from_the_head(shared_data):
     pose = _real_poses(shared_data, n=1)[0]

@@ -52,6 +52,11 @@ PELVIS_HEIGHT: float = 0.55
 FLOOR_UNITS: float = 2.2
 #: Largest pixel coordinate passed to SDL_gfx (16-bit coordinates).
 _COORD_LIMIT: float = 16000.0
+#: A limb's round cap (radius r) is left out under a joint circle of radius ≥ r + this: the two circles
+#: share their centre (the same rounded pixel), so the joint's disc covers the cap and its anti-aliased
+#: edge — pixel for pixel the same picture (``tests/test_draw.py``).  The head's circle is off-centre by up
+#: to a pixel of rounding: 2 px there.
+_CAP_UNDER_JOINT_PX: int = 1
 
 
 @functools.lru_cache(maxsize=1)
@@ -549,8 +554,8 @@ def draw_figure(surface: "pygame.Surface", pose_px: np.ndarray, *,
     jr = int(round(style.joint_radius * fh))
     hr = max(int(round(style.head_radius * fh)), 1)
     head = _head_centre(pts, ok, hr)
-    # A limb's round cap is hidden under a joint circle (or the head) at least 2 px larger: not drawn.
-    covered = [ok[j] and ((j != Joint.HEAD and jr > half and jr >= r + 2)
+    # A limb's round cap hidden under a larger joint circle (the same centre) or the head is not drawn.
+    covered = [ok[j] and ((j != Joint.HEAD and jr > half and jr >= r + _CAP_UNDER_JOINT_PX)
                           or (j == Joint.HEAD and head is not None and math.dist(head, pts[j]) + r + 2 <= hr))
                for j in range(N_JOINTS)]
     in_limb = [False] * N_JOINTS
