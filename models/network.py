@@ -81,19 +81,12 @@ def beat_advance(phase: np.ndarray, previous: float) -> np.ndarray:
 
 
 def bar_phase_of(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bar phase (0…1, 0 on the downbeat) and 4/4 weight (0: 3/4 … 1: 4/4) of feature rows.
-
-    Features without bar columns (an older extractor) give the beat phase and weight 0 (one table).
-    """
-    from .features import FEATURE_NAMES, bar_phase, beat_phase
+    """Bar phase (0…1, 0 on the downbeat) and 4/4 weight (0: 3/4 … 1: 4/4) of feature rows
+    [shape=(..., N_FEATURES)] → two [shape=(...)]."""
+    from .features import COL_METER, bar_phase
 
     f = np.asarray(features, dtype=np.float64)
-    names = tuple(FEATURE_NAMES)
-    if "bar_sin" in names and "bar_cos" in names:
-        phi = bar_phase(features=f)
-        w4 = np.clip(f[..., names.index("meter")], 0.0, 1.0) if "meter" in names else np.zeros(phi.shape)
-        return phi, w4
-    return beat_phase(features=f), np.zeros(f.shape[:-1])
+    return bar_phase(features=f), np.clip(f[..., COL_METER], 0.0, 1.0)
 
 
 def phase_mean_tables() -> int:

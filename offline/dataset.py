@@ -223,7 +223,8 @@ def to_beat_clock(song: Song, *, steps_per_beat: int) -> Song:
     from dancepose.models.network import beat_advance
 
     n = int(steps_per_beat)
-    count = np.cumsum(beat_advance(beat_phase(features=song.features), float(beat_phase(features=song.features[0]))))
+    phase = beat_phase(features=song.features)
+    count = np.cumsum(beat_advance(phase, float(phase[0])))
     steps = count * n
     k = np.arange(int(np.ceil(steps[0])), int(np.floor(steps[-1])) + 1)
     if len(k) < 2:

@@ -153,8 +153,7 @@ def music_beat_times(audio: str | Path, *, seconds: float, min_confidence: float
     """Beats of a soundtrack from the causal tracker: (times s [shape=(n,)], confidence per model frame
     [shape=(T,)]) over its first ``seconds``; only beats where the confidence is ≥ ``min_confidence``."""
     from dancepose.models.audio import load_audio
-    from dancepose.models.features import COL_BEAT_CONF, music_features
-    from dancepose.models.features import beat_phase
+    from dancepose.models.features import COL_BEAT_CONF, beat_phase, music_features
     from dancepose.offline.beats import phase_wrap_frames
 
     y = load_audio(audio, duration=seconds + 0.1)

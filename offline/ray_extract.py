@@ -490,6 +490,7 @@ class _Jobs:
         self._image_task = ray.remote(**options)(_image_task)
         self.counter = ray.remote(num_cpus=0)(FrameCounter).remote()
         self._out, self._backend, self._model = _absolute(out_dir), backend, openpose_model
+        self._model_abs = _absolute(openpose_model) if openpose_model else None  # as the tasks see it
         self._outputs = dict(overlay=overlay, openpose_json=openpose_json)
         self._clean = clean
         self.pending: dict[Any, tuple[str, Path]] = {}
@@ -501,9 +502,8 @@ class _Jobs:
         print(f"{path.name}: failed: {message}", file=self._log)
 
     def submit_image(self, path: Path) -> None:
-        model = _absolute(self._model) if self._model else None
         ref = self._image_task.remote(path=_absolute(path), source=path, out_dir=self._out, backend=self._backend,
-                                      openpose_model=model, **self._outputs)
+                                      openpose_model=self._model_abs, **self._outputs)
         self.pending[ref] = ("image", path)
 
     def submit_video(self, path: Path, *, force: bool, segment_seconds: float, max_frames: int | None,
@@ -518,7 +518,6 @@ class _Jobs:
                                              force=force, backend=self._backend, openpose_model=self._model,
                                              segment_seconds=segment_seconds, max_frames=max_frames)
         block, n_points = state_block(info.fps), SOURCE_SKELETON[self._backend][1]
-        model = _absolute(self._model) if self._model else None
         for seg, sfp in v.segments:
             file = v.parts / seg.file_name
             got = load_detections(file, fingerprint=sfp, n_points=n_points, log=self._log)
@@ -526,7 +525,8 @@ class _Jobs:
                 self.already += len(got)
                 continue
             ref = self._segment_task.remote(path=_absolute(path), segment=seg, block=block, backend=self._backend,
-                                            openpose_model=model, file=file, fingerprint=sfp, counter=self.counter)
+                                            openpose_model=self._model_abs, file=file, fingerprint=sfp,
+                                            counter=self.counter)
             self.pending[ref] = ("segment", path)
             v.pending.add(ref)
         self.total += v.expected
@@ -537,10 +537,9 @@ class _Jobs:
             self._submit_finish(v)
 
     def _submit_finish(self, v: _Video) -> None:
-        model = _absolute(self._model) if self._model else None
         ref = self._finish_task.remote(path=_absolute(v.path), source=v.path, out_dir=self._out, parts=v.parts,
                                        segments=v.segments, info=v.info, expected=v.expected,
-                                       backend=self._backend, openpose_model=model, clean=self._clean,
+                                       backend=self._backend, openpose_model=self._model_abs, clean=self._clean,
                                        **self._outputs)
         self.pending[ref] = ("finish", v.path)
 
