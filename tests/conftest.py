@@ -93,3 +93,50 @@ def fill_disk():
     """``fill_disk(folder)``: fill the disk of ``folder`` (a :func:`small_disk`) to the last byte, a real
     ENOSPC for everyone writing there."""
     return _fill_disk
+
+
+
+#: Modules that run shows in real time, use the audio devices (one PulseAudio null sink), a browser, or
+#: measure time.  The README's command runs the suite on two pytest-xdist workers: these modules run one
+#: after another on one worker, so no two shows or microphones ever overlap; every other module is a unit
+#: of its own (its module fixtures run once), taken by whichever worker is free.  A show then has at most
+#: one offline test beside it: the one busy neighbour it is built to live with.
+SHOW_MODULES = frozenset({
+    "test_audio", "test_audio_in", "test_beat_live", "test_cli_common", "test_link", "test_live",
+    "test_live_mic", "test_osc", "test_recorder", "test_recording", "test_reliability", "test_serve",
+    "test_tempo",
+})
+#: The longest offline modules (seconds, serial run on the 2-core CI machine), handed out first so that
+#: neither worker is left with a long one at the end: Ray 127, extraction 104, learn 45, memory 35.
+LONG_FIRST = ("test_ray_extract", "test_extract", "test_learn", "test_memory", "test_evaluate", "test_train",
+              "test_window", "test_moves", "test_run")
+
+
+def _unit(module_path: str) -> str:
+    """The work unit of a test module: "show" for :data:`SHOW_MODULES`, else the module itself."""
+    stem = Path(module_path).stem
+    return "show" if stem in SHOW_MODULES else module_path
+
+
+def pytest_collection_modifyitems(config, items):
+    """The order the units are handed out in (``--no-loadscope-reorder`` keeps it): the shows first, then
+    :data:`LONG_FIRST`, then the rest as collected.  Without xdist it is just the run order."""
+    rank = {m: i + 1 for i, m in enumerate(LONG_FIRST)}
+
+    def key(item) -> int:
+        return 0 if _unit(str(item.path)) == "show" else rank.get(item.path.stem, len(rank) + 1)
+
+    items.sort(key=key)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduling with :func:`_unit` as the scope (its ``xdist_group`` marks do not reach the
+    scheduler under pytest 9.2, whose node ids no longer come from ``_nodeid``)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ShowsOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid.split("::", 1)[0])
+
+    return ShowsOnOneWorker(config, log)
