@@ -95,7 +95,6 @@ def fill_disk():
     return _fill_disk
 
 
-
 #: Modules that run shows in real time, use the audio devices (one PulseAudio null sink), a browser, or
 #: measure time.  The README's command runs the suite on two pytest-xdist workers: these modules run one
 #: after another on one worker, so no two shows or microphones ever overlap; every other module is a unit
