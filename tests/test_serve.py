@@ -503,14 +503,14 @@ def test_a_stalled_second_viewer_does_not_change_the_windows_frame_times():
         server.close()
     wall, frame_ms = log.column("wall_time"), log.column("frame_ms")
     per_block: dict[bool, list] = {False: [], True: []}
-    got: dict[bool, list] = {False: [], True: []}
+    got: dict[bool, list] = {False: [], True: []}  # per block: the share of its shown poses the browser got
     for t0, t1, stalled in blocks:
         m = (wall >= t0) & (wall < t1)
         if m.sum() < 30:
             continue
         late = int(np.sum(np.diff(wall[m]) > 2.5 / DISPLAY_FPS))
         per_block[stalled].append([*np.percentile(frame_ms[m], [50, 99]), late])
-        got[stalled] += [i in received for i in np.nonzero(m)[0]]
+        got[stalled].append(np.mean([i in received for i in np.nonzero(m)[0]]))
     free, stall = (np.median(np.array(per_block[k]), axis=0) for k in (False, True))
     stats = {"free": free, "stalled": stall, "blocks": {k: len(v) for k, v in per_block.items()}}
     assert len(per_block[False]) >= 3 and len(per_block[True]) >= 3, stats
@@ -518,6 +518,9 @@ def test_a_stalled_second_viewer_does_not_change_the_windows_frame_times():
     # p99 on a loaded 2-core machine is the scheduler's: within a display frame, or twice / 8 ms of the other
     assert stall[1] <= max(2.0 * free[1], free[1] + 8.0, 1e3 / DISPLAY_FPS), stats
     assert stall[2] <= 2 * free[2] + 3, stats
-    got_free, got_stall = np.mean(got[False]), np.mean(got[True])  # shown poses that reached the browser
-    assert got_free > 0.75 and got_stall > 0.75 and got_stall >= got_free - 0.1, (got_free, got_stall)
+    # Shown poses that reached the browser: the median over the blocks, as for the frame times (one block in
+    # which a busy neighbour took the browser's CPU does not decide it; a stalled viewer that held up the
+    # others would lower every stalled block).
+    got_free, got_stall = np.median(got[False]), np.median(got[True])
+    assert got_free > 0.75 and got_stall > 0.75 and got_stall >= got_free - 0.1, got
     assert waiting and max(waiting) >= 1, waiting  # the second viewer had stalled: the server's send waited
