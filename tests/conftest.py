@@ -96,10 +96,10 @@ def fill_disk():
 
 
 #: Modules that run shows in real time, use the audio devices (one PulseAudio null sink), a browser, or
-#: measure time.  The README's command runs the suite on two pytest-xdist workers: these modules run one
-#: after another on one worker, so no two shows or microphones ever overlap; every other module is a unit
-#: of its own (its module fixtures run once), taken by whichever worker is free.  A show then has at most
-#: one offline test beside it: the one busy neighbour it is built to live with.
+#: measure time.  On two pytest-xdist workers (``-n 2 --dist loadscope --no-loadscope-reorder``; the
+#: README's command runs one process) they run one after another on one worker, so no two shows or
+#: microphones overlap; every other module is a unit of its own (its module fixtures run once), taken by
+#: whichever worker is free.  A show then has one offline test beside it.
 SHOW_MODULES = frozenset({
     "test_audio", "test_audio_in", "test_beat_live", "test_cli_common", "test_link", "test_live",
     "test_live_mic", "test_osc", "test_recorder", "test_recording", "test_reliability", "test_serve",
@@ -118,8 +118,10 @@ def _unit(module_path: str) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The order the units are handed out in (``--no-loadscope-reorder`` keeps it): the shows first, then
-    :data:`LONG_FIRST`, then the rest as collected.  Without xdist it is just the run order."""
+    """On xdist workers, the order the units are handed out in (``--no-loadscope-reorder`` keeps it): the
+    shows first, then :data:`LONG_FIRST`, then the rest as collected.  One process keeps the collected order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     rank = {m: i + 1 for i, m in enumerate(LONG_FIRST)}
 
     def key(item) -> int:
