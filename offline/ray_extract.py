@@ -490,7 +490,8 @@ class _Jobs:
         self._image_task = ray.remote(**options)(_image_task)
         self.counter = ray.remote(num_cpus=0)(FrameCounter).remote()
         self._out, self._backend, self._model = _absolute(out_dir), backend, openpose_model
-        self._model_abs = _absolute(openpose_model) if openpose_model else None  # as the tasks see it
+        # the model as given makes the fingerprints (the same as a local run's); the tasks get it absolute
+        self._model_abs = _absolute(openpose_model) if openpose_model else None
         self._outputs = dict(overlay=overlay, openpose_json=openpose_json)
         self._clean = clean
         self.pending: dict[Any, tuple[str, Path]] = {}
