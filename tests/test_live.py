@@ -25,24 +25,24 @@ def _one_error_line(stderr: str) -> str:
     return lines[0]
 
 
-def test_file_headless_record_is_exactly_20s(shared_data, tmp_path):
-    """A real song, 20 s headless with recording → video and audio streams both 20 s ± 0.1 s."""
+def test_file_headless_record_is_exactly_10s(shared_data, tmp_path):
+    """A real song, 10 s headless with recording → video and audio streams both 10 s ± 0.1 s."""
     song = shared_data / "dance_with_melody" / "DANCE_C_4" / "audio.mp3"
     out, csv = tmp_path / "out.mp4", tmp_path / "t.csv"
-    proc = subprocess.run(live_cmd("--input", str(song), *model_args(), "--headless", "--duration", "20",
+    proc = subprocess.run(live_cmd("--input", str(song), *model_args(), "--headless", "--duration", "10",
                                    "--size", "640x360", "--record", str(out), "--log-timings", str(csv)),
                           env=live_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     info = probe_streams(out)
     assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "aac"
-    assert info["video"]["duration"] == pytest.approx(20.0, abs=0.1)
-    assert info["audio"]["duration"] == pytest.approx(20.0, abs=0.1)
+    assert info["video"]["duration"] == pytest.approx(10.0, abs=0.1)
+    assert info["audio"]["duration"] == pytest.approx(10.0, abs=0.1)
     assert (info["video"]["width"], info["video"]["height"]) == (640, 360)
     # The timing log is consistent: the shown pose never comes from audio not yet heard/analysed.
     d = np.genfromtxt(csv, delimiter=",", names=True)
     assert len(d) > 100
     assert np.all(d["pose_time"] <= d["display_time"] + 1e-6)
-    assert d["model_steps"].sum() >= 20 * 30 - 2  # one dancer step per model frame of the 20 s
+    assert d["model_steps"].sum() >= 10 * 30 - 2  # one dancer step per model frame of the 10 s
 
 
 def test_sigint_while_recording_leaves_playable_mp4(tmp_path):
