@@ -1,7 +1,9 @@
 """Shared fixtures: real data from ../shared/data (skipped cleanly when absent), headless SDL."""
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,57 @@ def _find_shared() -> Path | None:
 
 
 SHARED = _find_shared()
+
+#: The modules that run live shows, use the microphone or a browser, or measure time.  On two workers
+#: (``-n 2``) each of their tests has the machine to itself: it takes the turns lock exclusively, every
+#: other test takes it shared, so offline tests run two at a time and never beside a show.
+SHOW_MODULES = frozenset({
+    "test_audio", "test_audio_in", "test_beat_live", "test_cli_common", "test_link", "test_live",
+    "test_live_mic", "test_osc", "test_recorder", "test_recording", "test_reliability", "test_serve",
+    "test_tempo",
+})
+#: The longest offline modules, first, so that no worker is left with a long one at the end (seconds in one
+#: process on the 2-core CI machine: Ray 127, extraction 104, learn 45, memory 35).
+LONG_FIRST = ("test_ray_extract", "test_extract", "test_learn", "test_memory", "test_evaluate", "test_train",
+              "test_window", "test_moves", "test_run")
+TURNS = pytest.StashKey[object]()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The run order: :data:`LONG_FIRST`, the other offline modules as collected, the shows last.  With
+    ``--dist loadfile --no-loadscope-reorder`` it is the order in which the workers get the modules."""
+    rank = {m: i for i, m in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: len(rank) + 1 if item.path.stem in SHOW_MODULES
+               else rank.get(item.path.stem, len(rank)))
+
+
+def pytest_configure(config):
+    """On an xdist worker: open the run's turns lock (one file per run, shared by its workers)."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        path = Path(tempfile.gettempdir()) / f"dancepose-tests-{worker['testrunuid']}.turns"
+        config.stash[TURNS] = open(path, "ab")  # noqa: SIM115 -- closed in pytest_unconfigure
+
+
+def pytest_unconfigure(config):
+    turns = config.stash.get(TURNS, None)
+    if turns is not None:
+        turns.close()
+        Path(turns.name).unlink(missing_ok=True)  # the other worker keeps its own handle
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test's turn, set-up and teardown included: alone for :data:`SHOW_MODULES`, else shared."""
+    turns = item.config.stash.get(TURNS, None)
+    if turns is None:
+        yield
+        return
+    fcntl.flock(turns, fcntl.LOCK_EX if item.path.stem in SHOW_MODULES else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(turns, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
