@@ -27,7 +27,8 @@ Default run:
 
 Every row carries the 1-minute load average before → after its run.  Usage:
 ``python benchmarks/live.py [--model DIR] [--seconds 10]``, ``python benchmarks/live.py --one-core
---neighbour`` (add ``--show-seconds 60``; ``--repeat N`` for N runs of each).
+--neighbour`` (add ``--show-seconds 60``; ``--repeat N`` for N runs of each; ``--priority both`` for each
+row at the show's realtime priority and at normal, alternating).
 """
 from __future__ import annotations
 
@@ -111,9 +112,10 @@ def _tree_hwm(pid: int) -> dict[str, float]:
 
 def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: bool = True,
              cpus: str | None = None, neighbours: int = 0, tag: str = "show", sim_clock: bool = False,
-             own_session: bool = True) -> dict:
+             own_session: bool = True, priority: str = "realtime") -> dict:
     """One headless demo show under pressure: pinned to ``cpus`` (taskset) and/or beside ``neighbours``
-    busy loops; per-frame timing from ``--log-timings``, peak RSS sampled from /proc, the recording probed."""
+    busy loops; per-frame timing from ``--log-timings``, peak RSS sampled from /proc, the recording probed;
+    ``priority`` is the show's ``--priority`` (``r["priority"]``: what it got, from its last line)."""
     import re
     import threading
 
@@ -123,6 +125,7 @@ def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: 
     args = ["--input", "demo", "--headless", "--size", size, "--duration", str(seconds), "--log-timings", str(csv)]
     args += ["--record", str(mp4)] if record else []
     args += ["--sim-clock"] if sim_clock else []
+    args += ["--priority", priority]
     busy = [busy_loop(own_session=own_session) for _ in range(neighbours)]
     load0 = os.getloadavg()[0]
     peaks = {"show": 0.0, "recorder": 0.0}
@@ -160,6 +163,8 @@ def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: 
          "two_steps": int(np.sum(d["model_steps"] > 1)), "first_frame": d["wall_time"][0] - t0,
          "rss_show": peaks["show"], "rss_recorder": peaks["recorder"], "load": (load0, load1),
          "behind": float("nan"), "av_frames": float("nan")}
+    m = re.search(r"dropped video frames \d+, (.+)$", err.strip().splitlines()[-1] if err.strip() else "")
+    r["priority"] = m.group(1) if m else "?"
     m = re.search(r"ran up to ([\d.]+) s behind", err)
     if m:
         r["behind"] = float(m.group(1))
@@ -172,6 +177,7 @@ def run_show(tmp: Path, model: list[str], *, seconds: float, size: str, record: 
 def show_rows(label: str, r: dict, *, target_p99: bool = True) -> list[tuple[str, str, str, str]]:
     """Table rows of one :func:`run_show`: (measure, value, target, load average before → after the run)."""
     load = f"{r['load'][0]:.1f} → {r['load'][1]:.1f}"
+    label = f"{label}, {r['priority']}"
     rows = [(f"{label}: late frames (> {LATE_MS:.0f} ms)",
              f"{r['late']} of {r['frames']} (interval p99 {r['interval_p99']:.1f}, max {r['interval_max']:.0f} ms)",
              "0"),
@@ -189,20 +195,23 @@ def show_rows(label: str, r: dict, *, target_p99: bool = True) -> list[tuple[str
 
 
 def pressure_rows(tmp: Path, model: list[str], *, one_core: bool, neighbour: bool, seconds: float,
-                  repeat: int, sim_clock: bool = False) -> list[tuple[str, str, str, str]]:
-    """The issue-16 rows: pinned to one core, and beside a busy-loop neighbour at 720p and 1080p."""
+                  repeat: int, sim_clock: bool = False, priorities: tuple[str, ...] = ("realtime",)
+                  ) -> list[tuple[str, str, str, str]]:
+    """The issue-16 rows: pinned to one core, and beside a busy-loop neighbour at 720p and 1080p, for each
+    of ``priorities`` (alternating, so a drifting load treats them alike)."""
     rows: list[tuple[str, str, str, str]] = []
-    kw = {"seconds": seconds, "sim_clock": sim_clock}
     for i in range(repeat):
         n = f" #{i + 1}" if repeat > 1 else ""
-        if one_core:
-            r = run_show(tmp, model, size="1280x720", cpus="1", tag=f"one{i}", **kw)
-            rows += show_rows(f"one core (taskset -c 1), 1280x720, recording{n}", r)
-        if neighbour:
-            r = run_show(tmp, model, size="1280x720", neighbours=1, tag=f"nb720_{i}", **kw)
-            rows += show_rows(f"2 cores + busy neighbour, 1280x720, recording{n}", r)
-            r = run_show(tmp, model, size="1920x1080", neighbours=1, tag=f"nb1080_{i}", **kw)
-            rows += show_rows(f"2 cores + busy neighbour, 1920x1080, recording{n}", r, target_p99=False)
+        for pr in priorities:
+            kw = {"seconds": seconds, "sim_clock": sim_clock, "priority": pr}
+            if one_core:
+                r = run_show(tmp, model, size="1280x720", cpus="1", tag=f"one{i}{pr}", **kw)
+                rows += show_rows(f"one core (taskset -c 1), 1280x720, recording{n}", r)
+            if neighbour:
+                r = run_show(tmp, model, size="1280x720", neighbours=1, tag=f"nb720_{i}{pr}", **kw)
+                rows += show_rows(f"2 cores + busy neighbour, 1280x720, recording{n}", r)
+                r = run_show(tmp, model, size="1920x1080", neighbours=1, tag=f"nb1080_{i}{pr}", **kw)
+                rows += show_rows(f"2 cores + busy neighbour, 1920x1080, recording{n}", r, target_p99=False)
     load0 = os.getloadavg()[0]
     draw = run_draw_costs()
     load = f"{load0:.1f} → {os.getloadavg()[0]:.1f}"
@@ -452,6 +461,8 @@ def main() -> None:
                     help="only the issue-16 rows beside a busy-loop neighbour, recording, 1280x720 and 1920x1080")
     ap.add_argument("--show-seconds", type=float, default=60.0, help="length of those shows (default 60)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each of those rows")
+    ap.add_argument("--priority", choices=("realtime", "normal", "both"), default="realtime",
+                    help="those shows' --priority (both: each row at realtime and at normal, alternating)")
     ap.add_argument("--sim-clock", action="store_true",
                     help="those shows on the simulated clock (no audio device; default: real playback when a "
                          "device exists)")
@@ -463,7 +474,8 @@ def main() -> None:
     if a.one_core or a.neighbour:
         with tempfile.TemporaryDirectory() as td:
             rows = pressure_rows(Path(td), model, one_core=a.one_core, neighbour=a.neighbour,
-                                 seconds=a.show_seconds, repeat=a.repeat, sim_clock=a.sim_clock)
+                                 seconds=a.show_seconds, repeat=a.repeat, sim_clock=a.sim_clock,
+                                 priorities=("realtime", "normal") if a.priority == "both" else (a.priority,))
         clock = "simulated clock" if a.sim_clock else "real playback when a device exists"
         print_table(f"dancepose-live under pressure ({os.cpu_count()} cores; {a.show_seconds:g}-s shows, demo, "
                     f"headless, recording, {clock})", rows)

@@ -17,6 +17,7 @@ from dancepose.models.media.draw import add_look_arguments
 from dancepose.models.media.encoders import ENCODER_CHOICES
 from dancepose.models.tempo import bpm_arg, range_text
 from dancepose.realtime.osc import osc_target_arg
+from dancepose.realtime.priority import PRIORITY_CHOICES
 from dancepose.realtime.serve import serve_target_arg
 
 
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "holds the picture back (Bluetooth/PA delay), negative moves it earlier (a slow "
                         "projector); shifts the figure, the beat flashes and OSC (a --record made with it "
                         "carries the shift); default 0")
+    p.add_argument("--priority", choices=PRIORITY_CHOICES, default="realtime",
+                   help="realtime (default): the show thread asks Linux for realtime scheduling (SCHED_FIFO, "
+                        "lowest priority) so a busy program beside it does not make frames late; granted "
+                        "to root or an rtprio limit (the audio group), else one line and normal; normal: "
+                        "do not ask")
     p.add_argument("--headless", action="store_true",
                    help="no window (for recording/CI); FILE/demo use a simulated clock if no audio "
                         "device exists")
@@ -97,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
                         seed=args.seed, quiet=args.quiet, style=args.style, save_openpose=args.save_openpose,
                         groove=args.groove,
                         osc=args.osc, link=args.link, bpm=args.bpm, latency_offset_ms=args.latency_offset,
-                        serve=args.serve)
+                        serve=args.serve, priority=args.priority)
     run_live(config=config)
     return 0
 

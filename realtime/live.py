@@ -79,6 +79,10 @@ class LiveConfig:
     latency_offset_ms : float
         How much later the audience hears the sound than it sees the picture (ms): positive holds the
         picture back (Bluetooth speakers), negative moves the figure earlier (a slow projector).
+    priority : str
+        ``realtime``: the show thread asks for ``SCHED_FIFO`` while it performs
+        (:class:`~dancepose.realtime.priority.ShowPriority`; one line and the ordinary policy when not
+        granted); ``normal``: it does not ask.
     """
 
     input: str = "demo"
@@ -105,6 +109,7 @@ class LiveConfig:
     serve: tuple[str, int] | None = None
     bpm: float | None = None
     latency_offset_ms: float = 0.0
+    priority: str = "realtime"
 
     def __post_init__(self) -> None:
         if self.duration is not None and not self.duration > 0:
@@ -120,6 +125,10 @@ class LiveConfig:
 
         if self.encoder not in ENCODER_CHOICES:
             raise ParameterError(f"--encoder must be one of {', '.join(ENCODER_CHOICES)}, got {self.encoder!r}")
+        from dancepose.realtime.priority import PRIORITY_CHOICES
+
+        if self.priority not in PRIORITY_CHOICES:
+            raise ParameterError(f"--priority must be one of {', '.join(PRIORITY_CHOICES)}, got {self.priority!r}")
         if not (-1000.0 <= self.latency_offset_ms <= 2000.0):
             raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, got {self.latency_offset_ms}")
 
@@ -256,6 +265,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     from dancepose.realtime.audio_in import open_source
     from dancepose.realtime.engine import Engine, TimingLog
     from dancepose.realtime.performance import Performance
+    from dancepose.realtime.priority import ShowPriority
     from dancepose.realtime.recording import RecordingSink
     from dancepose.realtime.window import Window, WindowSink
 
@@ -293,6 +303,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
     perf = Performance(engine=engine, source=source, sinks=sinks, inputs=[sinks[0]],
                        tempo_sources=[link] if link is not None and link.enabled else [],
                        duration_s=config.duration, bpm=config.bpm, log=log, display=window)
+    priority = ShowPriority(want=config.priority, quiet=config.quiet)
     interrupted: KeyboardInterrupt | None = None
     show_end: float | None = None
     try:
@@ -302,7 +313,8 @@ def run_live(*, config: LiveConfig) -> LiveResult:
             engine.warm_up()
             recorder.wait_ready()
             with perf:
-                perf.run(pace=window.tick)
+                with priority:  # the show thread only, while it performs (not the recorder's finishing)
+                    perf.run(pace=window.tick)
                 show_end = time.monotonic()  # before the recorder's finishing (the sinks' close)
     except KeyboardInterrupt as exc:
         interrupted = exc  # re-raised below: keeps SIGTERM's exit code 143
@@ -327,7 +339,7 @@ def run_live(*, config: LiveConfig) -> LiveResult:
         limit = perf.limit or 1e18
         print(f"dancepose-live: {perf.frames} frames in {shown_s:.2f} s, {min(seconds, limit / SAMPLE_RATE):.2f} s "
               f"of audio, first frame after {first_frame_s:.2f} s, xruns {source.xruns}, "
-              f"dropped video frames {recorder.dropped_frames}", file=sys.stderr)
+              f"dropped video frames {recorder.dropped_frames}, {priority.state.describe()}", file=sys.stderr)
     if interrupted:
         raise interrupted
     return result

@@ -126,14 +126,15 @@ class _Encoder(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        from dancepose.models.media.recorder import Mp4Recorder
+        from dancepose.models.media.recorder import Mp4Recorder, in_flight_frames
 
         cfg, ring, scene, surface, encoding, fmt, alpha, stop = self.args
         lower_priority(cfg.nice)
         try:
             self.rec = Mp4Recorder(cfg.path, width=cfg.width, height=cfg.height, fps=cfg.fps,
                                    sample_rate=cfg.sample_rate, drop_when_behind=False, quiet=True,
-                                   what="--record", encoding=encoding, input_pix_fmt=fmt, alpha=alpha)
+                                   what="--record", encoding=encoding, input_pix_fmt=fmt, alpha=alpha,
+                                   max_in_flight=in_flight_frames())
         except BaseException as exc:  # noqa: BLE001 - reported by run()
             self.error = exc
             return

@@ -1,6 +1,7 @@
 """dancepose-live end to end (headless, SDL dummy driver): recording length, Ctrl-C, bad input."""
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import subprocess
@@ -38,6 +39,8 @@ def test_file_headless_record_is_exactly_10s(shared_data, tmp_path):
     assert info["video"]["duration"] == pytest.approx(10.0, abs=0.1)
     assert info["audio"]["duration"] == pytest.approx(10.0, abs=0.1)
     assert (info["video"]["width"], info["video"]["height"]) == (640, 360)
+    if os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 1:  # realtime is granted here
+        assert proc.stderr.strip().splitlines()[-1].endswith("dropped video frames 0, realtime priority")
     # The timing log is consistent: the shown pose never comes from audio not yet heard/analysed.
     d = np.genfromtxt(csv, delimiter=",", names=True)
     assert len(d) > 100

@@ -160,3 +160,49 @@ def test_close_is_bounded_when_the_encoder_hangs(tmp_path, monkeypatch):
         rec.close()
     assert time.monotonic() - t0 < 15.0
     assert list(tmp_path.iterdir()) == []
+
+
+def _noise_into(rec: Mp4Recorder, n: int, *, w: int, h: int) -> int:
+    """Write ``n`` frames of noise (slower to encode than to write) as fast as possible; ffmpeg's peak RSS (MB)."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (h, w, 4), dtype=np.uint8) for _ in range(4)]
+    pid = rec.encoder_pid
+    for i in range(n):
+        rec.write_frame(frames[i % 4].data)
+    with open(f"/proc/{pid}/status") as f:
+        hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM")) // 1024
+    rec.add_audio(np.zeros(n * SAMPLE_RATE // 60, np.float32))
+    rec.close()
+    return hwm
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_slow_encoder_holds_few_frames(tmp_path):
+    """The live recorder's ``max_in_flight``: 1280×720 noise written faster than libx264 (the live preset)
+    encodes it.  Unlimited, ffmpeg's queues between its threads fill with frames; limited to 8, never more
+    than 8 are inside it (its progress reports), its peak RSS is lower, and every frame is in the file."""
+    from dancepose.models.media.encoders import h264
+
+    w, h, n = 1280, 720, 240
+    kw = {"width": w, "height": h, "fps": 60, "sample_rate": SAMPLE_RATE, "drop_when_behind": False,
+          "input_pix_fmt": "bgr0", "quiet": True, "encoding": h264("libx264", width=w, height=h)}
+    free = _noise_into(Mp4Recorder(tmp_path / "free.mp4", **kw), n, w=w, h=h)
+    rec = Mp4Recorder(tmp_path / "held.mp4", max_in_flight=8, **kw)
+    held = _noise_into(rec, n, w=w, h=h)
+    assert rec.in_flight_peak == 8  # reached (the encoder is the slower) and never passed
+    assert held < free - 20, (held, free)  # measured 105 against 147 MB
+    info = probe_streams(tmp_path / "held.mp4")
+    assert info["video"]["duration"] == pytest.approx(n / 60, abs=0.02)
+
+
+def test_an_encoder_with_a_longer_delay_than_the_limit_still_records(tmp_path):
+    """``max_in_flight=1`` is below libx264's own delay (it emits nothing until it holds several frames): the
+    limit grows after each 0.5-s stall instead of waiting forever, and every frame is recorded."""
+    from dancepose.models.media.encoders import h264
+
+    rec = Mp4Recorder(tmp_path / "one.mp4", width=W, height=H, fps=60, sample_rate=SAMPLE_RATE,
+                      drop_when_behind=False, input_pix_fmt="bgr0", quiet=True, max_in_flight=1,
+                      encoding=h264("libx264", width=W, height=H))
+    _noise_into(rec, 60, w=W, h=H)
+    assert 2 <= rec.in_flight_limit <= 60
+    assert probe_streams(tmp_path / "one.mp4")["video"]["duration"] == pytest.approx(1.0, abs=0.02)

@@ -9,7 +9,8 @@ exactly the video's length.  Frames come in two ways:
   writer thread;
 * :meth:`Mp4Recorder.write_frame` (the live recorder process): a raw buffer in ``input_pix_fmt`` (e.g. a
   pygame surface's pixels, ``bgr0``), written at once — the caller is a process of its own that may
-  wait for the encoder.
+  wait for the encoder; with ``max_in_flight`` it also waits while that many frames are inside ffmpeg
+  (whose own queues would otherwise hold a slow encoder's backlog as frames: 279 against 146 MB at 1080p).
 
 The encoder and its arguments come from an :class:`~dancepose.models.media.encoders.Encoding`; by default
 the one the output's suffix asks for (:mod:`dancepose.models.media.formats`): ``.mp4`` libx264 ``veryfast``
@@ -48,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -74,6 +76,73 @@ WRITER_STOP_S: float = 20.0
 FFMPEG_FINISH_S: float = 60.0
 #: Poll period of the writer thread (s): the longest it takes to notice ``close()``.
 _POLL_S: float = 0.1
+#: Seconds :meth:`Mp4Recorder.write_frame` waits for the encoder to finish any frame, while
+#: ``max_in_flight`` frames are inside it, before taking the encoder's delay to be longer than that and
+#: allowing half as many more (up to :data:`MAX_IN_FLIGHT_S` of video).
+IN_FLIGHT_STALL_S: float = 0.5
+#: The most frames ever held back for, as seconds of video.
+MAX_IN_FLIGHT_S: float = 1.0
+
+
+def in_flight_frames() -> int:
+    """Frames the live recorder lets ffmpeg hold at once: x264's own threads (1.5 per core) each hold one,
+    plus one per stage before it.  On the 2-core machine 8 encode 1080p as fast as no limit (60 frames/s
+    of noise); 4 stalled it."""
+    return max(8, 2 * (os.cpu_count() or 1) + 4)
+
+
+class _InFlight:
+    """Frames inside ffmpeg (written minus encoded), from its ``-progress`` ``frame=`` lines read in a thread.
+
+    ffmpeg queues up to 8 frames between each of its reading, scaling and encoding threads: when the encoder
+    is slower than the writer those queues fill (at 1920×1080, 8 MB a frame, its RSS rose from 146 to 279 MB).
+    :meth:`wait` holds the writer instead, so a recording that falls behind keeps its backlog as the
+    caller's poses, not as frames.  An encoder that emits nothing for :data:`IN_FLIGHT_STALL_S` while ``cap``
+    frames are inside it needs more before its first output: the cap grows, up to ``max_cap``.
+    """
+
+    def __init__(self, stream, *, cap: int, max_cap: int) -> None:
+        self.cap, self.max_cap = int(cap), max(int(cap), int(max_cap))
+        self.encoded = 0
+        self.peak = 0
+        self._ended = False
+        self._cv = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), name="Mp4Recorder-progress", daemon=True).start()
+
+    def _read(self, stream) -> None:
+        try:
+            for line in stream:
+                if line.startswith(b"frame="):
+                    try:
+                        n = int(line[6:])
+                    except ValueError:
+                        continue
+                    with self._cv:
+                        self.encoded = n
+                        self._cv.notify_all()
+        finally:
+            with self._cv:
+                self._ended = True
+                self._cv.notify_all()
+
+    def wait(self, written: int) -> None:
+        """Return once fewer than :attr:`cap` of the ``written`` frames are still inside the encoder."""
+        with self._cv:
+            seen, since = self.encoded, time.monotonic()
+            while written - self.encoded >= self.cap and not self._ended:
+                if self.encoded != seen:
+                    seen, since = self.encoded, time.monotonic()
+                left = since + IN_FLIGHT_STALL_S - time.monotonic()
+                if left > 0:
+                    self._cv.wait(left)
+                elif self.cap < self.max_cap:
+                    self.cap = min(self.max_cap, self.cap + max(2, self.cap // 2))
+                    since = time.monotonic()
+                else:
+                    break
+            self.peak = max(self.peak, written + 1 - self.encoded)
+
+
 #: Bytes per pixel of the raw-video inputs the recorder takes.
 INPUT_PIX_FMTS: dict[str, int] = {"rgb24": 3, "bgr0": 4, "rgb0": 4, "bgra": 4, "rgba": 4}
 #: Pipe buffer asked for the encoder's input (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by
@@ -159,6 +228,10 @@ class Mp4Recorder:
         surface's pixels) for :meth:`write_frame`.
     alpha : bool
         Keep the frames' alpha channel (``.webm`` or ``.mov``; the probe must find it).
+    max_in_flight : int or None
+        For :meth:`write_frame`: hold the caller while this many frames are inside ffmpeg (read from its
+        progress reports; :func:`in_flight_frames` for the live recorder), so a slow encoder's backlog is
+        not kept as frames in ffmpeg's queues.  None: no limit.
 
     Raises
     ------
@@ -177,7 +250,8 @@ class Mp4Recorder:
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: float, sample_rate: int,
                  audio_channels: int = 1, drop_when_behind: bool = True, queue_frames: int | None = None,
                  quiet: bool = False, expected_seconds: float | None = None, what: str = "video",
-                 encoding: Encoding | None = None, input_pix_fmt: str = "rgb24", alpha: bool = False) -> None:
+                 encoding: Encoding | None = None, input_pix_fmt: str = "rgb24", alpha: bool = False,
+                 max_in_flight: int | None = None) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ParameterError(f"video size must be positive and even, got {width}x{height}")
         if not fps > 0:
@@ -199,6 +273,9 @@ class Mp4Recorder:
         self.sample_rate, self.audio_channels = int(sample_rate), int(audio_channels)
         self.drop_when_behind, self.quiet = drop_when_behind, quiet
         self.input_pix_fmt = input_pix_fmt
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ParameterError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        self.max_in_flight = max_in_flight
         self.frame_bytes = self.width * self.height * INPUT_PIX_FMTS[input_pix_fmt]
         try:
             make_folders(self.path.parent)  # the check creates nothing: the recording's folder appears now
@@ -236,15 +313,20 @@ class Mp4Recorder:
         self._queue: queue.Queue = queue.Queue(maxsize=n)
         fps = Fraction(self.fps).limit_denominator(1001)
         enc = self.encoding
-        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", *enc.input_args, "-f", "rawvideo",
+        progress = ("-progress", "pipe:1", "-stats_period", "0.02") if self.max_in_flight else ()
+        cmd = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error", *progress, *enc.input_args, "-f", "rawvideo",
                "-pix_fmt", self.input_pix_fmt, "-s", f"{self.width}x{self.height}", "-r", str(fps), "-i", "-",
                *enc.video_args, "-an", "-f", "matroska", str(self._video_tmp)]
         # Own process group: a terminal Ctrl-C reaches only Python (same session: a niced caller's
         # encoder is niced too).  stderr is read after ffmpeg ends (at -v error it writes a few lines
         # at most, far below the pipe's buffer).
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE if progress else subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, process_group=0)
         _enlarge_pipe(self._proc.stdin)
+        self._in_flight = (_InFlight(self._proc.stdout, cap=self.max_in_flight,
+                                     max_cap=max(self.max_in_flight, round(MAX_IN_FLIGHT_S * self.fps)))
+                           if progress else None)
         self._thread = threading.Thread(target=self._run, name="Mp4Recorder-writer", daemon=True)
         self._thread.start()
 
@@ -271,6 +353,17 @@ class Mp4Recorder:
     def frames_written(self) -> int:
         """Frames handed to the encoder so far."""
         return self._written
+
+    @property
+    def in_flight_peak(self) -> int:
+        """Most frames inside the encoder at once so far (with ``max_in_flight``; else 0)."""
+        return self._in_flight.peak if self._in_flight is not None else 0
+
+    @property
+    def in_flight_limit(self) -> int:
+        """Frames allowed inside the encoder now (``max_in_flight``, grown if the encoder's delay is longer;
+        0 without a limit)."""
+        return self._in_flight.cap if self._in_flight is not None else 0
 
     @property
     def dropped_frames(self) -> int:
@@ -359,6 +452,8 @@ class Mp4Recorder:
         if view.nbytes != self.frame_bytes:
             raise ParameterError(f"frame must be {self.frame_bytes} bytes ({self.width}x{self.height} "
                                  f"{self.input_pix_fmt}), got {view.nbytes}")
+        if self._error is None and self._in_flight is not None:
+            self._in_flight.wait(self._written)
         if self._error is None:
             try:
                 self._proc.stdin.write(view)
