@@ -125,10 +125,9 @@ class LiveConfig:
 
         if self.encoder not in ENCODER_CHOICES:
             raise ParameterError(f"--encoder must be one of {', '.join(ENCODER_CHOICES)}, got {self.encoder!r}")
-        from dancepose.realtime.priority import PRIORITY_CHOICES
+        from dancepose.realtime.priority import check_priority
 
-        if self.priority not in PRIORITY_CHOICES:
-            raise ParameterError(f"--priority must be one of {', '.join(PRIORITY_CHOICES)}, got {self.priority!r}")
+        check_priority(self.priority)
         if not (-1000.0 <= self.latency_offset_ms <= 2000.0):
             raise ParameterError(f"--latency-offset must be between -1000 and 2000 ms, got {self.latency_offset_ms}")
 

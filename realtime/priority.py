@@ -43,6 +43,16 @@ HOW_TO_GRANT = ("let your user set realtime priority: add it to the audio group 
                 "(/etc/security/limits.d/audio.conf: '@audio - rtprio 95'), log in again; see the README")
 
 
+def check_priority(want: str) -> str:
+    """``want`` if it is one of :data:`PRIORITY_CHOICES`, else :class:`ParameterError` (the one rule for
+    ``--priority``: :class:`~dancepose.realtime.live.LiveConfig` checks it before anything opens)."""
+    if want not in PRIORITY_CHOICES:
+        from dancepose.models.errors import ParameterError
+
+        raise ParameterError(f"--priority must be one of {', '.join(PRIORITY_CHOICES)}, got {want!r}")
+    return want
+
+
 def _policy() -> int:
     """The calling thread's policy, without the reset-on-fork flag."""
     return os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
@@ -91,8 +101,7 @@ class ShowPriority:
                  cpu_limit_s: float = RT_CPU_LIMIT_S, quiet: bool = False) -> None:
         from dancepose.models.errors import ParameterError
 
-        if want not in PRIORITY_CHOICES:
-            raise ParameterError(f"--priority must be one of {', '.join(PRIORITY_CHOICES)}, got {want!r}")
+        check_priority(want)
         if not 1 <= int(priority) <= 99:
             raise ParameterError(f"realtime priority must be 1–99, got {priority}")
         if not cpu_limit_s > 0:

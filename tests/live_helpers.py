@@ -23,6 +23,14 @@ def model_args() -> list[str]:
     return []
 
 
+def rt_permitted() -> bool:
+    """True if this user may set realtime priority (root, or an RLIMIT_RTPRIO of at least 1): the show's
+    ``--priority realtime`` is granted here."""
+    import resource
+
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 1
+
+
 def live_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "dancepose.realtime.cli", *args]
 

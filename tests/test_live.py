@@ -1,7 +1,6 @@
 """dancepose-live end to end (headless, SDL dummy driver): recording length, Ctrl-C, bad input."""
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 from dancepose.models.clock import DISPLAY_FPS
 from dancepose.models.media.probe import probe_streams
 
-from live_helpers import live_cmd, live_env, model_args
+from live_helpers import live_cmd, live_env, model_args, rt_permitted
 
 pytestmark = pytest.mark.display
 
@@ -39,7 +38,7 @@ def test_file_headless_record_is_exactly_10s(shared_data, tmp_path):
     assert info["video"]["duration"] == pytest.approx(10.0, abs=0.1)
     assert info["audio"]["duration"] == pytest.approx(10.0, abs=0.1)
     assert (info["video"]["width"], info["video"]["height"]) == (640, 360)
-    if os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 1:  # realtime is granted here
+    if rt_permitted():
         assert proc.stderr.strip().splitlines()[-1].endswith("dropped video frames 0, realtime priority")
     # The timing log is consistent: the shown pose never comes from audio not yet heard/analysed.
     d = np.genfromtxt(csv, delimiter=",", names=True)

@@ -11,14 +11,12 @@ import sys
 
 import pytest
 
+from live_helpers import rt_permitted
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_FIFO") or sys.platform != "linux",
                                 reason="realtime scheduling is Linux's")
 
 PR_CAPBSET_DROP, CAP_SYS_NICE = 24, 23  # <linux/prctl.h>, <linux/capability.h>
-
-
-def _rt_permitted() -> bool:
-    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 1
 
 
 def _run(code: str, *, unprivileged: bool = False) -> subprocess.CompletedProcess:
@@ -58,7 +56,7 @@ print(json.dumps(out))
 
 
 def test_the_show_thread_alone_is_realtime_and_everything_is_restored():
-    if not _rt_permitted():
+    if not rt_permitted():
         pytest.skip("this user may not set realtime priority (not root, RLIMIT_RTPRIO 0)")
     proc = _run(_REPORT.replace("WANT", '"realtime"'))
     assert proc.returncode == 0, proc.stderr
@@ -95,7 +93,7 @@ def test_not_granted_runs_normal_and_says_so_in_one_line():
 def test_a_show_thread_that_never_sleeps_is_put_back_to_normal():
     """The ``RLIMIT_RTTIME`` guard: 0.1 s of realtime CPU without a pause → SIGXCPU → ordinary policy, one
     line, and the process lives on."""
-    if not _rt_permitted():
+    if not rt_permitted():
         pytest.skip("this user may not set realtime priority (not root, RLIMIT_RTPRIO 0)")
     code = """
 import json, os, time
